@@ -1,0 +1,166 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The storage driver contract. Every driver (local, s3, gcs) implements it and
+ * passes the shared contract suite in test/contract/driver-contract.ts against
+ * a real server. Drivers never read configuration: the registry
+ * (src/storage/registry.ts) builds them from validated config.
+ *
+ * Keys given to and returned by a driver are *logical* keys
+ * (`workspaces/<ws>/...`); a store-level `prefix` from config is applied and
+ * stripped inside the driver. Keys reaching a driver are already validated by
+ * src/persist/keys.ts.
+ *
+ * Errors: drivers throw BlobgateError (src/errors.ts) with one of the driver
+ * codes below, keeping any SDK error as `cause`. A backend message never goes
+ * into the BlobgateError message.
+ *   - `not_found`              the key does not exist (head, read)
+ *   - `cap_exceeded`           the body carried more than `maxBytes` (write)
+ *   - `range_not_satisfiable`  the range lies outside the object (read); details.size set
+ *   - `aborted`                the signal fired during the write
+ *   - `storage_error`          anything else the backend did wrong
+ * A write whose source `body` emitted an error rejects with that same error,
+ * unchanged, after cleaning up.
+ */
+
+export type Tier = 'retained' | 'ephemeral';
+export const TIERS: readonly Tier[] = ['retained', 'ephemeral'];
+
+export type Backend = 'local' | 's3' | 'gcs';
+
+/** Storage scope fields of a slot persist, indexed for filtering (seed 000, "Resource Search Indexing"). */
+export interface StorageScope {
+  slot: string;
+  root: string;
+  /** path of the object relative to the root */
+  relativePath: string;
+}
+
+export interface SearchIndex {
+  text?: string;
+  tags?: string[];
+  sourceLabel?: string;
+  includeRawContent?: boolean;
+}
+
+/** What is known about an object before its bytes are written. */
+export interface ObjectMetaInit {
+  contentType: string;
+  tier: Tier;
+  createdAt: string;
+  expiresAt?: string;
+  storage?: StorageScope;
+  searchIndex?: SearchIndex;
+}
+
+/** Everything a store keeps with an object. size and sha256 are counted by the driver while writing. */
+export interface ObjectMeta extends ObjectMetaInit {
+  size: number;
+  sha256: string;
+}
+
+export interface StoredObject {
+  key: string;
+  meta: ObjectMeta;
+}
+
+export interface WriteRequest {
+  key: string;
+  /**
+   * The driver owns `body` from the moment write() is called: it consumes it
+   * to the end, or destroys it on every failure path (including a failure
+   * before the first read).
+   */
+  body: Readable;
+  /** More than this many bytes fails the write with `cap_exceeded`; exactly this many is accepted. */
+  maxBytes: number;
+  /** A size announced by the source (e.g. Content-Length). A hint for part sizing only: bytes are always counted. */
+  expectedSize?: number;
+  meta: ObjectMetaInit;
+  /** Aborting fails the write with `aborted` (or the signal's reason if it is a BlobgateError). */
+  signal: AbortSignal;
+}
+
+/** Inclusive byte range resolved against an object's size. */
+export interface ResolvedRange {
+  start: number;
+  end: number;
+}
+
+/** A range as a client asks for it: `bytes=s-e`, `bytes=s-` or `bytes=-n`. */
+export type ByteRange = { start: number; end?: number } | { suffix: number };
+
+export interface ReadResult {
+  object: StoredObject;
+  /** Present when a range was asked for. */
+  range?: ResolvedRange;
+  /** The caller owns the stream and must consume or destroy it. */
+  body: Readable;
+}
+
+export interface ListRequest {
+  /** Logical key prefix; only keys starting with it are listed. */
+  prefix: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  /** At most this many items (1..1000). */
+  limit: number;
+}
+
+export interface ListPage {
+  /** In ascending key order. */
+  items: StoredObject[];
+  /** Set when more items may follow. */
+  cursor?: string;
+}
+
+export interface SignUrlRequest {
+  key: string;
+  expiresInSeconds: number;
+  /** Ask the browser to save rather than display (Content-Disposition: attachment). */
+  download?: boolean;
+  filename?: string;
+}
+
+export interface StorageDriver {
+  readonly backend: Backend;
+  /** The bucket (s3, gcs) or null for the local driver. */
+  readonly bucket: string | null;
+
+  /**
+   * Stores `body` at `key`, all or nothing: the object (bytes and meta) becomes
+   * visible only when the whole body was received within `maxBytes` and the
+   * backend committed it; an existing object at `key` is replaced atomically.
+   * On any failure (body error, cap, abort, backend error) nothing is visible
+   * at the key and nothing is left behind (no temp file, no multipart upload,
+   * no resumable session), and the promise rejects with a driver error.
+   */
+  write(req: WriteRequest): Promise<StoredObject>;
+
+  /** The object's meta. Rejects `not_found` when absent. */
+  head(key: string): Promise<StoredObject>;
+
+  /**
+   * Opens the object for reading, whole or a range. Rejects `not_found` when
+   * absent and `range_not_satisfiable` (details.size) for a range outside it.
+   */
+  read(key: string, range?: ByteRange): Promise<ReadResult>;
+
+  /** Removes the object. Idempotent: deleting an absent key succeeds. */
+  delete(key: string): Promise<void>;
+
+  /** Lists objects under a prefix, ascending by key, paged by an opaque cursor. */
+  list(req: ListRequest): Promise<ListPage>;
+
+  /**
+   * Optional capability: a URL the backend serves itself. Drivers without it
+   * (local) get URLs signed and served by blobgate (src/signing/).
+   */
+  signUrl?(req: SignUrlRequest): Promise<string>;
+
+  /** Optional capability: a cheap reachability probe for /readyz. Rejects `storage_error`. */
+  ping?(): Promise<void>;
+
+  /** Releases clients and sockets. The driver is unusable afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { BlobgateError } from '../errors.js';
+
+/**
+ * A pass-through stage that counts bytes, hashes them with sha256 and fails the
+ * stream with `cap_exceeded` the moment one byte more than `maxBytes` arrives.
+ * Caps fail the stream; they never truncate (STYLE.md habit 5). Every driver
+ * runs its body through one of these, so the count and hash are the bytes the
+ * store received.
+ */
+export class ByteMeter extends Transform {
+  readonly maxBytes: number;
+  private count = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private digestHex: string | undefined;
+
+  constructor(maxBytes: number) {
+    super();
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`maxBytes must be a non-negative integer, got ${maxBytes}`);
+    this.maxBytes = maxBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.count += chunk.length;
+    if (this.count > this.maxBytes) {
+      cb(capExceeded(this.maxBytes));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.digestHex = this.hash.digest('hex');
+    cb();
+  }
+
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.count;
+  }
+
+  /** The sha256 (hex) of all bytes; only after the stream ended. */
+  get sha256(): string {
+    if (this.digestHex === undefined) throw new Error('ByteMeter.sha256 read before the stream ended');
+    return this.digestHex;
+  }
+}
+
+export function capExceeded(maxBytes: number, announced?: number): BlobgateError {
+  const seen = announced === undefined ? 'more bytes than that arrived' : `the source announced ${announced} bytes`;
+  return new BlobgateError(
+    'cap_exceeded',
+    `The body is larger than the write cap of ${maxBytes} bytes (${seen}). Use the ephemeral tier for large downloads, or raise client-opts.max-response-bytes up to the tier cap.`,
+    { 'max-bytes': maxBytes, ...(announced === undefined ? {} : { 'announced-bytes': announced }) },
+  );
+}
