@@ -1,0 +1,48 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Dispatcher } from 'undici';
+import type { Config } from './config/types.js';
+import { TokenAuth } from './http/auth.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { healthRoutes } from './http/routes/health.js';
+import { listRoutes } from './http/routes/list.js';
+import { resourceRoutes } from './http/routes/resources.js';
+import { signedRoutes } from './http/routes/signed.js';
+import { stepRoutes } from './http/routes/step.js';
+import { LocalSigner } from './signing/local-signer.js';
+import type { StoreRegistry } from './storage/registry.js';
+
+export interface AppDeps {
+  config: Config;
+  stores: StoreRegistry;
+  dispatcher: Dispatcher;
+  signingSecret: string;
+  /** Options for the pino logger fastify creates; `false` silences it. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** Builds the HTTP app from ready parts. No I/O here: main.ts (or a test) opens stores and listens. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    bodyLimit: config.limits.requestBodyBytes,
+    // Unknown fields are errors, never silently dropped; no type coercion of bodies.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allowUnionTypes: true } },
+    return503OnClosing: true,
+  });
+  installErrorHandling(app);
+  const auth = new TokenAuth(config.tokens);
+  const signer = new LocalSigner(deps.signingSecret, () => config.publicUrl ?? listeningUrl(app, config.host));
+  healthRoutes(app, deps);
+  stepRoutes(app, { ...deps, auth });
+  resourceRoutes(app, { config, stores: deps.stores, auth, signer });
+  listRoutes(app, { stores: deps.stores, auth });
+  signedRoutes(app, { stores: deps.stores, signer });
+  return app;
+}
+
+function listeningUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

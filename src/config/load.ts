@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
+import { Reader } from './reader.js';
+
+/** Every environment variable blobgate reads; the README documents each. */
+export const ENV_VARS = [
+  'BLOBGATE_CONFIG',
+  'BLOBGATE_HOST',
+  'BLOBGATE_PORT',
+  'BLOBGATE_PUBLIC_URL',
+  'BLOBGATE_DATA_DIR',
+  'BLOBGATE_TOKEN',
+  'BLOBGATE_SIGNING_SECRET',
+  'BLOBGATE_UPSTREAM_ALLOW',
+  'BLOBGATE_LOG_LEVEL',
+] as const;
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8787,
+  dataDir: '.blobgate',
+  retainedCapBytes: 52_428_800,
+  ephemeralCapBytes: 4_294_967_296,
+  ephemeralTtlSeconds: 24 * 3600,
+  retainedLoadBytes: 10_485_760,
+  ephemeralLoadBytes: 20_971_520,
+  inlineBytes: 262_144,
+  requestBodyBytes: 1_048_576,
+  signedUrlDefaultTtl: 900,
+  signedUrlMinTtl: 60,
+  signedUrlMaxTtl: 604_800,
+  upstreamTimeoutSeconds: 30,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The one place configuration is read: the JSON file named by BLOBGATE_CONFIG
+ * (if any), then environment variables over it. Every problem is collected and
+ * reported together; the result is deeply frozen.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  let file: unknown = {};
+  const problems: string[] = [];
+  if (env.BLOBGATE_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(resolve(cwd, env.BLOBGATE_CONFIG), 'utf8'));
+    } catch (err) {
+      throw new ConfigError([`BLOBGATE_CONFIG (${env.BLOBGATE_CONFIG}): ${(err as Error).message}`]);
+    }
+  }
+  return buildConfig(file, env, cwd, problems);
+}
+
+export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
+  const r = new Reader(file, problems);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level']);
+
+  const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
+  const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
+  const dataDir = resolve(cwd, env.BLOBGATE_DATA_DIR ?? r.string('data-dir') ?? DEFAULTS.dataDir);
+  const publicUrl = (env.BLOBGATE_PUBLIC_URL ?? r.string('public-url'))?.replace(/\/+$/, '');
+
+  const stores = readStores(r, dataDir, cwd);
+  const tiers = readTiers(r, stores);
+  const tokens = readTokens(r, env);
+
+  const limits = r.child('limits');
+  limits.only(['inline-bytes', 'request-body-bytes']);
+  const signing = r.child('signing');
+  signing.only(['secret', 'default-ttl-seconds', 'min-ttl-seconds', 'max-ttl-seconds']);
+  const upstream = r.child('upstream');
+  upstream.only(['timeout-seconds', 'allow']);
+  const allow = [...(upstream.stringArray('allow') ?? []), ...(env.BLOBGATE_UPSTREAM_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean)];
+
+  const signingSecret = env.BLOBGATE_SIGNING_SECRET ?? signing.string('secret');
+  const config: Config = {
+    host,
+    port,
+    ...(publicUrl ? { publicUrl } : {}),
+    dataDir,
+    stores,
+    tiers,
+    tokens,
+    limits: {
+      inlineBytes: limits.int('inline-bytes', 0, 64 * 1024 * 1024) ?? DEFAULTS.inlineBytes,
+      requestBodyBytes: limits.int('request-body-bytes', 1024, 64 * 1024 * 1024) ?? DEFAULTS.requestBodyBytes,
+    },
+    signing: {
+      ...(signingSecret ? { secret: signingSecret } : {}),
+      defaultTtlSeconds: signing.int('default-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlDefaultTtl,
+      minTtlSeconds: signing.int('min-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlMinTtl,
+      maxTtlSeconds: signing.int('max-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlMaxTtl,
+    },
+    upstream: {
+      timeoutSeconds: upstream.number('timeout-seconds', 0.001, 86_400) ?? DEFAULTS.upstreamTimeoutSeconds,
+      allow,
+    },
+    logLevel: env.BLOBGATE_LOG_LEVEL ?? r.string('log-level') ?? 'info',
+  };
+  if (signingSecret !== undefined && signingSecret.length < 32) problems.push('signing.secret (or BLOBGATE_SIGNING_SECRET) must be at least 32 characters');
+  const { minTtlSeconds, defaultTtlSeconds, maxTtlSeconds } = config.signing;
+  if (!(minTtlSeconds <= defaultTtlSeconds && defaultTtlSeconds <= maxTtlSeconds)) {
+    problems.push('signing: min-ttl-seconds ≤ default-ttl-seconds ≤ max-ttl-seconds must hold');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function readStores(r: Reader, dataDir: string, cwd: string): Record<string, StoreConfig> {
+  const section = r.child('stores');
+  if (!section.present) {
+    return {
+      retained: { driver: 'local', root: resolve(dataDir, 'retained') },
+      ephemeral: { driver: 'local', root: resolve(dataDir, 'ephemeral') },
+    };
+  }
+  const stores: Record<string, StoreConfig> = {};
+  for (const name of section.keys()) {
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) {
+      section.problem(name, 'store names are 1-63 characters of a-z, 0-9, "-" and "_", starting with a letter or digit');
+      continue;
+    }
+    const s = section.child(name);
+    const driver = s.oneOf('driver', ['local', 's3', 'gcs'] as const, true);
+    if (driver === 'local') {
+      s.only(['driver', 'root', 'prefix']);
+      stores[name] = { driver, root: resolve(cwd, s.string('root') ?? resolve(dataDir, name)), ...opt('prefix', s.string('prefix')) };
+    } else if (driver === 's3') {
+      s.only(['driver', 'bucket', 'region', 'endpoint', 'force-path-style', 'prefix', 'credentials', 'part-size', 'queue-size', 'checksum-mode']);
+      const c = s.child('credentials');
+      c.only(['access-key-id', 'secret-access-key', 'session-token']);
+      const credentials = c.present
+        ? { accessKeyId: c.string('access-key-id', true) ?? '', secretAccessKey: c.string('secret-access-key', true) ?? '', ...opt('sessionToken', c.string('session-token')) }
+        : undefined;
+      stores[name] = {
+        driver,
+        bucket: s.string('bucket', true) ?? '',
+        region: s.string('region') ?? 'us-east-1',
+        ...opt('endpoint', s.string('endpoint')),
+        ...opt('forcePathStyle', s.boolean('force-path-style')),
+        ...opt('prefix', s.string('prefix')),
+        ...opt('credentials', credentials),
+        ...opt('partSize', s.int('part-size', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024)),
+        ...opt('queueSize', s.int('queue-size', 1, 64)),
+        ...opt('checksumMode', s.oneOf('checksum-mode', ['when-supported', 'when-required'] as const)),
+      };
+    } else if (driver === 'gcs') {
+      s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size']);
+      stores[name] = {
+        driver,
+        bucket: s.string('bucket', true) ?? '',
+        ...opt('projectId', s.string('project-id')),
+        ...opt('apiEndpoint', s.string('api-endpoint')),
+        ...opt('prefix', s.string('prefix')),
+        ...opt('credentials', s.string('credentials')),
+        ...opt('chunkSize', s.int('chunk-size', 256 * 1024, 1024 * 1024 * 1024)),
+      };
+    }
+  }
+  return stores;
+}
+
+function readTiers(r: Reader, stores: Record<string, StoreConfig>): Record<'retained' | 'ephemeral', TierConfig> {
+  const section = r.child('tiers');
+  section.only(['retained', 'ephemeral']);
+  const tier = (name: 'retained' | 'ephemeral', cap: number, load: number, ttl?: number): TierConfig => {
+    const t = section.child(name);
+    t.only(['store', 'cap-bytes', 'load-bytes', ...(ttl === undefined ? [] : ['ttl-seconds'])]);
+    const store = t.string('store') ?? name;
+    if (!(store in stores)) t.problem('store', `names store "${store}", which is not configured (stores: ${Object.keys(stores).join(', ') || 'none'})`);
+    return {
+      store,
+      capBytes: t.int('cap-bytes', 0, Number.MAX_SAFE_INTEGER) ?? cap,
+      loadBytes: t.int('load-bytes', 0, Number.MAX_SAFE_INTEGER) ?? load,
+      ...(ttl === undefined ? {} : { ttlSeconds: t.int('ttl-seconds', 1, 10 * 365 * 86_400) ?? ttl }),
+    };
+  };
+  return {
+    retained: tier('retained', DEFAULTS.retainedCapBytes, DEFAULTS.retainedLoadBytes),
+    ephemeral: tier('ephemeral', DEFAULTS.ephemeralCapBytes, DEFAULTS.ephemeralLoadBytes, DEFAULTS.ephemeralTtlSeconds),
+  };
+}
+
+function readTokens(r: Reader, env: NodeJS.ProcessEnv): TokenConfig[] {
+  const tokens: TokenConfig[] = [];
+  const list = r.array('tokens');
+  list.forEach((_, i) => {
+    const t = r.child('tokens').child(String(i));
+    t.only(['token', 'token-sha256', 'workspaces']);
+    const plain = t.string('token');
+    const hashed = t.string('token-sha256');
+    if ((plain === undefined) === (hashed === undefined)) t.problem('token', 'give exactly one of "token" or "token-sha256"');
+    if (plain !== undefined && plain.length < 16) t.problem('token', 'must be at least 16 characters');
+    if (hashed !== undefined && !/^[0-9a-f]{64}$/.test(hashed)) t.problem('token-sha256', 'must be 64 lowercase hex digits');
+    const workspaces = t.stringArray('workspaces', true) ?? [];
+    tokens.push({ sha256: hashed ?? sha256Hex(plain ?? ''), workspaces });
+  });
+  if (env.BLOBGATE_TOKEN) tokens.push({ sha256: sha256Hex(env.BLOBGATE_TOKEN), workspaces: ['*'] });
+  return tokens;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,68 @@
+import type { Tier } from '../storage/driver.js';
+
+/** A store as configured; the registry (src/storage/registry.ts) turns it into a driver. */
+export type StoreConfig = LocalStoreConfig | S3StoreConfig | GcsStoreConfig;
+
+export interface LocalStoreConfig {
+  driver: 'local';
+  root: string;
+  prefix?: string;
+}
+
+/** Config-level secrets are references: `env:NAME` or `file:PATH`, resolved by src/config/secret-ref.ts. */
+export type ConfigSecretRef = string;
+
+export interface S3StoreConfig {
+  driver: 's3';
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  prefix?: string;
+  credentials?: { accessKeyId: ConfigSecretRef; secretAccessKey: ConfigSecretRef; sessionToken?: ConfigSecretRef };
+  partSize?: number;
+  queueSize?: number;
+  checksumMode?: 'when-supported' | 'when-required';
+}
+
+export interface GcsStoreConfig {
+  driver: 'gcs';
+  bucket: string;
+  projectId?: string;
+  apiEndpoint?: string;
+  prefix?: string;
+  /** Reference to a service-account key JSON. */
+  credentials?: ConfigSecretRef;
+  chunkSize?: number;
+}
+
+export interface TierConfig {
+  store: string;
+  capBytes: number;
+  /** Ephemeral only: lifetime after write. */
+  ttlSeconds?: number;
+  /** Most bytes loaded from a blob of this tier as a request body. */
+  loadBytes: number;
+}
+
+export interface TokenConfig {
+  /** sha256 (hex) of the bearer token; plain tokens from config are hashed at load. */
+  sha256: string;
+  /** Workspace ids, or ['*'] for every workspace. */
+  workspaces: string[];
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Base URL blobgate is reached at, for URLs it signs itself; default: http://<host>:<listening port>. */
+  publicUrl?: string;
+  dataDir: string;
+  stores: Record<string, StoreConfig>;
+  tiers: Record<Tier, TierConfig>;
+  tokens: TokenConfig[];
+  limits: { inlineBytes: number; requestBodyBytes: number };
+  signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
+  upstream: { timeoutSeconds: number; allow: string[] };
+  logLevel: string;
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import { BlobgateError } from '../../errors.js';
+import { runHttpStep, type StepBody, type StepDeps } from '../../step/run-step.js';
+import { requireWorkspace, type TokenAuth } from '../auth.js';
+import { stepBodySchema, workspaceParams } from '../schemas.js';
+
+export function stepRoutes(app: FastifyInstance, deps: StepDeps & { auth: TokenAuth }): void {
+  app.post<{ Params: { ws: string }; Body: StepBody }>(
+    '/v1/workspaces/:ws/http',
+    { schema: { params: workspaceParams, body: stepBodySchema } },
+    async (request, reply) => {
+      requireWorkspace(deps.auth.authenticate(request), request.params.ws);
+      // One AbortSignal for the whole transfer: a client that goes away aborts the upstream request and the write.
+      const controller = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableEnded) controller.abort(new BlobgateError('aborted', 'The client disconnected; the transfer was aborted and nothing was stored.'));
+      };
+      reply.raw.once('close', onClose);
+      try {
+        return await runHttpStep(deps, request.params.ws, request.body, controller.signal);
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    },
+  );
+}

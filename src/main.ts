@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
+import type { Config } from './config/types.js';
+import { StoreRegistry } from './storage/registry.js';
+
+/**
+ * `npm start`: the embedded default needs no configuration — both tiers on
+ * the local store under ./.blobgate/, a dev API token generated (and kept in
+ * .blobgate/dev-token so it survives restarts) and printed with a curl example.
+ */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const signingSecret = config.signing.secret ?? (await persistentSecret(join(config.dataDir, 'signing-secret')));
+  let devToken: string | undefined;
+  if (config.tokens.length === 0) {
+    devToken = await persistentSecret(join(config.dataDir, 'dev-token'));
+    config = { ...config, tokens: [{ sha256: sha256Hex(devToken), workspaces: ['*'] }] };
+  }
+  const stores = await StoreRegistry.open(config);
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 256 });
+  const app = buildApp({ config, stores, dispatcher, signingSecret });
+
+  const shutdown = async (signal: string): Promise<void> => {
+    app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await dispatcher.close();
+    await stores.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  if (devToken) printWelcome(base, devToken, config);
+}
+
+/** A random secret kept in a file readable only by its owner, created on first use. */
+async function persistentSecret(path: string): Promise<string> {
+  try {
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch {
+    // first start: create it below
+  }
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+function printWelcome(base: string, token: string, config: Config): void {
+  const lines = [
+    '',
+    `blobgate is listening on ${base}`,
+    `  stores: ${Object.entries(config.stores).map(([n, s]) => `${n} (${s.driver})`).join(', ')} under ${config.dataDir}`,
+    `  dev API token (all workspaces; kept in ${join(config.dataDir, 'dev-token')}):`,
+    `    ${token}`,
+    '',
+    'Try it: persist a response into the ephemeral tier of workspace ws-demo',
+    `  curl -s -X POST ${base}/v1/workspaces/ws-demo/http \\`,
+    `    -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\`,
+    `    -d '{"flow-slug":"demo","step-id":"fetch","request":{"url":"https://example.com/"},"persist":{"type":"blob","tier":"ephemeral"}}'`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`blobgate failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import mime from 'mime-types';
+import type { Config } from '../config/types.js';
+import { BlobgateError } from '../errors.js';
+import type { StorageScope, Tier } from '../storage/driver.js';
+import { buildKey, checkSegments } from './keys.js';
+import { interpolate, type TemplateScope } from './templates.js';
+
+export interface PersistSpec {
+  type: 'blob';
+  tier?: Tier;
+  path?: string;
+  filename?: string;
+  contentType?: string;
+  slot?: string;
+}
+
+export interface SlotBinding {
+  root?: string;
+  connection?: string;
+  profileId?: string;
+  prefix?: string;
+}
+
+export interface StepIdentity {
+  workspace: string;
+  flowSlug: string;
+  stepId: string;
+  runId?: string;
+}
+
+/** Where a persist will land, decided before the upstream request is made. */
+export interface PlacementPlan {
+  store: string;
+  tier: Tier;
+  /** Key segments before the filename. */
+  dirSegments: string[];
+  /** Interpolated filename segments, or undefined to default from the response. */
+  filenameSegments?: string[];
+  scope?: Omit<StorageScope, 'relativePath'> & { pathSegments: string[] };
+  contentType?: string;
+}
+
+export interface Placement {
+  store: string;
+  tier: Tier;
+  key: string;
+  contentType: string;
+  storage?: StorageScope;
+}
+
+/**
+ * Resolves templates and the slot root up front, so a template or path error
+ * fails the step before any upstream request is made.
+ */
+export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpec, slots: Record<string, SlotBinding>, scope: TemplateScope): PlacementPlan {
+  const tier: Tier = spec.tier ?? 'retained';
+  const path = spec.path === undefined ? [] : checkSegments(interpolate(spec.path, scope, 'persist.path'), 'persist.path', { allowEmpty: true });
+  const filenameSegments = spec.filename === undefined ? undefined : checkSegments(interpolate(spec.filename, scope, 'persist.filename'), 'persist.filename');
+  const contentType = spec.contentType;
+
+  if (spec.slot === undefined) {
+    checkSegments(id.flowSlug, 'flow-slug');
+    checkSegments(id.stepId, 'step-id');
+    return {
+      store: config.tiers[tier].store,
+      tier,
+      dirSegments: ['persist', id.flowSlug, id.stepId, randomUUID(), ...path],
+      ...(filenameSegments ? { filenameSegments } : {}),
+      ...(contentType ? { contentType } : {}),
+    };
+  }
+
+  const slotName = spec.slot.replace(/^:/, '');
+  const binding = slots[slotName];
+  if (!binding) {
+    throw new BlobgateError('invalid_request', `persist.slot "${slotName}" has no binding in "slots"; add slots.${slotName} with a root (or profile-id and prefix).`, { slot: slotName });
+  }
+  const root = resolveSlotRoot(slotName, binding, scope);
+  const store = binding.connection ?? config.tiers[tier].store;
+  if (!(store in config.stores)) {
+    throw new BlobgateError('invalid_request', `slots.${slotName}.connection names store "${store}", which is not configured.`, { slot: slotName });
+  }
+  return {
+    store,
+    tier,
+    dirSegments: ['storage', ...root, ...path],
+    ...(filenameSegments ? { filenameSegments } : {}),
+    scope: { slot: slotName, root: root.join('/'), pathSegments: path },
+    ...(contentType ? { contentType } : {}),
+  };
+}
+
+/** An unset root defaults to installations/<profile-id>/<prefix> (seed 000, "Installer-Configured Storage Scopes"). */
+function resolveSlotRoot(slot: string, binding: SlotBinding, scope: TemplateScope): string[] {
+  if (binding.root !== undefined) return checkSegments(binding.root, `slots.${slot}.root`);
+  if (binding.profileId === undefined || binding.prefix === undefined) {
+    throw new BlobgateError('invalid_request', `slots.${slot} needs either "root", or "profile-id" and "prefix" for the default root installations/<profile-id>/<prefix>.`, { slot });
+  }
+  const profile = checkSegments(binding.profileId, `slots.${slot}.profile-id`);
+  const prefix = checkSegments(interpolate(binding.prefix, scope, `slots.${slot}.prefix`), `slots.${slot}.prefix`);
+  return ['installations', ...profile, ...prefix];
+}
+
+/** Completes the plan once the response headers are known: default filename and content type. */
+export function finishPlacement(plan: PlacementPlan, workspace: string, upstream: { url: string; contentType?: string }): Placement {
+  const responseType = upstream.contentType?.trim() || undefined;
+  const filename = plan.filenameSegments ?? [defaultFilename(upstream.url, plan.contentType ?? responseType)];
+  const contentType = plan.contentType ?? responseType ?? (mime.lookup(filename.at(-1) ?? '') || 'application/octet-stream');
+  const key = buildKey(workspace, [...plan.dirSegments, ...filename]);
+  return {
+    store: plan.store,
+    tier: plan.tier,
+    key,
+    contentType,
+    ...(plan.scope
+      ? { storage: { slot: plan.scope.slot, root: plan.scope.root, relativePath: [...plan.scope.pathSegments, ...filename].join('/') } }
+      : {}),
+  };
+}
+
+/** The last segment of the URL path, else `body` plus the extension mime-types gives the content type. */
+export function defaultFilename(url: string, contentType: string | undefined): string {
+  try {
+    const last = new URL(url).pathname.split('/').at(-1) ?? '';
+    const decoded = decodeURIComponent(last);
+    if (decoded !== '') {
+      checkSegments(decoded, 'filename');
+      return decoded;
+    }
+  } catch {
+    // fall through to the content-type default: a URL segment that is not a valid key segment is not used
+  }
+  const ext = contentType ? mime.extension(contentType) : false;
+  return ext ? `body.${ext}` : 'body';
+}

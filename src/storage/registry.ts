@@ -1,0 +1,56 @@
+import type { Config, StoreConfig } from '../config/types.js';
+import { BlobgateError } from '../errors.js';
+import type { StorageDriver } from './driver.js';
+import { LocalDriver } from './local/local-driver.js';
+
+/**
+ * The one place that turns store config into drivers (STYLE.md habit 8:
+ * drivers receive ready clients; only the registry reads config).
+ */
+export class StoreRegistry {
+  private constructor(private readonly drivers: ReadonlyMap<string, StorageDriver>) {}
+
+  static async open(config: Config): Promise<StoreRegistry> {
+    const drivers = new Map<string, StorageDriver>();
+    try {
+      for (const [name, store] of Object.entries(config.stores)) drivers.set(name, await openDriver(store));
+    } catch (err) {
+      await Promise.allSettled([...drivers.values()].map((d) => d.close()));
+      throw err;
+    }
+    return new StoreRegistry(drivers);
+  }
+
+  /** Wraps ready drivers (tests and tools that build drivers themselves). */
+  static of(drivers: Record<string, StorageDriver>): StoreRegistry {
+    return new StoreRegistry(new Map(Object.entries(drivers)));
+  }
+
+  get(name: string): StorageDriver {
+    const driver = this.drivers.get(name);
+    if (!driver) throw new BlobgateError('not_found', `No store named "${name}" is configured.`, { store: name });
+    return driver;
+  }
+
+  has(name: string): boolean {
+    return this.drivers.has(name);
+  }
+
+  entries(): Array<[string, StorageDriver]> {
+    return [...this.drivers.entries()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.drivers.values()].map((d) => d.close()));
+  }
+}
+
+async function openDriver(store: StoreConfig): Promise<StorageDriver> {
+  switch (store.driver) {
+    case 'local':
+      return LocalDriver.open({ root: store.root, ...(store.prefix ? { prefix: store.prefix } : {}) });
+    case 's3':
+    case 'gcs':
+      throw new Error(`the ${store.driver} driver is not available in this build`);
+  }
+}

@@ -1,0 +1,41 @@
+import { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * How the SDK handles flexible checksums. `when-supported` (the SDK default)
+ * sends CRC32 checksums on every upload and validates them on download;
+ * `when-required` only does so where the S3 API demands it. Some
+ * S3-compatible stores reject the SDK's default checksums: configure those
+ * with `when-required`.
+ */
+export type S3ChecksumMode = 'when-supported' | 'when-required';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Ready, validated options (the registry reads config; this module never does). */
+export interface S3ClientOptions {
+  region: string;
+  /** For S3-compatible stores and tests, e.g. `http://127.0.0.1:9000`. */
+  endpoint?: string;
+  /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible stores need. */
+  forcePathStyle?: boolean;
+  /** Static credentials; when absent the SDK's default provider chain (env, profile, IMDS, …) is used. */
+  credentials?: S3Credentials;
+  /** Default `when-supported`. */
+  checksumMode?: S3ChecksumMode;
+}
+
+export function buildS3Client(opts: S3ClientOptions): S3Client {
+  const checksum = opts.checksumMode === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+  return new S3Client({
+    region: opts.region,
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    forcePathStyle: opts.forcePathStyle ?? false,
+    ...(opts.credentials === undefined ? {} : { credentials: { ...opts.credentials } }),
+    requestChecksumCalculation: checksum,
+    responseChecksumValidation: checksum,
+  });
+}

@@ -1,0 +1,87 @@
+import mime from 'mime-types';
+import { BlobgateError } from '../errors.js';
+import { NOT_YET_SUPPORTED, type QueryValue, type StepRequest } from './types.js';
+
+export interface BuiltRequest {
+  url: URL;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers: Record<string, string>;
+  body?: string | Buffer;
+}
+
+/**
+ * Headers a caller may not set: hop-by-hop and transport headers belong to
+ * the connection blobgate makes, not to the step (RFC 9110 §7.6.1).
+ */
+const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
+
+/** Turns the step's request fields into one upstream request; `json` wins over `body`. */
+export function buildRequest(req: StepRequest): BuiltRequest {
+  for (const field of NOT_YET_SUPPORTED) {
+    if (req[field] !== undefined) {
+      throw new BlobgateError('invalid_request', `request.${field} is not supported yet by this blobgate version; remove it (use request.url with a full URL).`, { field: `request.${field}` });
+    }
+  }
+  if (req.url === undefined) throw new BlobgateError('invalid_request', 'request.url is required.', { field: 'request.url' });
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    throw new BlobgateError('invalid_request', 'request.url is not an absolute URL.', { field: 'request.url' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new BlobgateError('destination_blocked', `request.url uses the scheme "${url.protocol.replace(/:$/, '')}"; only http and https are allowed.`, { field: 'request.url' });
+  }
+  for (const [name, value] of Object.entries(req.query ?? {})) appendParam(url.searchParams, name, value);
+
+  const method = (req.method ?? 'get').toUpperCase() as BuiltRequest['method'];
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers ?? {})) {
+    if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
+      throw new BlobgateError('invalid_request', `request.headers.${sanitize(name)} holds a CR, LF or NUL character.`, { field: 'request.headers' });
+    }
+    const lower = name.toLowerCase();
+    if (DROPPED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
+    headers[lower] = value;
+  }
+  if (req.accept !== undefined) headers.accept = mimeOf(req.accept);
+  headers['accept-encoding'] = 'gzip, deflate, br';
+
+  let body: string | undefined;
+  let bodyType: string | undefined;
+  if (req.json !== undefined) {
+    body = JSON.stringify(req.json);
+    bodyType = 'application/json';
+  } else if (req.form !== undefined) {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(req.form)) appendParam(params, name, value);
+    body = params.toString();
+    bodyType = 'application/x-www-form-urlencoded';
+  } else if (req.body !== undefined && req.body !== null) {
+    if (typeof req.body === 'string') {
+      body = req.body;
+      bodyType = 'text/plain; charset=utf-8';
+    } else {
+      body = JSON.stringify(req.body);
+      bodyType = 'application/json';
+    }
+  }
+  if (req['content-type'] !== undefined) bodyType = mimeOf(req['content-type']);
+  if (body !== undefined && bodyType !== undefined && headers['content-type'] === undefined) headers['content-type'] = bodyType;
+  return { url, method, headers, ...(body !== undefined ? { body } : {}) };
+}
+
+function appendParam(params: URLSearchParams, name: string, value: QueryValue | QueryValue[]): void {
+  for (const v of Array.isArray(value) ? value : [value]) params.append(name, String(v));
+}
+
+/** `json`, `:json`, `csv` … become full MIME types; anything with a '/' is taken as is. */
+function mimeOf(value: string): string {
+  const v = value.replace(/^:/, '');
+  if (v.includes('/')) return v;
+  return mime.lookup(v) || v;
+}
+
+function sanitize(name: string): string {
+  return JSON.stringify(name.replace(/[\r\n\0]/g, '?'));
+}

@@ -1,0 +1,29 @@
+/** The HTTP step's `request` object as the API receives it (kebab-case, seed 004 "Canonical Shape"). */
+export interface StepRequest {
+  url?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, QueryValue | QueryValue[]>;
+  json?: unknown;
+  form?: Record<string, QueryValue | QueryValue[]>;
+  body?: unknown;
+  'content-type'?: string;
+  accept?: string;
+  'response-as'?: ResponseAs;
+  timeout?: number;
+  'client-opts'?: { 'max-response-bytes'?: number };
+  // Fields of later issues; rejected with a clear message until they land.
+  connection?: unknown;
+  path?: unknown;
+  auth?: unknown;
+  retry?: unknown;
+  multipart?: unknown;
+  'body-from-ref'?: unknown;
+  template?: unknown;
+  'parser-fn'?: unknown;
+}
+
+export type QueryValue = string | number | boolean;
+export type ResponseAs = 'auto' | 'json' | 'text' | 'bytes' | 'edn' | 'xml';
+
+export const NOT_YET_SUPPORTED = ['connection', 'path', 'auth', 'retry', 'multipart', 'body-from-ref', 'template', 'parser-fn'] as const;
