@@ -37,11 +37,18 @@ export async function fetchUpstream(req: BuiltRequest, opts: FetchOptions): Prom
   } catch (err) {
     throw translateUpstreamError(err, req.url, opts.signal);
   }
+  // Errors are read through iteration (translated below); destroying an undici body emits an 'error' nobody else awaits.
+  res.body.on('error', noop);
   const headers = flattenHeaders(res.headers);
   const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const length = headers['content-length'] !== undefined && /^\d+$/.test(headers['content-length']) ? Number(headers['content-length']) : undefined;
   const decoded = decode(res.body, encoding);
   const body = Readable.from(translated(decoded, req.url, opts.signal), { objectMode: false, highWaterMark: 64 * 1024 });
+  // Destroying the wrapper must release the socket now, even while the generator awaits a stalled upstream.
+  body.once('close', () => {
+    if (!decoded.destroyed) decoded.destroy();
+    if (!res.body.destroyed) res.body.destroy();
+  });
   return {
     status: res.statusCode,
     headers,

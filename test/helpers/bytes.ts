@@ -14,6 +14,13 @@ export function patternChunk(offset: number, length: number, seed = 7): Buffer {
   return buf;
 }
 
+/** Printable ASCII test text (a-z), deterministic by offset: inline text tests need valid UTF-8. */
+export function asciiChunk(offset: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) buf[i] = 97 + ((offset + i) % 26);
+  return buf;
+}
+
 export interface PatternOptions {
   seed?: number;
   chunkSize?: number;

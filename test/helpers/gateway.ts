@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { buildApp } from '../../src/app.js';
@@ -73,7 +73,8 @@ export async function startGateway(file: Record<string, unknown> = {}): Promise<
       const objects: string[] = [];
       for (const store of ['retained', 'ephemeral']) {
         tmp.push(...(await readdir(join(dataDir, store, 'tmp')).catch(() => [])).map((f) => `${store}/tmp/${f}`));
-        objects.push(...(await readdir(join(dataDir, store, 'objects'), { recursive: true }).catch(() => [])).map((f) => `${store}/objects/${f}`));
+        const entries = await readdir(join(dataDir, store, 'objects'), { recursive: true, withFileTypes: true }).catch(() => []);
+        objects.push(...entries.filter((e) => e.isFile()).map((e) => `${store}/objects/${relative(join(dataDir, store, 'objects'), join(e.parentPath ?? e.path, e.name))}`));
       }
       return { tmp, objects };
     },

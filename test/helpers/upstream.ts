@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { patternChunk } from './bytes.js';
+import { asciiChunk, patternChunk } from './bytes.js';
 
 /**
  * A real HTTP upstream on 127.0.0.1, port 0, serving deterministic bytes.
@@ -84,12 +84,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 async function sendBytes(res: ServerResponse, size: number, q: URLSearchParams): Promise<void> {
   const seed = Number(q.get('seed') ?? 7);
+  const chunkOf = q.get('ascii') ? asciiChunk : (off: number, n: number) => patternChunk(off, n, seed);
   const encoding = q.get('encoding');
   res.setHeader('content-type', q.get('type') ?? 'application/octet-stream');
   if (q.get('delay-ms')) await sleep(Number(q.get('delay-ms')));
   if (encoding) {
     // Encoded bodies are small in tests; compress whole.
-    const raw = patternChunk(0, size, seed);
+    const raw = chunkOf(0, size);
     const encoders: Record<string, (b: Buffer) => Buffer> = { gzip: gzipSync, br: brotliCompressSync, deflate: deflateSync, 'deflate-raw': deflateRawSync };
     const encoded = encoders[encoding]?.(raw);
     if (!encoded) throw new Error(`unknown encoding ${encoding}`);
@@ -109,15 +110,26 @@ async function sendBytes(res: ServerResponse, size: number, q: URLSearchParams):
       return; // stall: keep the socket open, send nothing more
     }
     const n = Math.min(step, size - off, limit - off);
-    const ok = res.write(patternChunk(off, n, seed));
+    const ok = res.write(chunkOf(off, n));
     off += n;
-    if (!ok) await new Promise<void>((resolve, reject) => {
-      res.once('drain', resolve);
-      res.once('close', () => reject(new Error('client went away')));
-    });
+    if (!ok) await drainOrClose(res);
     if (res.destroyed) return;
   }
   res.end();
+}
+
+/** Waits for 'drain', or for the socket to close (the client went away). */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,27 +2,31 @@ import { CreateMultipartUploadCommand, type S3Client, UploadPartCommand } from '
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 
 /**
- * A view of the S3 client for one lib-storage `Upload`, to work around gaps in
- * @aws-sdk/lib-storage 3.1169 that otherwise leave debris or a write that
- * returns before its cleanup:
+ * A view of the S3 client for one lib-storage `Upload`, to work around gaps
+ * in @aws-sdk/lib-storage (read in the pinned 3.1169 source, Upload.js) that
+ * otherwise leave debris, or let a failed write return before its cleanup:
  *
- * - `Upload.done()` races the upload against its abort signal, so after
- *   `upload.abort()` it rejects at once while the upload loop keeps running
- *   in the background and sends AbortMultipartUpload only later (or never,
- *   when a part request hangs): aws-sdk-js-v3 #2311, and PR #7322 ("waits that
- *   *all* pending uploads are finished before calling AbortMultipartUpload",
- *   still open). `settled()` lets the driver wait until every request of the
- *   upload has come back before it sweeps up and rejects.
- * - lib-storage sends UploadPart without an abort signal, so parts in flight
- *   keep uploading after abort (the multipart side of #5109). `cancel()`
+ * - Abort does not wait for cleanup (the "abort not cleaning up / hanging"
+ *   reports, aws-sdk-js-v3 #2311): `done()` races the upload against the
+ *   abort signal, so after `upload.abort()` it rejects at once while the
+ *   upload loop runs on in the background and sends AbortMultipartUpload
+ *   later, after the parts in flight came back, or never, if the body stream
+ *   stalls. PR #7322 ("waits that *all* pending uploads are finished before
+ *   calling AbortMultipartUpload") is still open. `settled()` lets the driver
+ *   wait until every request of the upload has come back before it sweeps up
+ *   and rejects; the driver also destroys the body so the loop cannot stall.
+ * - Requests are not abortable: lib-storage sends UploadPart (and its
+ *   single-part PutObject, #5109, which the driver never uses) without an
+ *   abort signal, so parts in flight keep uploading after abort. `cancel()`
  *   aborts them at the HTTP layer and refuses any new part or upload.
- * - The driver does not trust lib-storage alone to abort the multipart upload
- *   (#8299: a failed part-count check once skipped the abort): every UploadId
- *   created through this view is recorded so the driver aborts it itself.
+ * - The driver does not rely on lib-storage alone to abort the multipart
+ *   upload (#8299: a failed part-count check once threw without aborting,
+ *   stranding every uploaded part): each UploadId created through this view
+ *   is recorded, and the driver aborts it itself.
  *
  * CreateMultipartUpload and CompleteMultipartUpload are never cancelled
- * mid-flight: a cancelled request may still have taken effect on the server,
- * and then its UploadId (or the completed object) would be unknown to us.
+ * mid-flight: a cancelled request may still take effect on the server, and
+ * then its UploadId (or the completed object) would be unknown to us.
  */
 export interface TransferClient {
   /** Hand this to `new Upload({ client })`. */

@@ -1,0 +1,213 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { BlobgateError } from '../../errors.js';
+import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { decodeMeta } from '../meta-codec.js';
+import { resolveRange } from '../range.js';
+import { errorName, storageError, translateS3Error } from './s3-errors.js';
+import { presignGet } from './s3-sign.js';
+import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
+import { STAGING_DIR, newStagingKey } from './staging.js';
+
+export interface S3DriverOptions {
+  /** A ready client (src/storage/s3/client.ts builds one from config). The driver destroys it on close(). */
+  client: S3Client;
+  bucket: string;
+  /** Optional key prefix inside the bucket (several environments in one bucket). */
+  prefix?: string;
+  /**
+   * Multipart part size in bytes, at least 5 MiB (S3's minimum). Default 8 MiB,
+   * raised per write when the body could need more than 10,000 parts.
+   * Memory per transfer is about partSize × (queueSize + 1): up to queueSize
+   * parts in flight plus the part being filled (default 8 MiB × 5 = 40 MiB),
+   * briefly one more part-sized copy while lib-storage assembles a part.
+   */
+  partSize?: number;
+  /** Parts uploaded concurrently per transfer. Default 4. */
+  queueSize?: number;
+}
+
+/** HeadObject calls in flight per list() page (ListObjectsV2 returns no user metadata). */
+const LIST_HEAD_CONCURRENCY = 8;
+
+/**
+ * The S3 store. Writes stream through lib-storage into a staging key and are
+ * published with their complete metadata in one atomic step (s3-write.ts);
+ * meta lives in S3 user metadata (meta-codec.ts).
+ */
+export class S3Driver implements StorageDriver {
+  readonly backend = 's3' as const;
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(opts: S3DriverOptions) {
+    const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
+    const queueSize = opts.queueSize ?? DEFAULT_QUEUE_SIZE;
+    if (!opts.bucket) throw new RangeError('bucket must be a non-empty bucket name');
+    if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
+      throw new RangeError(`partSize must be an integer from ${MIN_PART_SIZE} (5 MiB, the S3 minimum) to ${MAX_PART_SIZE}, got ${partSize}`);
+    }
+    if (!Number.isSafeInteger(queueSize) || queueSize < 1) throw new RangeError(`queueSize must be a positive integer, got ${queueSize}`);
+    this.client = opts.client;
+    this.bucket = opts.bucket;
+    this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
+    this.partSize = partSize;
+    this.queueSize = queueSize;
+  }
+
+  write(req: WriteRequest): Promise<StoredObject> {
+    return writeS3Object(
+      {
+        client: this.client,
+        bucket: this.bucket,
+        objectKey: this.physical(req.key),
+        stagingKey: newStagingKey(this.prefix),
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+      },
+      req,
+    );
+  }
+
+  async head(key: string): Promise<StoredObject> {
+    const { meta } = await this.headObject(key);
+    return { key, meta };
+  }
+
+  async read(key: string, range?: ByteRange): Promise<ReadResult> {
+    if (range === undefined) {
+      const out = await this.getObject(key);
+      return { object: { key, meta: metaOf(out, out.ContentLength ?? 0) }, body: bodyOf(out) };
+    }
+    // Ranges are resolved against the size from HeadObject (resolveRange, like
+    // every driver), so 416s and suffix ranges behave the same on every S3
+    // implementation; IfMatch pins the GET to the object that was resolved.
+    for (let attempt = 0; ; attempt++) {
+      const { meta, etag } = await this.headObject(key);
+      const resolved = resolveRange(range, meta.size);
+      try {
+        const out = await this.getObject(key, `bytes=${resolved.start}-${resolved.end}`, etag);
+        return { object: { key, meta }, range: resolved, body: bodyOf(out) };
+      } catch (err) {
+        // Replaced between HEAD and GET: resolve again against the new object, once.
+        if (attempt === 0 && err instanceof BlobgateError && errorName(err.cause) === 'PreconditionFailed') continue;
+        throw err;
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
+    } catch (err) {
+      throw translateS3Error(err, { key, what: `deleting ${key}` });
+    }
+  }
+
+  async list(req: ListRequest): Promise<ListPage> {
+    let out;
+    try {
+      out = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + req.prefix,
+          MaxKeys: req.limit,
+          ...(req.cursor ? { ContinuationToken: req.cursor } : {}),
+        }),
+      );
+    } catch (err) {
+      throw storageError(err, `listing ${req.prefix}`);
+    }
+    const staging = this.prefix + STAGING_DIR;
+    const keys = (out.Contents ?? [])
+      .map((c) => c.Key)
+      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !k.startsWith(staging))
+      .map((k) => k.slice(this.prefix.length));
+    const limit = pLimit(LIST_HEAD_CONCURRENCY);
+    const heads = await Promise.all(
+      keys.map((key) =>
+        limit(async () => {
+          try {
+            return await this.head(key);
+          } catch (err) {
+            if (err instanceof BlobgateError && err.code === 'not_found') return undefined; // deleted while listing
+            throw err;
+          }
+        }),
+      ),
+    );
+    const items = heads.filter((i): i is StoredObject => i !== undefined);
+    return out.IsTruncated && out.NextContinuationToken ? { items, cursor: out.NextContinuationToken } : { items };
+  }
+
+  signUrl(req: SignUrlRequest): Promise<string> {
+    return presignGet(this.client, this.bucket, this.physical(req.key), req.key, req);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      throw storageError(err, 'checking that the bucket is reachable');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private physical(key: string): string {
+    return this.prefix + key;
+  }
+
+  private async headObject(key: string): Promise<{ meta: ObjectMeta; etag: string | undefined }> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
+      return { meta: metaOf(out, out.ContentLength ?? 0), etag: out.ETag };
+    } catch (err) {
+      throw translateS3Error(err, { key, what: `reading the meta of ${key}` });
+    }
+  }
+
+  private async getObject(key: string, range?: string, ifMatch?: string): Promise<GetObjectCommandOutput> {
+    try {
+      return await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.physical(key),
+          ...(range === undefined ? {} : { Range: range }),
+          ...(ifMatch === undefined ? {} : { IfMatch: ifMatch }),
+        }),
+      );
+    } catch (err) {
+      throw translateS3Error(err, { key, what: `reading ${key}` });
+    }
+  }
+}
+
+function metaOf(out: { Metadata?: Record<string, string>; ContentType?: string; LastModified?: Date }, size: number): ObjectMeta {
+  return decodeMeta(out.Metadata, {
+    size,
+    ...(out.ContentType === undefined ? {} : { contentType: out.ContentType }),
+    ...(out.LastModified === undefined ? {} : { lastModified: out.LastModified }),
+  });
+}
+
+/** In Node the SDK's body is an IncomingMessage (a Readable) with SDK mixins. */
+function bodyOf(out: GetObjectCommandOutput): Readable {
+  const body: unknown = out.Body;
+  if (body instanceof Readable) return body;
+  throw new BlobgateError('storage_error', 'The S3 store answered without a readable body; see the server log.');
+}
