@@ -1,7 +1,10 @@
 import type { Config, StoreConfig } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageDriver } from './driver.js';
+import { resolveConfigSecret } from '../config/secret-ref.js';
 import { LocalDriver } from './local/local-driver.js';
+import { buildS3Client } from './s3/client.js';
+import { S3Driver } from './s3/s3-driver.js';
 
 /**
  * The one place that turns store config into drivers (STYLE.md habit 8:
@@ -49,7 +52,30 @@ async function openDriver(store: StoreConfig): Promise<StorageDriver> {
   switch (store.driver) {
     case 'local':
       return LocalDriver.open({ root: store.root, ...(store.prefix ? { prefix: store.prefix } : {}) });
-    case 's3':
+    case 's3': {
+      const c = store.credentials;
+      const credentials = c
+        ? {
+            accessKeyId: await resolveConfigSecret(c.accessKeyId),
+            secretAccessKey: await resolveConfigSecret(c.secretAccessKey),
+            ...(c.sessionToken ? { sessionToken: await resolveConfigSecret(c.sessionToken) } : {}),
+          }
+        : undefined;
+      const client = buildS3Client({
+        region: store.region,
+        ...(store.endpoint ? { endpoint: store.endpoint } : {}),
+        ...(store.forcePathStyle !== undefined ? { forcePathStyle: store.forcePathStyle } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...(store.checksumMode ? { checksumMode: store.checksumMode } : {}),
+      });
+      return new S3Driver({
+        client,
+        bucket: store.bucket,
+        ...(store.prefix ? { prefix: store.prefix } : {}),
+        ...(store.partSize ? { partSize: store.partSize } : {}),
+        ...(store.queueSize ? { queueSize: store.queueSize } : {}),
+      });
+    }
     case 'gcs':
       throw new Error(`the ${store.driver} driver is not available in this build`);
   }

@@ -27,9 +27,8 @@ export interface S3DriverOptions {
   /**
    * Multipart part size in bytes, at least 5 MiB (S3's minimum). Default 8 MiB,
    * raised per write when the body could need more than 10,000 parts.
-   * Memory per transfer is about partSize × (queueSize + 1): up to queueSize
-   * parts in flight plus the part being filled (default 8 MiB × 5 = 40 MiB),
-   * briefly one more part-sized copy while lib-storage assembles a part.
+   * Memory per transfer is about partSize × (queueSize + 3), measured 57 MiB
+   * with the defaults (see DEFAULT_PART_SIZE in s3-write.ts).
    */
   partSize?: number;
   /** Parts uploaded concurrently per transfer. Default 4. */

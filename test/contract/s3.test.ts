@@ -1,0 +1,48 @@
+import t from 'tap';
+import { S3Driver } from '../../src/storage/s3/s3-driver.js';
+import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
+import { STAGING_DIR } from '../../src/storage/s3/staging.js';
+import { listedKeys, listedUploads, testClient } from '../servers/s3/clients.js';
+import { startS3Server } from '../servers/s3/fauxqs.js';
+import { type ProxiedS3, startProxiedS3 } from '../servers/s3/proxied.js';
+import { type ContractHarness, driverContract } from './driver-contract.js';
+
+// 5 MiB: S3's minimum part size, so part boundaries fall where real S3 puts them.
+const PART = MIN_PART_SIZE;
+const PREFIX = 'env-a/';
+const bucket = 'bg-contract';
+
+function harness(driverEndpoint: string, inspectEndpoint: string): ContractHarness {
+  const inspect = testClient(inspectEndpoint);
+  t.teardown(() => inspect.destroy());
+  return {
+    driver: new S3Driver({ client: testClient(driverEndpoint), bucket, prefix: PREFIX, partSize: PART }),
+    extraSizes: [PART - 1, PART, PART + 1, 3 * PART + 7],
+    leftovers: async () => [
+      // In-progress multipart uploads anywhere in the bucket (ListMultipartUploads), and staging objects.
+      ...(await listedUploads(inspect, bucket)).map((u) => `multipart upload ${u}`),
+      ...(await listedKeys(inspect, bucket, PREFIX + STAGING_DIR)).map((k) => `staging object ${k}`),
+    ],
+  };
+}
+
+driverContract(t, 's3', async () => {
+  const server = await startS3Server();
+  t.teardown(() => server.stop());
+  server.createBucket(bucket);
+  return harness(server.endpoint, server.endpoint);
+});
+
+// The same suite with every request's SigV4 signature (and payload hash) verified.
+let proxied: ProxiedS3 | undefined;
+driverContract(t, 's3 behind the SigV4-verifying proxy', async () => {
+  const env = await startProxiedS3(bucket);
+  proxied = env;
+  t.teardown(() => env.stop());
+  return harness(env.proxy.endpoint, env.server.endpoint);
+});
+
+t.test('the proxy refused no request of the contract suite', async (t) => {
+  t.ok(proxied, 'the proxied suite ran');
+  t.same([...(proxied?.proxy.rejected ?? [])], []);
+});

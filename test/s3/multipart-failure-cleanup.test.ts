@@ -1,0 +1,154 @@
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t, { type Test } from 'tap';
+import type { ObjectMetaInit } from '../../src/storage/driver.js';
+import { S3Driver } from '../../src/storage/s3/s3-driver.js';
+import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
+import { STAGING_DIR } from '../../src/storage/s3/staging.js';
+import { patternChunk, patternStream } from '../helpers/bytes.js';
+import { listedKeys, listedUploads, onWire, recordRequests, testClient } from '../servers/s3/clients.js';
+import { startS3Server } from '../servers/s3/fauxqs.js';
+
+// A write that fails after its multipart upload started (parts uploaded, more
+// in flight) must leave no multipart upload and no staging object, and must
+// reject only after lib-storage's background work has come back.
+// Failures come after 5+ parts: lib-storage holds at most queueSize (4) parts
+// before one must be uploaded, so by then parts are on the wire for sure.
+
+const MiB = 1024 * 1024;
+const PREFIX = 'env-t/';
+const bucket = 'bg-mpu-fail';
+const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'ephemeral', createdAt: '2026-11-22T10:00:00.000Z' };
+
+const server = await startS3Server();
+t.teardown(() => server.stop());
+server.createBucket(bucket);
+const inspect = testClient(server.endpoint);
+const client = testClient(server.endpoint);
+const sent = recordRequests(client);
+let fault: ((req: Parameters<Parameters<typeof onWire>[1]>[0], command: string) => void) | undefined;
+onWire(client, (req, command) => fault?.(req, command));
+const driver = new S3Driver({ client, bucket, prefix: PREFIX, partSize: MIN_PART_SIZE });
+t.teardown(async () => {
+  await driver.close();
+  inspect.destroy();
+});
+
+async function assertNothingLeft(t: Test, key: string): Promise<void> {
+  t.same(await listedUploads(inspect, bucket), [], 'ListMultipartUploads shows no upload in progress');
+  t.same(server.multipartUploads(bucket), [], 'the server holds no multipart upload');
+  t.same(await listedKeys(inspect, bucket, PREFIX + STAGING_DIR), [], 'no staging object');
+  t.same(await listedKeys(inspect, bucket), [], 'no object at all in the bucket');
+  await t.rejects(driver.head(key), { code: 'not_found' }, 'nothing visible at the key');
+}
+
+/** The write got as far as multipart: an upload was created and at least one part sent. */
+function assertMultipartStarted(t: Test, from: number): void {
+  const commands = sent.slice(from).map((r) => r.command);
+  t.ok(commands.includes('CreateMultipartUpload'), 'a multipart upload was created');
+  t.ok(commands.filter((c) => c === 'UploadPart').length >= 1, 'parts were uploaded');
+  const create = sent.slice(from).find((r) => r.command === 'CreateMultipartUpload');
+  t.match(create?.path ?? '', new RegExp(`^/${bucket}/${PREFIX}\\.blobgate-staging/[0-9a-f-]{36}$`), 'to a staging key');
+}
+
+/** After the write rejected nothing more is sent: lib-storage's background loop had finished. */
+async function assertQuiet(t: Test): Promise<void> {
+  const before = sent.length;
+  await sleep(300);
+  t.same(sent.slice(before).map((r) => r.command), [], 'no request after the write rejected');
+}
+
+/** Endless pattern bytes; calls `at` once after `after` bytes were produced. */
+function endless(after: number, at: () => void): Readable {
+  let produced = 0;
+  return new Readable({
+    read() {
+      if (produced >= after) at();
+      this.push(patternChunk(produced, 256 * 1024));
+      produced += 256 * 1024;
+    },
+  });
+}
+
+t.test('the leftover check is not vacuous: an upload in progress is listed', async (t) => {
+  const key = `${PREFIX}${STAGING_DIR}sanity`;
+  const { UploadId } = await inspect.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  t.same(await listedUploads(inspect, bucket), [`${key} (${UploadId})`]);
+  await inspect.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
+  t.same(await listedUploads(inspect, bucket), []);
+});
+
+t.test('abort via the signal after parts were uploaded', async (t) => {
+  const key = 'workspaces/ws-1/abort/big.bin';
+  const from = sent.length;
+  const ac = new AbortController();
+  const body = endless(28 * MiB, () => ac.abort());
+  const started = Date.now();
+  await t.rejects(driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: ac.signal }), { code: 'aborted' });
+  t.ok(Date.now() - started < 10_000, 'rejects promptly');
+  t.ok(body.destroyed, 'the body was destroyed');
+  assertMultipartStarted(t, from);
+  t.ok(sent.slice(from).some((r) => r.command === 'AbortMultipartUpload'), 'AbortMultipartUpload was sent');
+  await assertQuiet(t);
+  await assertNothingLeft(t, key);
+});
+
+t.test('cap breach after parts were uploaded', async (t) => {
+  const key = 'workspaces/ws-1/cap/big.bin';
+  const from = sent.length;
+  const cap = 27 * MiB + 5;
+  const body = patternStream(40 * MiB);
+  await t.rejects(driver.write({ key, body, maxBytes: cap, meta: META, signal: new AbortController().signal }), {
+    code: 'cap_exceeded',
+    details: { 'max-bytes': cap },
+  });
+  t.ok(body.destroyed, 'the body was destroyed');
+  assertMultipartStarted(t, from);
+  await assertQuiet(t);
+  await assertNothingLeft(t, key);
+});
+
+t.test('a source that fails after parts were uploaded: same error, nothing left', async (t) => {
+  const key = 'workspaces/ws-1/source/big.bin';
+  const from = sent.length;
+  const body = patternStream(40 * MiB, { failAfter: 28 * MiB });
+  let sourceError: unknown;
+  body.once('error', (err) => (sourceError = err));
+  const err = await driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
+  t.ok(sourceError instanceof Error, 'the source failed');
+  t.equal(err, sourceError, 'the write rejects with the source error itself');
+  assertMultipartStarted(t, from);
+  await assertQuiet(t);
+  await assertNothingLeft(t, key);
+});
+
+t.test('S3 refuses a part: storage_error with the SDK error as cause, nothing left', async (t) => {
+  const key = 'workspaces/ws-1/part-refused/big.bin';
+  const from = sent.length;
+  fault = (req, command) => {
+    if (command === 'UploadPart' && req.query.partNumber === '3') req.query.uploadId = 'no-such-upload';
+  };
+  t.teardown(() => (fault = undefined));
+  const err = await driver.write({ key, body: patternStream(24 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
+  t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } });
+  t.notMatch((err as Error).message, /NoSuchUpload|does not exist/, 'no backend text in the message');
+  assertMultipartStarted(t, from);
+  await assertQuiet(t);
+  await assertNothingLeft(t, key);
+});
+
+t.test('S3 refuses the commit (CopyObject): staging object removed, nothing at the key', async (t) => {
+  const key = 'workspaces/ws-1/commit-refused/big.bin';
+  const from = sent.length;
+  fault = (req, command) => {
+    if (command === 'CopyObject') req.headers['x-amz-copy-source'] = `${bucket}/${PREFIX}${STAGING_DIR}gone`;
+  };
+  t.teardown(() => (fault = undefined));
+  const err = await driver.write({ key, body: patternStream(11 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
+  t.match(err, { code: 'storage_error', cause: { name: 'NoSuchKey' } });
+  const commands = sent.slice(from).map((r) => r.command);
+  t.ok(commands.includes('CompleteMultipartUpload'), 'the staging object had been completed');
+  t.ok(commands.includes('DeleteObject'), 'and was deleted');
+  await assertNothingLeft(t, key);
+});
