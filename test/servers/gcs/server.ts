@@ -1,0 +1,173 @@
+// A GCS JSON-API test server (node:http only, objects in memory), faithful to the protocol
+// that @google-cloud/storage 7.x and rclone's Go client speak. See /work/shared/TESTING.md.
+//
+// Routes (every JSON-API path is accepted with and without the /storage/v1 prefix, because
+// with STORAGE_EMULATOR_HOST / apiEndpoint the Node client drops it for metadata calls):
+//   POST   /upload/storage/v1/b/:b/o?uploadType=resumable|multipart|media
+//   PUT|POST|DELETE /upload/storage/v1/b/:b/o?…&upload_id=…       resumable session
+//   POST|GET /storage/v1/b            GET|DELETE /storage/v1/b/:b
+//   GET    /storage/v1/b/:b/o          (list)
+//   GET|PATCH|PUT|DELETE /storage/v1/b/:b/o/:object   (alt=media → bytes)
+//   GET    /download/storage/v1/b/:b/o/:object         (mediaLink)
+//   GET|HEAD /:b/:object?X-Goog-Signature=…           (XML API, V4 signed URL)
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type State, readBody, sendError } from './common.js';
+import { createBucket, handleBuckets, handleList, handleObject } from './objects.js';
+import { handleUploadStart } from './uploads.js';
+import { handleSessionDelete, handleSessionWrite } from './sessions.js';
+import { handleXmlObject } from './signing.js';
+
+export interface GcsTestServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** Resumable sessions neither finalized nor cancelled. */
+  openSessions(bucket?: string): Array<{ bucket: string; name: string; received: number }>;
+  objectNames(bucket: string): string[];
+  createBucket(name: string): void;
+}
+
+export interface GcsServerOptions {
+  host?: string;
+  port?: number;
+  /** Public key (PEM) of the service account whose V4 signed URLs are accepted. */
+  serviceAccountPublicKeyPem?: string;
+  /** When set, X-Goog-Credential must name this account. */
+  clientEmail?: string;
+}
+
+function splitPath(pathname: string): string[] | undefined {
+  try {
+    return pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+async function route(state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const rawUrl = req.url ?? '/';
+  const qi = rawUrl.indexOf('?');
+  const rawPath = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
+  const rawQuery = qi < 0 ? '' : rawUrl.slice(qi + 1);
+  const q = new URLSearchParams(rawQuery);
+  const method = req.method ?? 'GET';
+  const seg = splitPath(rawPath);
+  if (!seg) {
+    await readBody(req);
+    return sendError(res, 400, 'Invalid path encoding', 'invalid');
+  }
+
+  // XML API (signed URLs) is recognised by its query parameters.
+  if (q.has('X-Goog-Signature') || q.has('X-Goog-Algorithm')) {
+    await readBody(req);
+    return handleXmlObject(state, req, res, rawQuery, seg);
+  }
+
+  // Uploads: /upload/storage/v1/b/:bucket/o
+  if (seg[0] === 'upload') {
+    const p = seg[1] === 'storage' && seg[2] === 'v1' ? seg.slice(3) : seg.slice(1);
+    if (p.length === 3 && p[0] === 'b' && p[2] === 'o') {
+      const uploadId = q.get('upload_id');
+      if (uploadId !== null) {
+        const s = state.sessions.get(uploadId);
+        if (!s || s.bucket !== p[1]) {
+          await readBody(req);
+          return sendError(res, 404, 'Not Found', 'notFound');
+        }
+        if (method === 'PUT' || method === 'POST') return handleSessionWrite(state, req, res, s);
+        if (method === 'DELETE') return handleSessionDelete(req, res, s);
+        await readBody(req);
+        return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
+      }
+      if (method === 'POST') return handleUploadStart(state, req, res, p[1]!, q);
+    }
+    await readBody(req);
+    return sendError(res, 404, 'Not Found', 'notFound');
+  }
+
+  // Media link: /download/storage/v1/b/:bucket/o/:object
+  if (seg[0] === 'download') {
+    const p = seg[1] === 'storage' && seg[2] === 'v1' ? seg.slice(3) : seg.slice(1);
+    if (p.length >= 4 && p[0] === 'b' && p[2] === 'o' && (method === 'GET' || method === 'HEAD')) {
+      return handleObject(state, req, res, p[1]!, p.slice(3).join('/'), q, true);
+    }
+    await readBody(req);
+    return sendError(res, 404, 'Not Found', 'notFound');
+  }
+
+  // JSON API, with or without /storage/v1.
+  const p = seg[0] === 'storage' && seg[1] === 'v1' ? seg.slice(2) : seg;
+  if (p[0] === 'b') {
+    if (p.length === 1 || (p.length === 2 && p[1] === '')) return handleBuckets(state, req, res, undefined);
+    if (p.length === 2) return handleBuckets(state, req, res, p[1]);
+    if (p.length === 3 && p[2] === 'o') {
+      await readBody(req);
+      if (method === 'GET') return handleList(state, req, res, p[1]!, q);
+      return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
+    }
+    // Object names are one %2F-encoded segment for the real clients; unencoded '/' is tolerated.
+    if (p.length >= 4 && p[2] === 'o') return handleObject(state, req, res, p[1]!, p.slice(3).join('/'), q);
+  }
+
+  // Anything else that looks like /:bucket/:object is an XML-API read without a signature.
+  if ((method === 'GET' || method === 'HEAD') && seg.length >= 2 && seg[0] && seg[1]) {
+    await readBody(req);
+    return handleXmlObject(state, req, res, rawQuery, seg);
+  }
+  await readBody(req);
+  sendError(res, 404, 'Not Found', 'notFound');
+}
+
+export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTestServer> {
+  const state: State = {
+    buckets: new Map(),
+    sessions: new Map(),
+    lastGeneration: 0,
+    signing: opts.serviceAccountPublicKeyPem
+      ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
+      : undefined,
+  };
+  const debug = process.env.GCS_TEST_SERVER_DEBUG ? (l: string) => process.stderr.write(`[gcs-test-server] ${l}\n`) : undefined;
+  const server = createServer((req, res) => {
+    if (debug) {
+      const h = req.headers;
+      const extra = ['content-range', 'range', 'content-type', 'x-goog-hash', 'x-guploader-no-308']
+        .filter(k => h[k] !== undefined)
+        .map(k => `${k}=${String(h[k])}`)
+        .join(' ');
+      const auth = h.authorization ? ' [authorization header present]' : '';
+      res.on('finish', () => debug(`${req.method} ${req.url} ${extra}${auth} -> ${res.statusCode}`));
+    }
+    route(state, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, 500, `Test server error: ${String(err)}`, 'backendError');
+      else res.destroy();
+    });
+  });
+  // Large chunked uploads on a slow CI box must not hit the default request timeout.
+  server.requestTimeout = 0;
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    stop: () =>
+      new Promise<void>(resolve => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+    openSessions: bucket =>
+      [...state.sessions.values()]
+        .filter(s => s.state === 'open' && (bucket === undefined || s.bucket === bucket))
+        .map(s => ({ bucket: s.bucket, name: s.name, received: s.received })),
+    objectNames: bucket => [...(state.buckets.get(bucket)?.objects.keys() ?? [])].sort(),
+    createBucket: name => void createBucket(state, name),
+  };
+}
