@@ -36,6 +36,7 @@ export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; 
       const q = request.query;
       const limit = Math.min(Number(q.limit ?? 100), 1000);
       const prefix = listPrefix(ws, q);
+      const root = q['storage-root']?.replace(/\/$/, '');
       const stores = deps.stores.entries().filter(([, d]) => q['storage-backend'] === undefined || d.backend === q['storage-backend']);
       let position = q.cursor ? decodeCursor(q.cursor) : { s: 0 };
       const items: ResourceRef[] = [];
@@ -45,6 +46,8 @@ export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; 
         const page = await driver.list({ prefix, limit: limit - items.length, ...(position.c ? { cursor: position.c } : {}) });
         for (const obj of page.items) {
           if (q.tier !== undefined && obj.meta.tier !== q.tier) continue;
+          // A root is matched whole: objects of a root nested below it belong to that other root.
+          if (root !== undefined && obj.meta.storage?.root !== root) continue;
           if (obj.meta.expiresAt !== undefined && Date.parse(obj.meta.expiresAt) <= now) continue;
           items.push(toResourceRef(ws, name, driver, obj));
         }
