@@ -33,6 +33,14 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/**
+ * Codes in the catalogue (DESIGN.md names them) that no code path produces
+ * yet: they arrive with body-from-ref, secret-referenced auth and overload
+ * control. test/errors-catalogue.test.ts requires a test asserting every other
+ * code, and requires this list to shrink as those features land.
+ */
+export const RESERVED_CODES: readonly ErrorCode[] = ['load_limit_exceeded', 'inline_secret_rejected', 'secret_not_found', 'overloaded'];
+
 export type ErrorDetails = Record<string, unknown>;
 
 export class BlobgateError extends Error {

@@ -9,7 +9,9 @@ import {
   baseUrl,
   bucketResource,
   noSuchBucket,
+  newGeneration,
   noSuchObject,
+  objectFieldsFromJson,
   objectResource,
   parseError,
   parseJsonObject,
@@ -20,6 +22,7 @@ import {
   sendJson,
   sendMedia,
   validBucketName,
+  validObjectName,
 } from './common.js';
 
 // ---------------------------------------------------------------- buckets
@@ -218,4 +221,61 @@ function applyPatch(obj: StoredObject, j: Record<string, unknown>, replace: bool
   obj.metageneration += 1;
   obj.updated = new Date();
   return undefined;
+}
+
+// ---------------------------------------------------------------- rewrite (server-side copy)
+
+/**
+ * POST /storage/v1/b/:srcBucket/o/:src/rewriteTo/b/:destBucket/o/:dest — what File.copy sends.
+ * The copy is done in one call (`done: true`, no rewriteToken), as GCS does within one
+ * location and storage class. Preconditions (ifGenerationMatch …) apply to the destination,
+ * `sourceGeneration` pins the source. A destination resource in the body (contentType,
+ * metadata, …) replaces the source's fields and custom metadata; an empty body copies them.
+ */
+export async function handleRewrite(
+  state: State,
+  req: IncomingMessage,
+  res: ServerResponse,
+  from: { bucket: string; name: string },
+  to: { bucket: string; name: string },
+  q: URLSearchParams,
+): Promise<void> {
+  const { data, complete } = await readBody(req);
+  if (!complete) return;
+  const srcBucket = state.buckets.get(from.bucket);
+  const destBucket = state.buckets.get(to.bucket);
+  if (!srcBucket || !destBucket) return noSuchBucket(res);
+  const bad = badPreconditionValue(q);
+  if (bad) return sendError(res, 400, `Invalid argument for ${bad}.`, 'invalid');
+  let src = srcBucket.objects.get(from.name);
+  const sourceGeneration = q.get('sourceGeneration');
+  if (src && sourceGeneration !== null && sourceGeneration !== String(src.generation)) src = undefined;
+  if (!src) return noSuchObject(res, from.bucket, from.name);
+  if (!validObjectName(to.name)) return sendError(res, 400, 'The specified object name is not valid.', 'invalid');
+  if (!preconditionsHold(q, destBucket.objects.get(to.name))) return preconditionFailed(res);
+  const j = parseJsonObject(data);
+  if (!j) return parseError(res);
+  const given = objectFieldsFromJson(j);
+  if (typeof given === 'string') return sendError(res, 400, given, 'invalid');
+  const replace = Object.keys(given.fields).length > 0 || 'metadata' in j;
+  const now = new Date();
+  const obj: StoredObject = {
+    ...src,
+    bucket: to.bucket,
+    name: to.name,
+    generation: newGeneration(state),
+    metageneration: 1,
+    fields: replace ? given.fields : { ...src.fields },
+    metadata: replace ? given.metadata : { ...src.metadata },
+    timeCreated: now,
+    updated: now,
+  };
+  destBucket.objects.set(to.name, obj);
+  sendJson(res, 200, {
+    kind: 'storage#rewriteResponse',
+    totalBytesRewritten: String(obj.size),
+    objectSize: String(obj.size),
+    done: true,
+    resource: objectResource(obj, baseUrl(req)),
+  });
 }

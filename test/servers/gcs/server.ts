@@ -8,12 +8,13 @@
 //   POST|GET /storage/v1/b            GET|DELETE /storage/v1/b/:b
 //   GET    /storage/v1/b/:b/o          (list)
 //   GET|PATCH|PUT|DELETE /storage/v1/b/:b/o/:object   (alt=media → bytes)
+//   POST   /storage/v1/b/:b/o/:src/rewriteTo/b/:b2/o/:dest  (server-side copy, File.copy)
 //   GET    /download/storage/v1/b/:b/o/:object         (mediaLink)
 //   GET|HEAD /:b/:object?X-Goog-Signature=…           (XML API, V4 signed URL)
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type State, readBody, sendError } from './common.js';
-import { createBucket, handleBuckets, handleList, handleObject } from './objects.js';
+import { createBucket, handleBuckets, handleList, handleObject, handleRewrite } from './objects.js';
 import { handleUploadStart } from './uploads.js';
 import { handleSessionDelete, handleSessionWrite } from './sessions.js';
 import { handleXmlObject } from './signing.js';
@@ -105,6 +106,9 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
       await readBody(req);
       if (method === 'GET') return handleList(state, req, res, p[1]!, q);
       return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
+    }
+    if (method === 'POST' && p.length === 9 && p[2] === 'o' && p[4] === 'rewriteTo' && p[5] === 'b' && p[7] === 'o') {
+      return handleRewrite(state, req, res, { bucket: p[1]!, name: p[3]! }, { bucket: p[6]!, name: p[8]! }, q);
     }
     // Object names are one %2F-encoded segment for the real clients; unencoded '/' is tolerated.
     if (p.length >= 4 && p[2] === 'o') return handleObject(state, req, res, p[1]!, p.slice(3).join('/'), q);
