@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Dispatcher } from 'undici';
 import type { Config } from './config/types.js';
 import { TokenAuth } from './http/auth.js';
 import { installErrorHandling } from './http/error-handler.js';
@@ -9,22 +8,30 @@ import { resourceRoutes } from './http/routes/resources.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { LocalSigner } from './signing/local-signer.js';
+import type { SecretsProvider } from './secrets/provider.js';
 import type { StoreRegistry } from './storage/registry.js';
+import type { GoogleTokenSource } from './upstream/google-token.js';
+import type { UpstreamGuard } from './upstream/guard.js';
 
 export interface AppDeps {
   config: Config;
   stores: StoreRegistry;
-  dispatcher: Dispatcher;
+  guard: UpstreamGuard;
+  secrets: SecretsProvider;
+  google: GoogleTokenSource;
   signingSecret: string;
   /** Options for the pino logger fastify creates; `false` silences it. */
   logger?: boolean | Record<string, unknown>;
 }
 
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]', '*.secret', '*.token', '*.password'];
+
 /** Builds the HTTP app from ready parts. No I/O here: main.ts (or a test) opens stores and listens. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    // Secrets are never put in log records; redaction is the second line of defence.
+    logger: deps.logger === false ? false : { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(typeof deps.logger === 'object' ? deps.logger : {}) },
     bodyLimit: config.limits.requestBodyBytes,
     // Unknown fields are errors, never silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allowUnionTypes: true } },

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
 import type { Config } from './config/types.js';
+import { EmbeddedSecrets } from './secrets/provider.js';
 import { StoreRegistry } from './storage/registry.js';
+import { GoogleTokenSource } from './upstream/google-token.js';
+import { UpstreamGuard } from './upstream/guard.js';
 
 /**
  * `npm start`: the embedded default needs no configuration — both tiers on
@@ -31,13 +33,14 @@ async function main(): Promise<void> {
     config = { ...config, tokens: [{ sha256: sha256Hex(devToken), workspaces: ['*'] }] };
   }
   const stores = await StoreRegistry.open(config);
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 256 });
-  const app = buildApp({ config, stores, dispatcher, signingSecret });
+  const guard = new UpstreamGuard(config.upstream.allow);
+  const secrets = new EmbeddedSecrets(config.secrets.file);
+  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard.dispatcher), signingSecret });
 
   const shutdown = async (signal: string): Promise<void> => {
     app.log.info({ signal }, 'shutting down');
     await app.close();
-    await dispatcher.close();
+    await guard.close();
     await stores.close();
     process.exit(0);
   };

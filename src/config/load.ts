@@ -15,6 +15,7 @@ export const ENV_VARS = [
   'BLOBGATE_SIGNING_SECRET',
   'BLOBGATE_UPSTREAM_ALLOW',
   'BLOBGATE_LOG_LEVEL',
+  'BLOBGATE_SECRETS_FILE',
 ] as const;
 
 export const DEFAULTS = {
@@ -32,6 +33,7 @@ export const DEFAULTS = {
   signedUrlMinTtl: 60,
   signedUrlMaxTtl: 604_800,
   upstreamTimeoutSeconds: 30,
+  maxRedirects: 5,
 } as const;
 
 export class ConfigError extends Error {
@@ -61,7 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -77,7 +79,10 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const signing = r.child('signing');
   signing.only(['secret', 'default-ttl-seconds', 'min-ttl-seconds', 'max-ttl-seconds']);
   const upstream = r.child('upstream');
-  upstream.only(['timeout-seconds', 'allow']);
+  upstream.only(['timeout-seconds', 'allow', 'max-redirects']);
+  const secrets = r.child('secrets');
+  secrets.only(['file']);
+  const secretsFile = env.BLOBGATE_SECRETS_FILE ?? secrets.string('file');
   const allow = [...(upstream.stringArray('allow') ?? []), ...(env.BLOBGATE_UPSTREAM_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean)];
 
   const signingSecret = env.BLOBGATE_SIGNING_SECRET ?? signing.string('secret');
@@ -102,7 +107,10 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     upstream: {
       timeoutSeconds: upstream.number('timeout-seconds', 0.001, 86_400) ?? DEFAULTS.upstreamTimeoutSeconds,
       allow,
+      maxRedirects: upstream.int('max-redirects', 0, 20) ?? DEFAULTS.maxRedirects,
     },
+    secrets: secretsFile ? { file: resolve(cwd, secretsFile) } : {},
+    connections: readConnections(r),
     logLevel: env.BLOBGATE_LOG_LEVEL ?? r.string('log-level') ?? 'info',
   };
   if (signingSecret !== undefined && signingSecret.length < 32) problems.push('signing.secret (or BLOBGATE_SIGNING_SECRET) must be at least 32 characters');
@@ -187,6 +195,37 @@ function readTiers(r: Reader, stores: Record<string, StoreConfig>): Record<'reta
     retained: tier('retained', DEFAULTS.retainedCapBytes, DEFAULTS.retainedLoadBytes),
     ephemeral: tier('ephemeral', DEFAULTS.ephemeralCapBytes, DEFAULTS.ephemeralLoadBytes, DEFAULTS.ephemeralTtlSeconds),
   };
+}
+
+function readConnections(r: Reader): Config['connections'] {
+  const section = r.child('connections');
+  const out: Config['connections'] = {};
+  for (const ws of section.keys()) {
+    const wsSection = section.child(ws);
+    out[ws] = {};
+    for (const name of wsSection.keys()) {
+      const c = wsSection.child(name);
+      c.only(['base-url', 'auth', 'headers']);
+      const baseUrl = c.string('base-url', true) ?? '';
+      if (baseUrl && !/^https?:\/\/[^/]/.test(baseUrl)) c.problem('base-url', 'must be an absolute http(s) URL');
+      const auth = c.child('auth');
+      const headers = c.child('headers');
+      const headerMap: Record<string, string> = {};
+      for (const h of headers.keys()) {
+        const v = headers.string(h);
+        if (v !== undefined) headerMap[h] = v;
+        if (['authorization', 'proxy-authorization', 'x-api-key', 'api-key'].includes(h.toLowerCase())) {
+          headers.problem(h, 'credentials go in "auth" as a secret-ref, never as a literal header');
+        }
+      }
+      out[ws][name] = {
+        baseUrl,
+        ...(auth.present ? { auth: JSON.parse(JSON.stringify(c.raw('auth'))) as Record<string, unknown> } : {}),
+        ...(headers.present ? { headers: headerMap } : {}),
+      };
+    }
+  }
+  return out;
 }
 
 function readTokens(r: Reader, env: NodeJS.ProcessEnv): TokenConfig[] {

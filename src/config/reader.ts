@@ -45,6 +45,11 @@ export class Reader {
     }
   }
 
+  /** The raw value under `key`, for sections validated by their own module. */
+  raw(key: string): unknown {
+    return this.obj[key];
+  }
+
   string(key: string, required = false): string | undefined {
     const v = this.obj[key];
     if (v === undefined) return this.missing(key, required);

@@ -52,6 +52,14 @@ export interface TokenConfig {
   workspaces: string[];
 }
 
+/** A workspace's named upstream connection (`connection` + `path` on a step). */
+export interface ConnectionConfig {
+  baseUrl: string;
+  /** Raw auth object (kebab-case), validated like a step's auth by src/upstream/auth.ts. */
+  auth?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -63,6 +71,10 @@ export interface Config {
   tokens: TokenConfig[];
   limits: { inlineBytes: number; requestBodyBytes: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
-  upstream: { timeoutSeconds: number; allow: string[] };
+  upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
+  /** The embedded secrets provider's JSON file ({"<ws>": {"<ref>": "<value>"}}). */
+  secrets: { file?: string };
+  /** connections[workspace][name] */
+  connections: Record<string, Record<string, ConnectionConfig>>;
   logLevel: string;
 }

@@ -47,12 +47,13 @@ export const stepBodySchema = {
         'client-opts': {
           type: 'object',
           additionalProperties: false,
-          properties: { 'max-response-bytes': { type: 'integer', minimum: 0 } },
+          properties: { 'max-response-bytes': { type: 'integer', minimum: 0 }, 'max-redirects': { type: 'integer', minimum: 0, maximum: 20 } },
         },
-        // Accepted by the schema so that the step runner can say they are not supported yet.
-        connection: {},
-        path: {},
+        connection: { type: 'string', minLength: 1, maxLength: 128 },
+        path: { type: 'string', maxLength: 8192 },
+        // Validated by src/upstream/auth.ts, so that an inline credential is inline_secret_rejected, not a schema error.
         auth: {},
+        // Accepted by the schema so that the step runner can say they are not supported yet.
         retry: {},
         multipart: {},
         'body-from-ref': {},

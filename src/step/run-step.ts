@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { finishPlacement, planPlacement, type PersistSpec, type SlotBinding } from '../persist/placement.js';
@@ -6,8 +5,12 @@ import { persistBody } from '../persist/persist-body.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import type { SearchIndex } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
-import { buildRequest } from '../upstream/build-request.js';
-import { fetchUpstream, type UpstreamResponse } from '../upstream/fetch.js';
+import type { SecretsProvider } from '../secrets/provider.js';
+import type { UpstreamResponse } from '../upstream/fetch.js';
+import type { GoogleTokenSource } from '../upstream/google-token.js';
+import type { UpstreamGuard } from '../upstream/guard.js';
+import { fetchFollowingRedirects } from '../upstream/redirects.js';
+import { prepareRequest, scrubSecrets } from './prepare-request.js';
 import { inlineResponse, type InlineResult } from '../upstream/inline.js';
 import type { StepRequest } from '../upstream/types.js';
 
@@ -33,7 +36,9 @@ export interface StepBody {
 export interface StepDeps {
   config: Config;
   stores: StoreRegistry;
-  dispatcher: Dispatcher;
+  guard: UpstreamGuard;
+  secrets: SecretsProvider;
+  google: GoogleTokenSource;
 }
 
 export type PersistedResult = ResourceRef & { status: number; headers: Record<string, string> };
@@ -44,7 +49,7 @@ const EXCERPT_BYTES = 512;
 export async function runHttpStep(deps: StepDeps, workspace: string, step: StepBody, signal: AbortSignal): Promise<PersistedResult | InlineResult> {
   const { config } = deps;
   const request = step.request;
-  const built = buildRequest(request);
+  const prepared = await prepareRequest(deps, workspace, request);
   const maxResponseBytes = request['client-opts']?.['max-response-bytes'];
   const persist = step.persist;
 
@@ -63,9 +68,15 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
     : undefined;
 
   const timeoutMs = Math.round((request.timeout ?? config.upstream.timeoutSeconds) * 1000);
-  const res = await fetchUpstream(built, { dispatcher: deps.dispatcher, timeoutMs, signal });
+  const res = await fetchFollowingRedirects(prepared.built, {
+    guard: deps.guard,
+    timeoutMs,
+    signal,
+    maxRedirects: request['client-opts']?.['max-redirects'] ?? config.upstream.maxRedirects,
+    credentialHeaders: prepared.credentialHeaders,
+  });
   try {
-    if (res.status < 200 || res.status > 299) throw await upstreamStatus(res);
+    if (res.status < 200 || res.status > 299) throw await upstreamStatus(res, prepared.secretValues);
     const headers = resultHeaders(res.headers);
     if (!plan || !persist) {
       const limit = Math.min(config.limits.inlineBytes, maxResponseBytes ?? Infinity);
@@ -95,7 +106,7 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
   }
 }
 
-async function upstreamStatus(res: UpstreamResponse): Promise<BlobgateError> {
+async function upstreamStatus(res: UpstreamResponse, secrets: readonly string[]): Promise<BlobgateError> {
   let excerpt = '';
   try {
     const parts: Buffer[] = [];
@@ -105,11 +116,16 @@ async function upstreamStatus(res: UpstreamResponse): Promise<BlobgateError> {
       size += (chunk as Buffer).length;
       if (size >= EXCERPT_BYTES) break;
     }
-    excerpt = Buffer.concat(parts).subarray(0, EXCERPT_BYTES).toString('utf8');
+    excerpt = scrubSecrets(Buffer.concat(parts).subarray(0, EXCERPT_BYTES).toString('utf8'), secrets);
   } catch {
     // the excerpt is a courtesy; the status is the error
   }
-  return new BlobgateError('upstream_status', `The upstream answered ${res.status}; nothing was persisted.`, { status: res.status, excerpt });
+  const location = res.status >= 300 && res.status < 400 ? res.headers.location : undefined;
+  return new BlobgateError('upstream_status', `The upstream answered ${res.status}; nothing was persisted.`, {
+    status: res.status,
+    excerpt,
+    ...(location !== undefined ? { location: scrubSecrets(location, secrets) } : {}),
+  });
 }
 
 /** Response headers reported back to the runner; cookies are credentials and stay out. */

@@ -19,7 +19,7 @@ const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'te', 'trailer', 't
 export function buildRequest(req: StepRequest): BuiltRequest {
   for (const field of NOT_YET_SUPPORTED) {
     if (req[field] !== undefined) {
-      throw new BlobgateError('invalid_request', `request.${field} is not supported yet by this blobgate version; remove it (use request.url with a full URL).`, { field: `request.${field}` });
+      throw new BlobgateError('invalid_request', `request.${field} is not supported yet by this blobgate version; remove it.`, { field: `request.${field}` });
     }
   }
   if (req.url === undefined) throw new BlobgateError('invalid_request', 'request.url is required.', { field: 'request.url' });
@@ -28,9 +28,6 @@ export function buildRequest(req: StepRequest): BuiltRequest {
     url = new URL(req.url);
   } catch {
     throw new BlobgateError('invalid_request', 'request.url is not an absolute URL.', { field: 'request.url' });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new BlobgateError('destination_blocked', `request.url uses the scheme "${url.protocol.replace(/:$/, '')}"; only http and https are allowed.`, { field: 'request.url' });
   }
   for (const [name, value] of Object.entries(req.query ?? {})) appendParam(url.searchParams, name, value);
 

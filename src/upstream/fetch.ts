@@ -114,7 +114,10 @@ async function* translated(source: Readable, url: URL, signal: AbortSignal): Asy
 }
 
 export function translateUpstreamError(err: unknown, url: URL, signal: AbortSignal): BlobgateError {
-  if (err instanceof BlobgateError) return err;
+  // A refusal by the SSRF guard's lookup reaches us as the socket error, sometimes wrapped.
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof BlobgateError) return e;
+  }
   if (signal.aborted && signal.reason instanceof BlobgateError) return signal.reason;
   const code = (err as { code?: string }).code ?? '';
   const host = url.host;

@@ -11,11 +11,11 @@ export interface StepRequest {
   accept?: string;
   'response-as'?: ResponseAs;
   timeout?: number;
-  'client-opts'?: { 'max-response-bytes'?: number };
-  // Fields of later issues; rejected with a clear message until they land.
-  connection?: unknown;
-  path?: unknown;
+  'client-opts'?: { 'max-response-bytes'?: number; 'max-redirects'?: number };
+  connection?: string;
+  path?: string;
   auth?: unknown;
+  // Fields of later issues; rejected with a clear message until they land.
   retry?: unknown;
   multipart?: unknown;
   'body-from-ref'?: unknown;
@@ -26,4 +26,4 @@ export interface StepRequest {
 export type QueryValue = string | number | boolean;
 export type ResponseAs = 'auto' | 'json' | 'text' | 'bytes' | 'edn' | 'xml';
 
-export const NOT_YET_SUPPORTED = ['connection', 'path', 'auth', 'retry', 'multipart', 'body-from-ref', 'template', 'parser-fn'] as const;
+export const NOT_YET_SUPPORTED = ['retry', 'multipart', 'body-from-ref', 'template', 'parser-fn'] as const;

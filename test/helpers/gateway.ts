@@ -2,11 +2,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { buildApp } from '../../src/app.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
+import { EmbeddedSecrets } from '../../src/secrets/provider.js';
 import { StoreRegistry } from '../../src/storage/registry.js';
+import { GoogleTokenSource } from '../../src/upstream/google-token.js';
+import { UpstreamGuard, type Resolver } from '../../src/upstream/guard.js';
 
 export const TOKEN_ALL = 'test-token-ws1-ws2-000000';
 export const TOKEN_WS1 = 'test-token-only-ws1-00000';
@@ -26,7 +28,16 @@ export interface Gateway {
 }
 
 /** Starts the real app on 127.0.0.1:0 over local stores in a temp dir. `file` is merged into a config file. */
-export async function startGateway(file: Record<string, unknown> = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  /** Environment seen by the secrets provider (BLOBGATE_SECRET__…). */
+  env?: NodeJS.ProcessEnv;
+  /** A resolver for the SSRF guard (tests map names to loopback addresses). */
+  resolver?: Resolver;
+  /** pino options, e.g. a stream capturing the log. */
+  logger?: Record<string, unknown>;
+}
+
+export async function startGateway(file: Record<string, unknown> = {}, opts: GatewayOptions = {}): Promise<Gateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bg-gw-'));
   const config = buildConfig(
     {
@@ -35,14 +46,25 @@ export async function startGateway(file: Record<string, unknown> = {}): Promise<
         { token: TOKEN_ALL, workspaces: ['ws-1', 'ws-2'] },
         { token: TOKEN_WS1, workspaces: ['ws-1'] },
       ],
+      // Test upstreams live on loopback, which the SSRF guard refuses unless allowed.
+      upstream: { allow: ['127.0.0.1'] },
       ...file,
     },
     { BLOBGATE_DATA_DIR: dataDir },
     dataDir,
   );
   const stores = await StoreRegistry.open(config);
-  const dispatcher = new Agent();
-  const app = buildApp({ config, stores, dispatcher, signingSecret: 'test-signing-secret-0123456789abcdef', logger: false });
+  const guard = new UpstreamGuard(config.upstream.allow, opts.resolver);
+  const secrets = new EmbeddedSecrets(config.secrets.file, opts.env ?? {});
+  const app = buildApp({
+    config,
+    stores,
+    guard,
+    secrets,
+    google: new GoogleTokenSource(guard.dispatcher),
+    signingSecret: 'test-signing-secret-0123456789abcdef',
+    logger: opts.logger ?? false,
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -80,7 +102,7 @@ export async function startGateway(file: Record<string, unknown> = {}): Promise<
     },
     close: async () => {
       await app.close();
-      await dispatcher.close();
+      await guard.close();
       await stores.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -12,7 +12,8 @@ import { asciiChunk, patternChunk } from './bytes.js';
  *   /json                   a small JSON document
  *   /status/<code>          that status with a short text body
  *   /hang                   never answers
- *   /echo                   the request (method, url, headers, body) as JSON
+ *   /echo, /<any>/echo      the request (method, url, headers, body) as JSON
+ *   /redirect/<status>      that redirect status with Location: <to> (query parameter `to`)
  */
 export interface Upstream {
   url: string;
@@ -20,15 +21,18 @@ export interface Upstream {
   requests: Array<{ method: string; url: string; headers: IncomingMessage['headers'] }>;
   /** Sockets currently open to this upstream. */
   openSockets(): number;
+  /** Connections ever accepted. */
+  connections(): number;
   /** Resolves when the response to the n-th request (1-based) has closed. */
   closed: Array<Promise<{ aborted: boolean }>>;
   stop(): Promise<void>;
 }
 
-export async function startUpstream(): Promise<Upstream> {
+export async function startUpstream(host = '127.0.0.1'): Promise<Upstream> {
   const requests: Upstream['requests'] = [];
   const closed: Upstream['closed'] = [];
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     closed.push(new Promise((resolve) => res.once('close', () => resolve({ aborted: !res.writableFinished }))));
@@ -37,16 +41,18 @@ export async function startUpstream(): Promise<Upstream> {
     });
   });
   server.on('connection', (s) => {
+    accepted++;
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests,
     closed,
     openSockets: () => sockets.size,
+    connections: () => accepted,
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -71,7 +77,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return;
   }
   if (parts[0] === 'hang') return; // never answers
-  if (parts[0] === 'echo') {
+  if (parts[0] === 'redirect') {
+    for await (const _ of req) void _; // drain any body
+    res.statusCode = Number(parts[1]);
+    res.setHeader('location', q.get('to') ?? '/');
+    res.end();
+    return;
+  }
+  if (parts.at(-1) === 'echo') {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     res.setHeader('content-type', 'application/json');

@@ -1,0 +1,97 @@
+import { createSign } from 'node:crypto';
+import { request, type Dispatcher } from 'undici';
+import { BlobgateError } from '../errors.js';
+
+/**
+ * OAuth access tokens for a Google service account (JWT bearer grant,
+ * RFC 7523), minted for the asked scopes and cached until shortly before they
+ * expire. Written here rather than with google-auth-library because its JWT
+ * client (via gtoken 7) always posts to https://www.googleapis.com/oauth2/v4/token
+ * and ignores the key's `token_uri`, which private deployments and our
+ * loopback tests rely on.
+ */
+interface ServiceAccountKey {
+  client_email: string;
+  private_key: string;
+  private_key_id?: string;
+  token_uri?: string;
+}
+
+const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
+/** Refresh this long before expiry, so a token never expires mid-request. */
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+
+export class GoogleTokenSource {
+  private readonly cache = new Map<string, { token: string; expiresAt: number }>();
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** An access token for the key held in `secretValue` (the service-account JSON). */
+  async token(secretValue: string, scopes: readonly string[]): Promise<string> {
+    const key = parseKey(secretValue);
+    const cacheKey = `${key.client_email}\n${key.token_uri ?? ''}\n${[...scopes].sort().join(' ')}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached && cached.expiresAt - REFRESH_MARGIN_MS > this.now()) return cached.token;
+    let pending = this.inflight.get(cacheKey);
+    if (!pending) {
+      pending = this.mint(key, scopes, cacheKey).finally(() => this.inflight.delete(cacheKey));
+      this.inflight.set(cacheKey, pending);
+    }
+    return pending;
+  }
+
+  private async mint(key: ServiceAccountKey, scopes: readonly string[], cacheKey: string): Promise<string> {
+    const tokenUri = key.token_uri ?? DEFAULT_TOKEN_URI;
+    const iat = Math.floor(this.now() / 1000);
+    const header = { alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) };
+    const claims = { iss: key.client_email, scope: scopes.join(' '), aud: tokenUri, iat, exp: iat + 3600 };
+    const unsigned = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    let signature: string;
+    try {
+      signature = createSign('RSA-SHA256').update(unsigned).sign(key.private_key, 'base64url');
+    } catch (err) {
+      throw new BlobgateError('invalid_request', 'The google-service-account secret holds a private key that cannot sign.', undefined, { cause: err });
+    }
+    const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: `${unsigned}.${signature}` }).toString();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(tokenUri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        dispatcher: this.dispatcher,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      });
+    } catch (err) {
+      if (err instanceof BlobgateError) throw err;
+      throw new BlobgateError('upstream_unreachable', `The token endpoint ${new URL(tokenUri).host} could not be reached.`, undefined, { cause: err });
+    }
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      throw new BlobgateError('upstream_status', `The token endpoint refused the service account (status ${res.statusCode}).`, { status: res.statusCode });
+    }
+    const parsed = JSON.parse(text) as { access_token?: string; expires_in?: number };
+    if (!parsed.access_token) throw new BlobgateError('upstream_status', 'The token endpoint answered without an access token.', { status: res.statusCode });
+    this.cache.set(cacheKey, { token: parsed.access_token, expiresAt: this.now() + (parsed.expires_in ?? 3600) * 1000 });
+    return parsed.access_token;
+  }
+}
+
+function parseKey(secretValue: string): ServiceAccountKey {
+  try {
+    const key = JSON.parse(secretValue) as Partial<ServiceAccountKey>;
+    if (typeof key.client_email === 'string' && typeof key.private_key === 'string') return key as ServiceAccountKey;
+  } catch {
+    // fall through: never echo the value
+  }
+  throw new BlobgateError('invalid_request', 'The google-service-account secret is not a service-account key JSON (client_email and private_key are required).');
+}
+
+function b64url(s: string): string {
+  return Buffer.from(s, 'utf8').toString('base64url');
+}
