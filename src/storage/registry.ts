@@ -2,6 +2,8 @@ import type { Config, StoreConfig } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageDriver } from './driver.js';
 import { resolveConfigSecret } from '../config/secret-ref.js';
+import { buildGcsStorage, parseServiceAccountKey } from './gcs/client.js';
+import { GcsDriver } from './gcs/gcs-driver.js';
 import { LocalDriver } from './local/local-driver.js';
 import { buildS3Client } from './s3/client.js';
 import { S3Driver } from './s3/s3-driver.js';
@@ -76,7 +78,19 @@ async function openDriver(store: StoreConfig): Promise<StorageDriver> {
         ...(store.queueSize ? { queueSize: store.queueSize } : {}),
       });
     }
-    case 'gcs':
-      throw new Error(`the ${store.driver} driver is not available in this build`);
+    case 'gcs': {
+      const credentials = store.credentials ? parseServiceAccountKey(await resolveConfigSecret(store.credentials)) : undefined;
+      const storage = buildGcsStorage({
+        ...(store.projectId ? { projectId: store.projectId } : {}),
+        ...(store.apiEndpoint ? { apiEndpoint: store.apiEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      return new GcsDriver({
+        storage,
+        bucket: store.bucket,
+        ...(store.prefix ? { prefix: store.prefix } : {}),
+        ...(store.chunkSize ? { chunkSize: store.chunkSize } : {}),
+      });
+    }
   }
 }

@@ -36,8 +36,8 @@ export const CLEANUP_STEP_MS = 5_000;
  * event: a write that fails while the session POST is in flight would
  * otherwise never learn the URI and leave the session open.
  *
- * Memory: the client holds one chunk (`chunkSize`) while it sends it, plus
- * the stream buffers in front of it (see DEFAULT_CHUNK_SIZE in gcs-write.ts).
+ * Memory: the client assembles each chunk (`chunkSize`) in memory and keeps
+ * it until GCS acknowledged it (see DEFAULT_CHUNK_SIZE in gcs-write.ts).
  */
 export class StagedUpload {
   private opening: Promise<string> | undefined;

@@ -1,0 +1,166 @@
+import type { Bucket, File, Storage } from '@google-cloud/storage';
+import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { resolveRange } from '../range.js';
+import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
+import { metaOf, openDownload } from './gcs-read.js';
+import { signReadUrl } from './gcs-sign.js';
+import { STAGING_DIR, newStagingName } from './gcs-staging.js';
+import { CHUNK_ALIGN, DEFAULT_CHUNK_SIZE, writeGcsObject } from './gcs-write.js';
+
+export interface GcsDriverOptions {
+  /** A ready client (src/storage/gcs/client.ts builds one from config). */
+  storage: Storage;
+  bucket: string;
+  /** Optional name prefix inside the bucket (several environments in one bucket). */
+  prefix?: string;
+  /**
+   * Resumable-upload chunk size in bytes, a positive multiple of 256 KiB
+   * (GCS's rule for every chunk but the last). Default 8 MiB. Bodies of at
+   * most one chunk go up in a single request. Memory per transfer is about
+   * one chunk, up to 3.5 chunks when the source outruns the upload (measured,
+   * see DEFAULT_CHUNK_SIZE in gcs-write.ts).
+   */
+  chunkSize?: number;
+}
+
+/**
+ * The GCS store. Writes go up in one request (small bodies) or through a
+ * resumable session to a staging name published by a rewrite, always with
+ * their complete metadata (gcs-write.ts); meta lives in the object's custom
+ * metadata (meta-codec.ts).
+ */
+export class GcsDriver implements StorageDriver {
+  readonly backend = 'gcs' as const;
+  readonly bucket: string;
+  private readonly storage: Storage;
+  private readonly gcsBucket: Bucket;
+  private readonly prefix: string;
+  private readonly chunkSize: number;
+
+  constructor(opts: GcsDriverOptions) {
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!opts.bucket) throw new RangeError('bucket must be a non-empty bucket name');
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < CHUNK_ALIGN || chunkSize % CHUNK_ALIGN !== 0) {
+      throw new RangeError(`chunkSize must be a positive multiple of ${CHUNK_ALIGN} (256 KiB, the GCS chunk unit), got ${chunkSize}`);
+    }
+    this.storage = opts.storage;
+    this.bucket = opts.bucket;
+    this.gcsBucket = opts.storage.bucket(opts.bucket);
+    this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
+    this.chunkSize = chunkSize;
+  }
+
+  write(req: WriteRequest): Promise<StoredObject> {
+    return writeGcsObject(
+      {
+        storage: this.storage,
+        bucket: this.gcsBucket,
+        objectName: this.physical(req.key),
+        stagingName: newStagingName(this.prefix),
+        chunkSize: this.chunkSize,
+      },
+      req,
+    );
+  }
+
+  async head(key: string): Promise<StoredObject> {
+    const { meta } = await this.stat(key);
+    return { key, meta };
+  }
+
+  /**
+   * Ranges are resolved against the size from the metadata GET (resolveRange,
+   * like every driver), and the download is pinned to the generation that
+   * was resolved, so meta, range and bytes describe one object. When the
+   * object was replaced or deleted in between, the pinned GET answers 404:
+   * resolve once more against what is there now.
+   */
+  async read(key: string, range?: ByteRange): Promise<ReadResult> {
+    for (let attempt = 0; ; attempt++) {
+      const { meta, generation } = await this.stat(key);
+      const resolved = range ? resolveRange(range, meta.size) : undefined;
+      const file = this.gcsBucket.file(this.physical(key), generation === undefined ? {} : { generation });
+      try {
+        const body = await openDownload(file, resolved);
+        return { object: { key, meta }, ...(resolved ? { range: resolved } : {}), body };
+      } catch (err) {
+        if (attempt === 0 && gcsStatus(err) === 404 && !isBucketMissing(err)) continue;
+        throw translateGcsError(err, { key, what: `reading ${key}`, size: meta.size });
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.file(key).delete();
+    } catch (err) {
+      if (gcsStatus(err) === 404 && !isBucketMissing(err)) return; // already absent: delete is idempotent
+      throw translateGcsError(err, { what: `deleting ${key}` });
+    }
+  }
+
+  /** Custom metadata comes with each listed object resource, so no per-item metadata GET is needed. */
+  async list(req: ListRequest): Promise<ListPage> {
+    let files: File[];
+    let response: unknown;
+    try {
+      [files, , response] = await this.gcsBucket.getFiles({
+        prefix: this.prefix + req.prefix,
+        maxResults: req.limit,
+        autoPaginate: false,
+        ...(req.cursor ? { pageToken: req.cursor } : {}),
+      });
+    } catch (err) {
+      throw storageError(err, `listing ${req.prefix}`);
+    }
+    const staging = this.prefix + STAGING_DIR;
+    const items = files
+      .filter((f) => f.name.startsWith(this.prefix) && !f.name.startsWith(staging))
+      .map((f) => ({ key: f.name.slice(this.prefix.length), meta: metaOf(f.metadata) }));
+    const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
+    return typeof next === 'string' && next !== '' ? { items, cursor: next } : { items };
+  }
+
+  async signUrl(req: SignUrlRequest): Promise<string> {
+    try {
+      return await signReadUrl(this.file(req.key), req.key, req);
+    } catch (err) {
+      throw storageError(err, `signing a URL for ${req.key}`);
+    }
+  }
+
+  /**
+   * Lists at most one name under the store prefix. A listing needs only
+   * storage.objects.list, which the driver needs anyway; a bucket metadata
+   * GET would need storage.buckets.get, which object-level roles (e.g.
+   * roles/storage.objectAdmin) do not grant.
+   */
+  async ping(): Promise<void> {
+    try {
+      await this.gcsBucket.getFiles({ prefix: this.prefix, maxResults: 1, autoPaginate: false });
+    } catch (err) {
+      throw storageError(err, 'checking that the bucket is reachable');
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: the client keeps no connections of its own beyond Node's global agent.
+  }
+
+  private physical(key: string): string {
+    return this.prefix + key;
+  }
+
+  private file(key: string): File {
+    return this.gcsBucket.file(this.physical(key));
+  }
+
+  private async stat(key: string): Promise<{ meta: ObjectMeta; generation: string | number | undefined }> {
+    try {
+      const [md] = await this.file(key).getMetadata();
+      return { meta: metaOf(md), generation: md.generation };
+    } catch (err) {
+      throw translateGcsError(err, { key, what: `reading the meta of ${key}` });
+    }
+  }
+}

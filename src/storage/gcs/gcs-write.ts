@@ -1,0 +1,235 @@
+import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
+import { encodeMeta } from '../meta-codec.js';
+import { ByteMeter } from '../meter.js';
+import { abortError, watchBody, writeFailure } from '../write-errors.js';
+import { StagedUpload, removeStagingObject } from './gcs-staging.js';
+
+/**
+ * The GCS write path: all or nothing, with the complete meta (incl. sha256)
+ * on the object the moment it appears.
+ *
+ * The problem: the sha256 is known only after the last byte, while a GCS
+ * object's custom metadata is fixed when its upload starts (the resumable
+ * session's initiation request, or the JSON part of a multipart upload).
+ *
+ * The design:
+ * - Read the body (through the ByteMeter) until more than one chunk has
+ *   arrived or it ends. A body of at most one chunk is uploaded to the final
+ *   name in one request (`resumable: false`, a multipart upload) that carries
+ *   the final metadata: atomic, no session, no copy. This is the common case
+ *   (retained blobs are mostly small). When the source announces more than
+ *   one chunk (`expectedSize`), the head is not read first.
+ * - A larger body goes through a resumable session, in `chunkSize` requests,
+ *   to a hidden staging name `<prefix>.blobgate-staging/<uuid>` (outside
+ *   every `workspaces/` listing, gcs-staging.ts). Once GCS finalized it, one
+ *   rewrite (`File.copy`) publishes it at the final name with the complete
+ *   metadata, and the staging object is deleted. The rewrite creates the new
+ *   generation atomically: readers see the old object or the new one with all
+ *   its meta, never a half and never one without sha256. Within one bucket
+ *   (same location and storage class) GCS rewrites without copying bytes, so
+ *   the cost is one extra request per large write.
+ *   Rejected: uploading to the final name and PATCHing `bg-sha256` in
+ *   afterwards (the object is visible without its sha256 meanwhile, and a
+ *   failed PATCH leaves it so); holding the last chunk back until the hash is
+ *   known (the session's metadata is fixed at initiation all the same).
+ *
+ * The signal is honoured until the commit request (that single upload or the
+ * rewrite) is sent; the commit itself is not cancelled, because a request
+ * cancelled in flight may still take effect, and the write would then report
+ * failure with the new object visible. If a commit request fails, a metadata
+ * GET decides whether it took effect anyway.
+ *
+ * On any failure (cap, source error, abort, GCS error) the client's stream
+ * is destroyed, the body is destroyed, the resumable session is cancelled
+ * and the staging object deleted (gcs-staging.ts, every step bounded in time
+ * against googleapis/nodejs-storage#2367), and the write rejects per
+ * write-errors.ts precedence. Waiting for the upload is raced against the
+ * signal and the meter's failure, so a client stream that never settles on
+ * a source error (#2367) cannot hold the write. A crash of the process
+ * mid-write can still leave a session (GCS expires it after a week; it never
+ * becomes an object) or a staging object: the README recommends a lifecycle
+ * rule deleting `.blobgate-staging/` objects after 1 day.
+ */
+
+/** GCS wants every chunk but the last to be a multiple of 256 KiB. */
+export const CHUNK_ALIGN = 256 * 1024;
+/**
+ * Default chunk size. Memory per transfer is bounded by the chunk size, not
+ * the body: a body of at most one chunk is held once (its chunks are streamed
+ * to GCS without a concatenated copy); a larger one is held by the client
+ * library, which assembles each chunk in memory and keeps it until GCS
+ * acknowledged it (for a retry). Measured live ArrayBuffer peaks (gc every
+ * 5 ms, loopback, 128 MiB bodies): with a source slower than the upload (the
+ * usual case, a network download) 1.02-1.05 × chunkSize at 4, 8 and 16 MiB
+ * chunks; with an in-memory source that outruns the upload the client itself
+ * (measured without this driver too) reaches 2.1-3.4 × chunkSize. Plan for
+ * 3.5 × chunkSize (28 MiB at the default) per transfer.
+ */
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+
+export interface GcsWriteTarget {
+  storage: Storage;
+  bucket: Bucket;
+  /** The physical name (store prefix applied). */
+  objectName: string;
+  /** A fresh physical staging name for this write. */
+  stagingName: string;
+  chunkSize: number;
+}
+
+export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Promise<StoredObject> {
+  if (req.signal.aborted) {
+    req.body.destroy();
+    throw abortError(req.signal);
+  }
+  const meter = new ByteMeter(req.maxBytes);
+  const watched = watchBody(req.body, meter);
+  const stop = stopTrigger(req.signal, meter);
+  const piped = pipeline(req.body, meter, { signal: req.signal });
+  piped.catch(() => undefined); // its error reaches us through the meter, watchBody and stop
+  const bytes = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let staged: StagedUpload | undefined;
+  try {
+    const announcedLarge = req.expectedSize !== undefined && req.expectedSize > t.chunkSize;
+    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(bytes, t.chunkSize);
+    if (head.ended) {
+      await piped;
+      return await putWhole(t, req, head.chunks, meter.bytes, meter.sha256);
+    }
+    const staging = t.bucket.file(t.stagingName);
+    staged = new StagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize);
+    await Promise.race([staged.open(), stop.promise]);
+    if (req.signal.aborted) throw abortError(req.signal);
+    const sent = staged.send(Readable.from(feed(head.chunks, bytes), { objectMode: false }));
+    sent.catch(() => undefined); // when stop wins the race, the failure is handled below
+    await Promise.race([sent, stop.promise]);
+    await piped;
+    if (req.signal.aborted) throw abortError(req.signal);
+    return await publishStaged(t, req, staging, meter);
+  } catch (err) {
+    // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
+    const failure = writeFailure(stop.meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
+    staged?.stop();
+    meter.destroy();
+    if (!req.body.destroyed) req.body.destroy();
+    await staged?.discard();
+    throw failure;
+  } finally {
+    stop.dispose();
+    watched.dispose();
+  }
+}
+
+/**
+ * A promise that rejects the moment the signal aborts or the meter fails
+ * (cap breach, or a source error carried through the pipeline), so no wait on
+ * the client library outlives the write's own failure.
+ */
+function stopTrigger(signal: AbortSignal, meter: ByteMeter): { promise: Promise<never>; readonly meterError: unknown; dispose(): void } {
+  let reject!: (err: unknown) => void;
+  let meterError: unknown;
+  const promise = new Promise<never>((_, rej) => {
+    reject = rej;
+  });
+  promise.catch(() => undefined); // only ever raced
+  const onAbort = (): void => reject(abortError(signal));
+  const onMeterError = (err: unknown): void => {
+    meterError ??= err;
+    reject(err);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  meter.on('error', onMeterError);
+  return {
+    promise,
+    get meterError() {
+      return meterError;
+    },
+    dispose: () => {
+      signal.removeEventListener('abort', onAbort);
+      meter.off('error', onMeterError);
+    },
+  };
+}
+
+/** Reads until more than `limit` bytes arrived or the stream ended. */
+async function readHead(bytes: AsyncIterator<Buffer>, limit: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  while (length <= limit) {
+    const r = await bytes.next();
+    if (r.done) return { chunks, ended: true };
+    chunks.push(r.value);
+    length += r.value.length;
+  }
+  return { chunks, ended: false };
+}
+
+/** The already-read head, then the rest of the metered body. */
+async function* feed(head: Buffer[], bytes: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  while (head.length > 0) yield head.shift() as Buffer; // shift: the head is not held twice
+  for (;;) {
+    const r = await bytes.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+function objectMetadata(contentType: string, custom: Record<string, string>): FileMetadata {
+  return { contentType, metadata: custom };
+}
+
+function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta {
+  return { ...req.meta, size, sha256 };
+}
+
+/**
+ * A body of at most one chunk: one request to the final name with the final
+ * metadata. The chunks are streamed as they are (no concatenated copy), each
+ * released once sent.
+ */
+async function putWhole(t: GcsWriteTarget, req: WriteRequest, chunks: Buffer[], size: number, sha256: string): Promise<StoredObject> {
+  if (req.signal.aborted) throw abortError(req.signal);
+  const meta = finalMeta(req, size, sha256);
+  const file = t.bucket.file(t.objectName);
+  const metadata = objectMetadata(meta.contentType, encodeMeta(meta));
+  const send = (): Promise<void> => {
+    const ws = file.createWriteStream({ resumable: false, validation: 'crc32c', metadata });
+    ws.on('error', () => undefined); // see StagedUpload.send: no late error may crash the process
+    return pipeline(Readable.from(drain(chunks), { objectMode: false }), ws);
+  };
+  await commit(send, () => isCommitted(file, meta));
+  return { key: req.key, meta };
+}
+
+function* drain(chunks: Buffer[]): Generator<Buffer> {
+  while (chunks.length > 0) yield chunks.shift() as Buffer;
+}
+
+/** Publishes the finalized staging object at the final name with the complete metadata. */
+async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staging: File, meter: ByteMeter): Promise<StoredObject> {
+  const meta = finalMeta(req, meter.bytes, meter.sha256);
+  const file = t.bucket.file(t.objectName);
+  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta));
+  // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
+  await removeStagingObject(staging);
+  return { key: req.key, meta };
+}
+
+/** Runs a commit request; when it fails, asks GCS whether it took effect anyway. */
+async function commit(send: () => Promise<unknown>, committed: () => Promise<boolean>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (await committed().catch(() => false)) return;
+    throw err;
+  }
+}
+
+async function isCommitted(file: File, meta: ObjectMeta): Promise<boolean> {
+  const [md] = await file.getMetadata();
+  const expected = encodeMeta(meta);
+  return Number(md.size) === meta.size && Object.entries(expected).every(([k, v]) => md.metadata?.[k] === v);
+}

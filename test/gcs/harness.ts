@@ -1,0 +1,112 @@
+// Shared by the GCS driver tests (not a test file itself): the project's GCS
+// test server on 127.0.0.1, a client pointed at it, and a driver.
+import { generateKeyPairSync } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Test } from 'tap';
+import { buildGcsStorage, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
+import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
+import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
+import { type GcsTestServer, startGcsServer } from '../servers/gcs/server.js';
+import { bypassProxyForLoopback } from '../gcs-server/util.js';
+import { patternChunk } from '../helpers/bytes.js';
+
+delete process.env.STORAGE_EMULATOR_HOST; // the client must use apiEndpoint
+bypassProxyForLoopback();
+
+/** The smallest chunk GCS allows: many chunks per test body, quickly. */
+export const CHUNK = 256 * 1024;
+
+export interface GcsHarness {
+  server: GcsTestServer;
+  bucket: string;
+  serviceAccount: GcsServiceAccountKey;
+  /** A driver on the server's bucket (chunk size CHUNK unless given). */
+  driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string }): GcsDriver;
+  /** Open resumable sessions and staging objects: what no finished or failed write may leave. */
+  leftovers(): string[];
+}
+
+/**
+ * Starts a server (stopped at the end of `t`) that verifies V4 signatures
+ * against a service-account key generated here, with one bucket.
+ */
+export async function startGcs(t: Test, bucket = 'bg-test'): Promise<GcsHarness> {
+  const clientEmail = 'blobgate-test@test.iam.gserviceaccount.com';
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const serviceAccount: GcsServiceAccountKey = {
+    type: 'service_account',
+    project_id: 'test',
+    client_email: clientEmail,
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+  const server = await startGcsServer({
+    host: '127.0.0.1',
+    serviceAccountPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    clientEmail,
+  });
+  t.teardown(() => server.stop());
+  server.createBucket(bucket);
+  const storage = buildGcsStorage({ apiEndpoint: server.url, projectId: 'test', credentials: serviceAccount });
+  return {
+    server,
+    bucket,
+    serviceAccount,
+    driver: (opts = {}) => new GcsDriver({ storage, bucket: opts.bucket ?? bucket, chunkSize: opts.chunkSize ?? CHUNK, ...(opts.prefix ? { prefix: opts.prefix } : {}) }),
+    leftovers: () => [
+      ...server.openSessions().map((s) => `session ${s.bucket}/${s.name} (${s.received} bytes received)`),
+      ...server.objectNames(bucket).filter((n) => n.includes(STAGING_DIR)).map((n) => `staging object ${n}`),
+    ],
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A source that produces `before` pattern bytes, then waits (a pending read)
+ * until the test decides what happens next: more bytes, an error, or the end.
+ */
+export function gatedSource(before: number): {
+  body: Readable;
+  /** Resolves once all `before` bytes were handed out. */
+  drained: Promise<void>;
+  more(n: number): void;
+  fail(err: Error): void;
+} {
+  let offset = 0;
+  let waiting = false;
+  let signalDrained!: () => void;
+  const drained = new Promise<void>((r) => (signalDrained = r));
+  const body = new Readable({
+    read() {
+      if (offset >= before) {
+        waiting = true;
+        signalDrained();
+        return;
+      }
+      const n = Math.min(64 * 1024, before - offset);
+      this.push(patternChunk(offset, n));
+      offset += n;
+    },
+  });
+  return {
+    body,
+    drained,
+    more(n: number) {
+      if (!waiting) throw new Error('gatedSource.more() before the gate was reached');
+      body.push(patternChunk(offset, n));
+      offset += n;
+    },
+    fail(err: Error) {
+      body.destroy(err);
+    },
+  };
+}
+
+/** Polls until `cond` holds (or fails the wait after `ms`). */
+export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}

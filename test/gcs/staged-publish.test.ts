@@ -1,0 +1,68 @@
+// All-or-nothing for large bodies: while a resumable upload is in flight the
+// key still shows the previous object (nothing new, no staging name in any
+// listing); the new object appears in one step, with its complete meta, when
+// the upload finalized; nothing is left behind.
+import { createHash, randomUUID } from 'node:crypto';
+import t from 'tap';
+import type { ObjectMetaInit } from '../../src/storage/driver.js';
+import { patternChunk, patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
+import { CHUNK, gatedSource, startGcs, until } from './harness.js';
+
+const gcs = await startGcs(t);
+const driver = gcs.driver({ prefix: 'env-p' });
+const signal = new AbortController().signal;
+const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'retained', createdAt: '2026-11-22T10:00:00.000Z' };
+
+t.test('a large write over an existing object publishes atomically', async (t) => {
+  const key = `workspaces/ws-p/${randomUUID()}/big.bin`;
+  await driver.write({ key, body: patternStream(1000, { seed: 1 }), maxBytes: 1000, meta: META, signal });
+  const old = await driver.head(key);
+  t.equal(old.meta.sha256, patternSha256(1000, 1));
+
+  const before = 4 * CHUNK + 123;
+  const src = gatedSource(before);
+  const write = driver.write({ key, body: src.body, maxBytes: 1 << 30, meta: { ...META, tier: 'ephemeral' }, signal });
+  await src.drained;
+  await until(() => (gcs.server.openSessions(gcs.bucket)[0]?.received ?? 0) >= 4 * CHUNK, 'four chunks at the server');
+
+  const mid = await driver.head(key);
+  t.same(mid.meta, old.meta, 'mid-upload the key still shows the previous object, unchanged');
+  const midRead = await driver.read(key);
+  t.same(await sha256OfStream(midRead.body), { sha256: patternSha256(1000, 1), size: 1000 }, 'and its bytes');
+  const listed = await driver.list({ prefix: `workspaces/ws-p/`, limit: 100 });
+  t.same(listed.items.map((i) => i.key), [key], 'no staging name in the listing');
+  t.same(gcs.server.objectNames(gcs.bucket).filter((n) => n.includes('.blobgate-staging/')), [], 'the staging object does not exist before finalization');
+
+  src.body.push(null);
+  const stored = await write;
+  const size = before;
+  const expectedSha = createHash('sha256').update(patternChunk(0, size)).digest('hex');
+  t.same(stored.meta, { ...META, tier: 'ephemeral', size, sha256: expectedSha }, 'complete meta');
+  const head = await driver.head(key);
+  t.same(head.meta, stored.meta, 'head shows the new object with its complete meta');
+  const read = await driver.read(key);
+  t.same(await sha256OfStream(read.body), { sha256: expectedSha, size }, 'new bytes');
+  t.same(gcs.leftovers(), [], 'no session, no staging object');
+  t.same(gcs.server.objectNames(gcs.bucket).filter((n) => n.startsWith('env-p/')), [`env-p/${key}`], 'only the object itself');
+});
+
+t.test('a large announced body skips the head read and still stores byte-identical', async (t) => {
+  const key = `workspaces/ws-p/${randomUUID()}/announced.bin`;
+  const size = 3 * CHUNK + 7;
+  const stored = await driver.write({ key, body: patternStream(size, { chunkSize: 10_007 }), maxBytes: size, expectedSize: size, meta: META, signal });
+  t.equal(stored.meta.sha256, patternSha256(size));
+  const read = await driver.read(key, { start: CHUNK - 3, end: CHUNK + 2 });
+  t.same(read.range, { start: CHUNK - 3, end: CHUNK + 2 });
+  const bytes = await sha256OfStream(read.body);
+  t.same(bytes, { sha256: createHash('sha256').update(patternChunk(CHUNK - 3, 6)).digest('hex'), size: 6 }, 'bytes across a chunk boundary');
+  t.same(gcs.leftovers(), []);
+});
+
+t.test('an announced size that lies low still stores every byte', async (t) => {
+  const key = `workspaces/ws-p/${randomUUID()}/liar.bin`;
+  const size = 2 * CHUNK + 1;
+  const stored = await driver.write({ key, body: patternStream(size), maxBytes: size, expectedSize: 10, meta: META, signal });
+  t.equal(stored.meta.size, size);
+  t.equal(stored.meta.sha256, patternSha256(size));
+  t.same(gcs.leftovers(), []);
+});
