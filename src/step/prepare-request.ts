@@ -2,10 +2,12 @@ import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import { applyAuth, parseAuth, rejectCredentialHeaders, type AuthSpec } from '../upstream/auth.js';
-import { buildRequest, type BuiltRequest } from '../upstream/build-request.js';
+import { buildRequest, mimeOf, type BuiltRequest } from '../upstream/build-request.js';
 import { resolveConnectionPath } from '../upstream/connections.js';
 import type { GoogleTokenSource } from '../upstream/google-token.js';
 import type { StepRequest } from '../upstream/types.js';
+import type { StoreRegistry } from '../storage/registry.js';
+import { multipartBody, refBody } from './ref-bodies.js';
 
 export interface PreparedRequest {
   built: BuiltRequest;
@@ -21,7 +23,7 @@ export interface PreparedRequest {
  * connection's) from secret references. Inline credentials are refused first.
  */
 export async function prepareRequest(
-  deps: { config: Config; secrets: SecretsProvider; google: GoogleTokenSource },
+  deps: { config: Config; stores: StoreRegistry; secrets: SecretsProvider; google: GoogleTokenSource },
   workspace: string,
   request: StepRequest,
 ): Promise<PreparedRequest> {
@@ -44,7 +46,21 @@ export async function prepareRequest(
   } else if (request.path !== undefined) {
     throw invalid('request.path needs request.connection; for an ad hoc request give the full request.url.', 'request.path');
   }
+  const modes = (['json', 'form', 'multipart', 'body-from-ref'] as const).filter((m) => request[m] !== undefined);
+  if (modes.length > 1 || (modes.some((m) => m === 'multipart' || m === 'body-from-ref') && request.body !== undefined)) {
+    throw invalid(`Give one request body: ${[...modes, ...(request.body !== undefined ? ['body'] : [])].join(', ')} were all set (only json over body is resolved for you).`, `request.${modes[1] ?? 'body'}`);
+  }
   const built = buildRequest({ ...request, ...(url !== undefined ? { url } : {}), headers });
+  if (request.multipart !== undefined) {
+    const m = await multipartBody(deps, workspace, request.multipart);
+    built.body = m.body;
+    built.headers['content-type'] = m.contentType;
+  } else if (request['body-from-ref'] !== undefined) {
+    const r = await refBody(deps, workspace, request['body-from-ref']);
+    built.body = r.body;
+    // The blob's content type unless the step sets one (content-type field, or a Content-Type header).
+    built.headers['content-type'] = request['content-type'] !== undefined ? mimeOf(request['content-type']) : (built.headers['content-type'] ?? r.contentType);
+  }
   const secretValues = auth ? await applyAuth(built, auth, { workspace, secrets: deps.secrets, google: deps.google }) : [];
   const credentialHeaders = auth?.type === 'api-key' && auth.query === undefined ? [auth.header ?? 'x-api-key'] : [];
   return { built, secretValues, credentialHeaders };

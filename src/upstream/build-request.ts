@@ -2,11 +2,21 @@ import mime from 'mime-types';
 import { BlobgateError } from '../errors.js';
 import { NOT_YET_SUPPORTED, type QueryValue, type StepRequest } from './types.js';
 
+/**
+ * A request body read from storage (body-from-ref, multipart with from-ref
+ * parts). `open()` gives a fresh stream each time, so a 307/308 redirect can
+ * send it again; the length is known up front and sent as Content-Length.
+ */
+export interface StreamedBody {
+  length: number;
+  open(signal: AbortSignal): Promise<import('node:stream').Readable>;
+}
+
 export interface BuiltRequest {
   url: URL;
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers: Record<string, string>;
-  body?: string | Buffer;
+  body?: string | Buffer | StreamedBody;
 }
 
 /**
@@ -73,7 +83,7 @@ function appendParam(params: URLSearchParams, name: string, value: QueryValue | 
 }
 
 /** `json`, `:json`, `csv` … become full MIME types; anything with a '/' is taken as is. */
-function mimeOf(value: string): string {
+export function mimeOf(value: string): string {
   const v = value.replace(/^:/, '');
   if (v.includes('/')) return v;
   return mime.lookup(v) || v;

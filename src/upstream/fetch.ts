@@ -24,35 +24,44 @@ export interface FetchOptions {
 /** Performs one upstream request with undici; failures become `upstream_*` BlobgateErrors. */
 export async function fetchUpstream(req: BuiltRequest, opts: FetchOptions): Promise<UpstreamResponse> {
   let res: Dispatcher.ResponseData;
+  let body: string | Buffer | Readable | null = null;
+  let headers = req.headers;
   try {
+    if (req.body !== undefined && typeof req.body === 'object' && 'open' in req.body) {
+      body = await req.body.open(opts.signal);
+      headers = { ...headers, 'content-length': String(req.body.length) };
+    } else if (req.body !== undefined) {
+      body = req.body;
+    }
     res = await request(req.url, {
       method: req.method,
-      headers: req.headers,
-      body: req.body ?? null,
+      headers,
+      body,
       dispatcher: opts.dispatcher,
       signal: opts.signal,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
     });
   } catch (err) {
+    if (body instanceof Readable && !body.destroyed) body.destroy();
     throw translateUpstreamError(err, req.url, opts.signal);
   }
   // Errors are read through iteration (translated below); destroying an undici body emits an 'error' nobody else awaits.
   res.body.on('error', noop);
-  const headers = flattenHeaders(res.headers);
-  const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  const length = headers['content-length'] !== undefined && /^\d+$/.test(headers['content-length']) ? Number(headers['content-length']) : undefined;
+  const resHeaders = flattenHeaders(res.headers);
+  const encoding = (resHeaders['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const length = resHeaders['content-length'] !== undefined && /^\d+$/.test(resHeaders['content-length']) ? Number(resHeaders['content-length']) : undefined;
   const decoded = decode(res.body, encoding);
-  const body = Readable.from(translated(decoded, req.url, opts.signal), { objectMode: false, highWaterMark: 64 * 1024 });
+  const out = Readable.from(translated(decoded, req.url, opts.signal), { objectMode: false, highWaterMark: 64 * 1024 });
   // Destroying the wrapper must release the socket now, even while the generator awaits a stalled upstream.
-  body.once('close', () => {
+  out.once('close', () => {
     if (!decoded.destroyed) decoded.destroy();
     if (!res.body.destroyed) res.body.destroy();
   });
   return {
     status: res.statusCode,
-    headers,
-    body,
+    headers: resHeaders,
+    body: out,
     ...(length !== undefined && encoding === 'identity' ? { decodedLength: length } : {}),
     url: req.url.toString(),
   };

@@ -15,10 +15,10 @@ export interface StepRequest {
   connection?: string;
   path?: string;
   auth?: unknown;
-  // Fields of later issues; rejected with a clear message until they land.
-  retry?: unknown;
   multipart?: unknown;
   'body-from-ref'?: unknown;
+  // Fields of later issues; rejected with a clear message until they land.
+  retry?: unknown;
   template?: unknown;
   'parser-fn'?: unknown;
 }
@@ -26,4 +26,4 @@ export interface StepRequest {
 export type QueryValue = string | number | boolean;
 export type ResponseAs = 'auto' | 'json' | 'text' | 'bytes' | 'edn' | 'xml';
 
-export const NOT_YET_SUPPORTED = ['retry', 'multipart', 'body-from-ref', 'template', 'parser-fn'] as const;
+export const NOT_YET_SUPPORTED = ['retry', 'template', 'parser-fn'] as const;

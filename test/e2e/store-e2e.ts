@@ -2,6 +2,7 @@ import type { Test } from 'tap';
 import { patternSha256, sha256OfStream } from '../helpers/bytes.js';
 import { startGateway, TOKEN_ALL, type Gateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { refBodyScenarios } from './ref-bodies-scenarios.js';
 
 /**
  * The HTTP-step scenarios every cloud store runs end to end through the real
@@ -100,5 +101,7 @@ export function storeE2E(t: Test, name: string, setup: () => Promise<StoreUnderT
       t.equal((await gw.call('DELETE', `/v1/resources?uri=${encodeURIComponent(uri)}`)).status, 204);
       t.equal((await gw.call('GET', `/v1/resources?uri=${encodeURIComponent(uri)}`)).status, 404);
     });
+
+    refBodyScenarios(t, gw, up);
   });
 }
