@@ -7,6 +7,7 @@ import { listRoutes } from './http/routes/list.js';
 import { resourceRoutes } from './http/routes/resources.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
+import { uploadRoutes } from './http/routes/uploads.js';
 import { LocalSigner } from './signing/local-signer.js';
 import type { SecretsProvider } from './secrets/provider.js';
 import type { StoreRegistry } from './storage/registry.js';
@@ -45,6 +46,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   resourceRoutes(app, { config, stores: deps.stores, auth, signer });
   listRoutes(app, { stores: deps.stores, auth });
   signedRoutes(app, { stores: deps.stores, signer });
+  uploadRoutes(app, { config, stores: deps.stores, auth });
   return app;
 }
 

@@ -34,6 +34,9 @@ export const DEFAULTS = {
   signedUrlMaxTtl: 604_800,
   upstreamTimeoutSeconds: 30,
   maxRedirects: 5,
+  uploadFiles: 20,
+  uploadFields: 50,
+  uploadFieldBytes: 8192,
 } as const;
 
 export class ConfigError extends Error {
@@ -75,7 +78,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const tokens = readTokens(r, env);
 
   const limits = r.child('limits');
-  limits.only(['inline-bytes', 'request-body-bytes']);
+  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes']);
   const signing = r.child('signing');
   signing.only(['secret', 'default-ttl-seconds', 'min-ttl-seconds', 'max-ttl-seconds']);
   const upstream = r.child('upstream');
@@ -97,6 +100,9 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     limits: {
       inlineBytes: limits.int('inline-bytes', 0, 64 * 1024 * 1024) ?? DEFAULTS.inlineBytes,
       requestBodyBytes: limits.int('request-body-bytes', 1024, 64 * 1024 * 1024) ?? DEFAULTS.requestBodyBytes,
+      uploadFiles: limits.int('upload-files', 1, 1000) ?? DEFAULTS.uploadFiles,
+      uploadFields: limits.int('upload-fields', 0, 1000) ?? DEFAULTS.uploadFields,
+      uploadFieldBytes: limits.int('upload-field-bytes', 1, 1024 * 1024) ?? DEFAULTS.uploadFieldBytes,
     },
     signing: {
       ...(signingSecret ? { secret: signingSecret } : {}),

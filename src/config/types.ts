@@ -69,7 +69,7 @@ export interface Config {
   stores: Record<string, StoreConfig>;
   tiers: Record<Tier, TierConfig>;
   tokens: TokenConfig[];
-  limits: { inlineBytes: number; requestBodyBytes: number };
+  limits: { inlineBytes: number; requestBodyBytes: number; uploadFiles: number; uploadFields: number; uploadFieldBytes: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
   upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
   /** The embedded secrets provider's JSON file ({"<ws>": {"<ref>": "<value>"}}). */

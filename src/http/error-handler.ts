@@ -24,6 +24,8 @@ export function installErrorHandling(app: FastifyInstance): void {
 }
 
 function send(reply: FastifyReply, err: BlobgateError): void {
+  // An upload refused before its body was read: close the connection after the answer rather than read (or reset) the rest.
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
   if (err.code === 'range_not_satisfiable' && typeof err.details?.size === 'number') {
     reply.header('content-range', `bytes */${err.details.size}`);
   }

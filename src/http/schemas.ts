@@ -125,6 +125,8 @@ export const listQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    q: { type: 'string', minLength: 1, maxLength: 256 },
+    types: { type: 'string', minLength: 1, maxLength: 64 },
     'path-prefix': { type: 'string', maxLength: 1024 },
     'storage-root': { type: 'string', minLength: 1, maxLength: 1024 },
     'storage-backend': { type: 'string', enum: ['local', 's3', 'gcs'] },

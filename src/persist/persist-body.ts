@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { SearchIndex, StorageDriver, StorageScope, StoredObject, Tier } from '../storage/driver.js';
 import { capExceeded } from '../storage/meter.js';
+import { checkSearchIndexSize, peek, RAW_TEXT_BYTES, textExcerpt, wantsRawText, withRawText } from './search-index.js';
 
 export interface PersistBodyRequest {
   driver: StorageDriver;
@@ -27,10 +28,22 @@ export async function persistBody(req: PersistBodyRequest): Promise<StoredObject
     req.body.destroy();
     throw capExceeded(req.cap, req.announcedBytes);
   }
+  let body = req.body;
+  let searchIndex = req.searchIndex;
+  checkSearchIndexSize(searchIndex, 'persist.search-index');
+  if (wantsRawText(req.tier, req.contentType, searchIndex)) {
+    const peeked = await peek(body, RAW_TEXT_BYTES).catch((err: unknown) => {
+      body.destroy();
+      throw err;
+    });
+    body = peeked.body;
+    const rawText = textExcerpt(peeked.head);
+    if (rawText) searchIndex = withRawText(searchIndex, rawText);
+  }
   const created = new Date();
   return req.driver.write({
     key: req.key,
-    body: req.body,
+    body,
     maxBytes: req.cap,
     ...(req.announcedBytes !== undefined ? { expectedSize: req.announcedBytes } : {}),
     meta: {
@@ -39,7 +52,7 @@ export async function persistBody(req: PersistBodyRequest): Promise<StoredObject
       createdAt: created.toISOString(),
       ...(req.ttlSeconds !== undefined ? { expiresAt: new Date(created.getTime() + req.ttlSeconds * 1000).toISOString() } : {}),
       ...(req.storage ? { storage: req.storage } : {}),
-      ...(req.searchIndex ? { searchIndex: req.searchIndex } : {}),
+      ...(searchIndex ? { searchIndex } : {}),
     },
     signal: req.signal,
   });

@@ -134,3 +134,36 @@ export function defaultFilename(url: string, contentType: string | undefined): s
   const ext = contentType ? mime.extension(contentType) : false;
   return ext ? `body.${ext}` : 'body';
 }
+
+export interface UploadTarget {
+  workspace: string;
+  filename: string;
+  path?: string;
+  slot?: string;
+  binding?: SlotBinding;
+  contentType?: string;
+}
+
+/**
+ * Where an upload lands: `workspaces/<ws>/uploads/<uuid>/<path>/<filename>`,
+ * or with a slot `workspaces/<ws>/storage/<root>/<path>/<filename>` like a slot
+ * persist. Uploads go to the retained tier. Paths are literal (no templates:
+ * an upload has no step params).
+ */
+export function uploadPlacement(config: Config, target: UploadTarget): Placement {
+  const path = target.path === undefined ? [] : checkSegments(target.path, 'path', { allowEmpty: true });
+  const filename = checkSegments(target.filename, 'filename');
+  let plan: PlacementPlan;
+  if (target.slot === undefined) {
+    plan = { store: config.tiers.retained.store, tier: 'retained', dirSegments: ['uploads', randomUUID(), ...path], filenameSegments: filename };
+  } else {
+    const slot = target.slot.replace(/^:/, '');
+    const binding = target.binding ?? {};
+    const root = resolveSlotRoot(slot, binding, {});
+    const store = binding.connection ?? config.tiers.retained.store;
+    if (!(store in config.stores)) throw new BlobgateError('invalid_request', `connection names store "${store}", which is not configured.`, { field: 'connection' });
+    plan = { store, tier: 'retained', dirSegments: ['storage', ...root, ...path], filenameSegments: filename, scope: { slot, root: root.join('/'), pathSegments: path } };
+  }
+  if (target.contentType) plan.contentType = target.contentType;
+  return finishPlacement(plan, target.workspace, { url: 'upload:' });
+}

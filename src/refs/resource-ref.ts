@@ -49,8 +49,9 @@ export function toResourceRef(workspace: string, store: string, driver: Pick<Sto
   if (meta.storage) {
     ref.storage = { backend: driver.backend, slot: meta.storage.slot, root: meta.storage.root, 'relative-path': meta.storage.relativePath };
   }
-  if (meta.searchIndex) {
-    const s = meta.searchIndex;
+  const s = meta.searchIndex;
+  if (s && (s.text !== undefined || s.tags !== undefined || s.sourceLabel !== undefined || s.includeRawContent !== undefined)) {
+    // The raw-text excerpt is for search, not part of the resource's description.
     ref['search-index'] = {
       ...(s.text !== undefined ? { text: s.text } : {}),
       ...(s.tags !== undefined ? { tags: s.tags } : {}),

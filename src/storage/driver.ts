@@ -41,6 +41,8 @@ export interface SearchIndex {
   tags?: string[];
   sourceLabel?: string;
   includeRawContent?: boolean;
+  /** Excerpt of the raw text of a text-like retained blob (src/persist/search-index.ts). */
+  rawText?: string;
 }
 
 /** What is known about an object before its bytes are written. */

@@ -1,5 +1,5 @@
 import type { Test } from 'tap';
-import { patternSha256, sha256OfStream } from '../helpers/bytes.js';
+import { patternChunk, patternSha256, sha256, sha256OfStream } from '../helpers/bytes.js';
 import { startGateway, TOKEN_ALL, type Gateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { refBodyScenarios } from './ref-bodies-scenarios.js';
@@ -24,6 +24,7 @@ export interface StoreUnderTest {
 }
 
 export function storeE2E(t: Test, name: string, setup: () => Promise<StoreUnderTest & { stop(): Promise<void> }>): void {
+  const CAP = 52_428_800;
   t.test(`${name}: HTTP steps end to end through the gateway`, async (t) => {
     const s = await setup();
     const gw: Gateway = await startGateway({ stores: { bg: s.store }, tiers: { retained: { store: 'bg' }, ephemeral: { store: 'bg' } } });
@@ -52,7 +53,6 @@ export function storeE2E(t: Test, name: string, setup: () => Promise<StoreUnderT
       });
     }
 
-    const CAP = 52_428_800;
     t.test('retained cap: exactly the cap is stored, one byte more leaves nothing', async (t) => {
       const ok = await gw.step({ request: { url: `${up.url}/bytes/${CAP}?chunked=1` }, persist: { type: 'blob' } });
       t.equal(ok.status, 200);
@@ -103,5 +103,26 @@ export function storeE2E(t: Test, name: string, setup: () => Promise<StoreUnderT
     });
 
     refBodyScenarios(t, gw, up);
+
+    t.test('uploads: raw PUT round trips and is found by its text; a multipart request over the cap leaves nothing', async (t) => {
+      const text = `hello from ${s.backend} `.repeat(50_000);
+      const put = await fetch(`${gw.url}/v1/workspaces/ws-1/uploads/notes.txt`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN_ALL}`, 'content-type': 'text/plain' }, body: text });
+      t.equal(put.status, 201);
+      const ref = (await put.json()) as { uri: string; 'blob-ref': { sha256: string; backend: string } };
+      t.equal(ref['blob-ref'].backend, s.backend);
+      t.equal(ref['blob-ref'].sha256, sha256(text));
+      t.equal((await readBack(ref.uri)).sha256, sha256(text));
+      const found = await gw.call('GET', `/v1/workspaces/ws-1/resources?q=${encodeURIComponent(`hello from ${s.backend}`)}`);
+      t.same(found.json.items.map((i: { uri: string }) => i.uri), [ref.uri], 'found by its raw text');
+      const before = await s.objectNames();
+      const fd = new FormData();
+      fd.append('file', new Blob([patternChunk(0, 1000)]), 'one.bin');
+      fd.append('file', new Blob([patternChunk(0, 2 * s.unit + 5)]), 'two.bin');
+      fd.append('file', new Blob([patternChunk(0, CAP + 1)]), 'three.bin');
+      const res = await fetch(`${gw.url}/v1/workspaces/ws-1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_ALL}` }, body: fd });
+      t.equal(res.status, 413);
+      t.same(await s.objectNames(), before, 'the two stored files were removed');
+      t.same(await s.leftovers(), []);
+    });
   });
 }

@@ -3,11 +3,14 @@ import { BlobgateError } from '../../errors.js';
 import { checkSegments } from '../../persist/keys.js';
 import { toResourceRef, type ResourceRef } from '../../refs/resource-ref.js';
 import { workspacePrefix } from '../../refs/resource-uri.js';
+import type { StorageDriver, StoredObject } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { listQuery, workspaceParams } from '../schemas.js';
 
 interface ListQuery {
+  q?: string;
+  types?: string;
   'path-prefix'?: string;
   'storage-root'?: string;
   'storage-backend'?: 'local' | 's3' | 'gcs';
@@ -39,8 +42,14 @@ export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; 
       const root = q['storage-root']?.replace(/\/$/, '');
       const stores = deps.stores.entries().filter(([, d]) => q['storage-backend'] === undefined || d.backend === q['storage-backend']);
       let position = q.cursor ? decodeCursor(q.cursor) : { s: 0 };
-      const items: ResourceRef[] = [];
+      const items: ListItem[] = [];
       const now = Date.now();
+      const types = (q.types ?? 'file').split(',').map((t) => t.trim());
+      const unknownType = types.find((t) => t !== 'file' && t !== 'result');
+      if (unknownType !== undefined) throw new BlobgateError('invalid_request', `types: "${unknownType}" is not a resource type (file, result).`, { field: 'types' });
+      // Only file resources exist in blobgate: a query for other types is answered without a scan.
+      if (!types.includes('file')) return { items };
+      const needle = q.q?.toLowerCase();
       for (let calls = 0; calls < MAX_BACKEND_CALLS && position.s < stores.length && items.length < limit; calls++) {
         const [name, driver] = stores[position.s]!;
         const page = await driver.list({ prefix, limit: limit - items.length, ...(position.c ? { cursor: position.c } : {}) });
@@ -49,13 +58,52 @@ export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; 
           // A root is matched whole: objects of a root nested below it belong to that other root.
           if (root !== undefined && obj.meta.storage?.root !== root) continue;
           if (obj.meta.expiresAt !== undefined && Date.parse(obj.meta.expiresAt) <= now) continue;
-          items.push(toResourceRef(ws, name, driver, obj));
+          if (needle !== undefined && !matches(obj, needle)) continue;
+          items.push(toListItem(ws, name, driver, obj));
         }
         position = page.cursor ? { s: position.s, c: page.cursor } : { s: position.s + 1 };
       }
       return { items, ...(position.s < stores.length ? { cursor: encodeCursor(position) } : {}) };
     },
   );
+}
+
+type ListItem = ResourceRef & {
+  path: string;
+  'storage-backend': string;
+  'storage-root': string | null;
+  'path-under-root': string;
+  'display-name': string;
+  tier: string;
+  size: number;
+  'content-type': string;
+  'created-at': string;
+};
+
+function toListItem(ws: string, store: string, driver: StorageDriver, obj: StoredObject): ListItem {
+  const ref = toResourceRef(ws, store, driver, obj);
+  return {
+    ...ref,
+    path: obj.key,
+    'storage-backend': driver.backend,
+    'storage-root': obj.meta.storage?.root ?? null,
+    'path-under-root': obj.meta.storage?.relativePath ?? obj.key.slice(workspacePrefix(ws).length),
+    'display-name': obj.key.split('/').at(-1) ?? obj.key,
+    tier: obj.meta.tier,
+    size: obj.meta.size,
+    'content-type': obj.meta.contentType,
+    'created-at': obj.meta.createdAt,
+  };
+}
+
+/**
+ * `q`: a case-insensitive substring of the display name, the path, a tag, the
+ * source label, the indexed text or the raw-text excerpt.
+ */
+function matches(obj: StoredObject, needle: string): boolean {
+  const s = obj.meta.searchIndex;
+  const haystack = [obj.key, ...(s?.tags ?? []), s?.sourceLabel ?? '', s?.text ?? '', s?.rawText ?? ''];
+  return haystack.some((h) => h.toLowerCase().includes(needle));
 }
 
 function listPrefix(ws: string, q: ListQuery): string {
