@@ -8,6 +8,7 @@ import { resourceRoutes } from './http/routes/resources.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
+import { TransferGate } from './http/transfer-gate.js';
 import { LocalSigner } from './signing/local-signer.js';
 import type { SecretsProvider } from './secrets/provider.js';
 import type { StoreRegistry } from './storage/registry.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   secrets: SecretsProvider;
   google: GoogleTokenSource;
   signingSecret: string;
+  /** The transfer limit; main.ts keeps a handle for graceful shutdown. */
+  gate?: TransferGate;
   /** Options for the pino logger fastify creates; `false` silences it. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -40,13 +43,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   installErrorHandling(app);
   const auth = new TokenAuth(config.tokens);
+  const gate = deps.gate ?? new TransferGate(config.limits.transfers, config.limits.transferQueue);
   const signer = new LocalSigner(deps.signingSecret, () => config.publicUrl ?? listeningUrl(app, config.host));
   healthRoutes(app, deps);
-  stepRoutes(app, { ...deps, auth });
+  stepRoutes(app, { ...deps, auth, gate });
   resourceRoutes(app, { config, stores: deps.stores, auth, signer });
   listRoutes(app, { stores: deps.stores, auth });
   signedRoutes(app, { stores: deps.stores, signer });
-  uploadRoutes(app, { config, stores: deps.stores, auth });
+  uploadRoutes(app, { config, stores: deps.stores, auth, gate });
   return app;
 }
 

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.js';
+import { BlobgateError } from './errors.js';
+import { TransferGate } from './http/transfer-gate.js';
 import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
 import type { Config } from './config/types.js';
 import { EmbeddedSecrets } from './secrets/provider.js';
@@ -35,11 +38,30 @@ async function main(): Promise<void> {
   const stores = await StoreRegistry.open(config);
   const guard = new UpstreamGuard(config.upstream.allow);
   const secrets = new EmbeddedSecrets(config.secrets.file);
-  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard.dispatcher), signingSecret });
+  const gate = new TransferGate(config.limits.transfers, config.limits.transferQueue);
+  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard.dispatcher), signingSecret, gate });
+  const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
 
+  /**
+   * Graceful shutdown: stop accepting, let in-flight transfers finish until
+   * the deadline, abort the rest (each cleans up its write: no temp file,
+   * multipart upload or session is left), then close the stores and exit 0.
+   */
+  let shuttingDown = false;
   const shutdown = async (signal: string): Promise<void> => {
-    app.log.info({ signal }, 'shutting down');
-    await app.close();
+    if (shuttingDown) return;
+    shuttingDown = true;
+    app.log.info({ signal, inFlight: gate.active, queued: gate.queued }, 'shutting down');
+    clearInterval(sweeper);
+    gate.close();
+    const closed = app.close();
+    const deadline = new Promise<'deadline'>((r) => setTimeout(() => r('deadline'), config.shutdown.deadlineSeconds * 1000).unref());
+    if ((await Promise.race([gate.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
+      app.log.warn({ inFlight: gate.active }, 'shutdown deadline reached: aborting the transfers still running');
+      gate.abortAll(new BlobgateError('aborted', 'blobgate is shutting down; the transfer was aborted and nothing was stored. Retry it.'));
+      await gate.idle();
+    }
+    await closed;
     await guard.close();
     await stores.close();
     process.exit(0);
@@ -52,6 +74,25 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (devToken) printWelcome(base, devToken, config);
+}
+
+/** Deletes expired ephemeral blobs from stores that cannot expire them natively (the local store). */
+function startExpirySweep(stores: StoreRegistry, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
+  const sweep = async (): Promise<void> => {
+    for (const [name, driver] of stores.entries()) {
+      if (!driver.sweepExpired) continue;
+      try {
+        const removed = await driver.sweepExpired(Date.now());
+        if (removed > 0) log.info({ store: name, removed }, 'expired blobs removed');
+      } catch (err) {
+        log.warn({ err, store: name }, 'expiry sweep failed');
+      }
+    }
+  };
+  const timer = setInterval(() => void sweep(), Math.max(1, seconds) * 1000);
+  timer.unref();
+  if (seconds === 0) clearInterval(timer);
+  return timer;
 }
 
 /** A random secret kept in a file readable only by its owner, created on first use. */

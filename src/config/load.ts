@@ -37,6 +37,10 @@ export const DEFAULTS = {
   uploadFiles: 20,
   uploadFields: 50,
   uploadFieldBytes: 8192,
+  transfers: 16,
+  transferQueue: 64,
+  shutdownDeadlineSeconds: 30,
+  sweepIntervalSeconds: 600,
 } as const;
 
 export class ConfigError extends Error {
@@ -66,7 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -78,7 +82,11 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const tokens = readTokens(r, env);
 
   const limits = r.child('limits');
-  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes']);
+  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', 'transfers', 'transfer-queue']);
+  const shutdown = r.child('shutdown');
+  shutdown.only(['deadline-seconds']);
+  const expiry = r.child('expiry');
+  expiry.only(['sweep-interval-seconds']);
   const signing = r.child('signing');
   signing.only(['secret', 'default-ttl-seconds', 'min-ttl-seconds', 'max-ttl-seconds']);
   const upstream = r.child('upstream');
@@ -103,7 +111,11 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
       uploadFiles: limits.int('upload-files', 1, 1000) ?? DEFAULTS.uploadFiles,
       uploadFields: limits.int('upload-fields', 0, 1000) ?? DEFAULTS.uploadFields,
       uploadFieldBytes: limits.int('upload-field-bytes', 1, 1024 * 1024) ?? DEFAULTS.uploadFieldBytes,
+      transfers: limits.int('transfers', 1, 10_000) ?? DEFAULTS.transfers,
+      transferQueue: limits.int('transfer-queue', 0, 100_000) ?? DEFAULTS.transferQueue,
     },
+    shutdown: { deadlineSeconds: shutdown.number('deadline-seconds', 0, 3600) ?? DEFAULTS.shutdownDeadlineSeconds },
+    expiry: { sweepIntervalSeconds: expiry.int('sweep-interval-seconds', 0, 86_400) ?? DEFAULTS.sweepIntervalSeconds },
     signing: {
       ...(signingSecret ? { secret: signingSecret } : {}),
       defaultTtlSeconds: signing.int('default-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlDefaultTtl,

@@ -69,7 +69,9 @@ export interface Config {
   stores: Record<string, StoreConfig>;
   tiers: Record<Tier, TierConfig>;
   tokens: TokenConfig[];
-  limits: { inlineBytes: number; requestBodyBytes: number; uploadFiles: number; uploadFields: number; uploadFieldBytes: number };
+  limits: { inlineBytes: number; requestBodyBytes: number; uploadFiles: number; uploadFields: number; uploadFieldBytes: number; transfers: number; transferQueue: number };
+  shutdown: { deadlineSeconds: number };
+  expiry: { sweepIntervalSeconds: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
   upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
   /** The embedded secrets provider's JSON file ({"<ws>": {"<ref>": "<value>"}}). */

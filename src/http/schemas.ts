@@ -47,7 +47,7 @@ export const stepBodySchema = {
         'client-opts': {
           type: 'object',
           additionalProperties: false,
-          properties: { 'max-response-bytes': { type: 'integer', minimum: 0 }, 'max-redirects': { type: 'integer', minimum: 0, maximum: 20 } },
+          properties: { 'max-response-bytes': { type: 'integer', minimum: 0 }, 'max-redirects': { type: 'integer', minimum: 0, maximum: 20 }, 'total-timeout': { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
         },
         connection: { type: 'string', minLength: 1, maxLength: 128 },
         path: { type: 'string', maxLength: 8192 },

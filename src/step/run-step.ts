@@ -1,6 +1,6 @@
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
-import { finishPlacement, planPlacement, type PersistSpec, type SlotBinding } from '../persist/placement.js';
+import { finishPlacement, planPlacement, type PersistSpec, type PlacementPlan, type SlotBinding } from '../persist/placement.js';
 import { persistBody } from '../persist/persist-body.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import type { SearchIndex } from '../storage/driver.js';
@@ -9,8 +9,11 @@ import type { SecretsProvider } from '../secrets/provider.js';
 import type { UpstreamResponse } from '../upstream/fetch.js';
 import type { GoogleTokenSource } from '../upstream/google-token.js';
 import type { UpstreamGuard } from '../upstream/guard.js';
+import type { BuiltRequest } from '../upstream/build-request.js';
 import { fetchFollowingRedirects } from '../upstream/redirects.js';
-import { prepareRequest, scrubSecrets } from './prepare-request.js';
+import { resumableBody, ResumeRefused, type AttemptBudget } from '../upstream/resumable-body.js';
+import { backoffDelay, isRetryable, mayRetryMethod, NO_RETRY, parseRetry, parseRetryAfter, waitBeforeRetry } from '../upstream/retry.js';
+import { prepareRequest, scrubSecrets, type PreparedRequest } from './prepare-request.js';
 import { inlineResponse, type InlineResult } from '../upstream/inline.js';
 import type { StepRequest } from '../upstream/types.js';
 
@@ -46,11 +49,11 @@ export type PersistedResult = ResourceRef & { status: number; headers: Record<st
 const EXCERPT_BYTES = 512;
 
 /** Runs one HTTP step: builds the request, fetches it, then inlines or persists the response. */
-export async function runHttpStep(deps: StepDeps, workspace: string, step: StepBody, signal: AbortSignal): Promise<PersistedResult | InlineResult> {
+export async function runHttpStep(deps: StepDeps, workspace: string, step: StepBody, signal: AbortSignal): Promise<(PersistedResult | InlineResult) & { attempts: number }> {
   const { config } = deps;
   const request = step.request;
+  const policy = parseRetry(request.retry);
   const prepared = await prepareRequest(deps, workspace, request);
-  const maxResponseBytes = request['client-opts']?.['max-response-bytes'];
   const persist = step.persist;
 
   // Templates and paths are resolved before any upstream byte moves: a bad path fails fast.
@@ -67,14 +70,48 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
       })
     : undefined;
 
+  const retryable = mayRetryMethod(prepared.built.method, policy);
+  const budget: AttemptBudget = { used: 0, policy: retryable ? policy : NO_RETRY };
+  for (;;) {
+    budget.used++;
+    try {
+      const result = await attempt(deps, workspace, step, prepared, plan, budget, signal);
+      return { ...result, attempts: budget.used };
+    } catch (err) {
+      if (budget.used >= budget.policy.maxAttempts || signal.aborted) throw unwrapRestart(err);
+      if (err instanceof ResumeRefused) continue; // the resource changed under a resume: start over at once
+      if (!isRetryable(err)) throw err;
+      const retryAfter = err instanceof BlobgateError && typeof err.details?.['retry-after-ms'] === 'number' ? err.details['retry-after-ms'] : undefined;
+      await waitBeforeRetry(backoffDelay(budget.policy, budget.used + 1, retryAfter), signal);
+    }
+  }
+}
+
+/** One request (with its redirects and any ranged resumes), inlined or persisted. */
+async function attempt(
+  deps: StepDeps,
+  workspace: string,
+  step: StepBody,
+  prepared: PreparedRequest,
+  plan: PlacementPlan | undefined,
+  budget: AttemptBudget,
+  signal: AbortSignal,
+): Promise<PersistedResult | InlineResult> {
+  const { config } = deps;
+  const request = step.request;
+  const persist = step.persist;
+  const maxResponseBytes = request['client-opts']?.['max-response-bytes'];
   const timeoutMs = Math.round((request.timeout ?? config.upstream.timeoutSeconds) * 1000);
-  const res = await fetchFollowingRedirects(prepared.built, {
-    guard: deps.guard,
-    timeoutMs,
-    signal,
-    maxRedirects: request['client-opts']?.['max-redirects'] ?? config.upstream.maxRedirects,
-    credentialHeaders: prepared.credentialHeaders,
-  });
+  const send = (req: BuiltRequest) =>
+    fetchFollowingRedirects(req, {
+      guard: deps.guard,
+      timeoutMs,
+      signal,
+      maxRedirects: request['client-opts']?.['max-redirects'] ?? config.upstream.maxRedirects,
+      credentialHeaders: prepared.credentialHeaders,
+    });
+  const res = await send(prepared.built);
+  let body = res.body;
   try {
     if (res.status < 200 || res.status > 299) throw await upstreamStatus(res, prepared.secretValues);
     const headers = resultHeaders(res.headers);
@@ -87,10 +124,11 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
     const cap = Math.min(tier.capBytes, maxResponseBytes ?? Infinity);
     const driver = deps.stores.get(placement.store);
     const searchIndex = toSearchIndex(persist['search-index']);
+    body = resumableBody(res, { ...prepared.built, url: new URL(res.url) }, budget, send, signal);
     const stored = await persistBody({
       driver,
       key: placement.key,
-      body: res.body,
+      body,
       cap,
       ...(res.decodedLength !== undefined ? { announcedBytes: res.decodedLength } : {}),
       tier: placement.tier,
@@ -102,8 +140,17 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
     });
     return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers };
   } finally {
+    if (!body.destroyed) body.destroy();
     if (!res.body.destroyed) res.body.destroy();
   }
+}
+
+/** A restart that cannot happen (no attempts left) reports what the upstream did. */
+function unwrapRestart(err: unknown): unknown {
+  if (err instanceof ResumeRefused) {
+    return new BlobgateError('upstream_unreachable', 'The upstream connection broke and the resource changed before it could be resumed; no attempts were left to start over.', { status: err.status });
+  }
+  return err;
 }
 
 async function upstreamStatus(res: UpstreamResponse, secrets: readonly string[]): Promise<BlobgateError> {
@@ -121,10 +168,12 @@ async function upstreamStatus(res: UpstreamResponse, secrets: readonly string[])
     // the excerpt is a courtesy; the status is the error
   }
   const location = res.status >= 300 && res.status < 400 ? res.headers.location : undefined;
+  const retryAfter = parseRetryAfter(res.headers['retry-after']);
   return new BlobgateError('upstream_status', `The upstream answered ${res.status}; nothing was persisted.`, {
     status: res.status,
     excerpt,
     ...(location !== undefined ? { location: scrubSecrets(location, secrets) } : {}),
+    ...(retryAfter !== undefined ? { 'retry-after-ms': retryAfter } : {}),
   });
 }
 

@@ -160,6 +160,12 @@ export interface StorageDriver {
    */
   signUrl?(req: SignUrlRequest): Promise<string>;
 
+  /**
+   * Optional capability: deletes objects whose expires-at has passed and says
+   * how many. Stores with native expiry (bucket lifecycle rules) leave it out.
+   */
+  sweepExpired?(now: number): Promise<number>;
+
   /** Optional capability: a cheap reachability probe for /readyz. Rejects `storage_error`. */
   ping?(): Promise<void>;
 

@@ -11,14 +11,14 @@ export interface StepRequest {
   accept?: string;
   'response-as'?: ResponseAs;
   timeout?: number;
-  'client-opts'?: { 'max-response-bytes'?: number; 'max-redirects'?: number };
+  'client-opts'?: { 'max-response-bytes'?: number; 'max-redirects'?: number; 'total-timeout'?: number };
   connection?: string;
   path?: string;
   auth?: unknown;
   multipart?: unknown;
   'body-from-ref'?: unknown;
-  // Fields of later issues; rejected with a clear message until they land.
   retry?: unknown;
+  // Fields of later issues; rejected with a clear message until they land.
   template?: unknown;
   'parser-fn'?: unknown;
 }
@@ -26,4 +26,4 @@ export interface StepRequest {
 export type QueryValue = string | number | boolean;
 export type ResponseAs = 'auto' | 'json' | 'text' | 'bytes' | 'edn' | 'xml';
 
-export const NOT_YET_SUPPORTED = ['retry', 'template', 'parser-fn'] as const;
+export const NOT_YET_SUPPORTED = ['template', 'parser-fn'] as const;

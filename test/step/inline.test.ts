@@ -20,6 +20,7 @@ t.test('json responses are parsed inline', async (t) => {
     headers: res.json.headers,
     'content-type': 'application/json',
     body: { ok: true, items: [1, 2, 3], name: 'blobgate' },
+    attempts: 1,
   });
   const asText = await gw.step({ request: { url: `${up.url}/json`, 'response-as': 'text' } });
   t.equal(asText.json.body, '{"ok":true,"items":[1,2,3],"name":"blobgate"}');

@@ -69,7 +69,7 @@ t.test('CR or LF in a header is invalid_request', async (t) => {
 });
 
 t.test('fields of later issues are refused clearly, never ignored', async (t) => {
-  for (const field of ['retry', 'multipart', 'body-from-ref', 'template', 'parser-fn']) {
+  for (const field of ['template', 'parser-fn']) {
     const before = up.requests.length;
     const res = await gw.step({ request: { url: `${up.url}/echo`, [field]: { x: 1 } } });
     t.equal(res.status, 400, field);

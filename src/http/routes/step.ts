@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { BlobgateError } from '../../errors.js';
 import { runHttpStep, type StepBody, type StepDeps } from '../../step/run-step.js';
 import { requireWorkspace, type TokenAuth } from '../auth.js';
+import type { TransferGate } from '../transfer-gate.js';
 import { stepBodySchema, workspaceParams } from '../schemas.js';
 
-export function stepRoutes(app: FastifyInstance, deps: StepDeps & { auth: TokenAuth }): void {
+export function stepRoutes(app: FastifyInstance, deps: StepDeps & { auth: TokenAuth; gate: TransferGate }): void {
   app.post<{ Params: { ws: string }; Body: StepBody }>(
     '/v1/workspaces/:ws/http',
     { schema: { params: workspaceParams, body: stepBodySchema } },
@@ -16,9 +17,16 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { auth: TokenA
         if (!reply.raw.writableEnded) controller.abort(new BlobgateError('aborted', 'The client disconnected; the transfer was aborted and nothing was stored.'));
       };
       reply.raw.once('close', onClose);
+      // client-opts.total-timeout bounds the whole transfer, time spent waiting for a slot included.
+      const total = request.body.request['client-opts']?.['total-timeout'];
+      const timer =
+        total === undefined
+          ? undefined
+          : setTimeout(() => controller.abort(new BlobgateError('upstream_timeout', `The transfer did not finish within client-opts.total-timeout (${total} s); nothing was stored.`, { 'total-timeout': total })), total * 1000);
       try {
-        return await runHttpStep(deps, request.params.ws, request.body, controller.signal);
+        return await deps.gate.run(controller, () => runHttpStep(deps, request.params.ws, request.body, controller.signal));
       } finally {
+        if (timer) clearTimeout(timer);
         reply.raw.off('close', onClose);
       }
     },

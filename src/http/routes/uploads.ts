@@ -11,11 +11,13 @@ import type { SearchIndex } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { workspaceParams } from '../schemas.js';
+import type { TransferGate } from '../transfer-gate.js';
 
 interface UploadDeps {
   config: Config;
   stores: StoreRegistry;
   auth: TokenAuth;
+  gate: TransferGate;
 }
 
 /** Form fields that shape the files that follow them in the form. */
@@ -41,7 +43,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       if (!/^multipart\/form-data\s*;/i.test(type)) {
         throw new BlobgateError('invalid_request', 'Send uploads as multipart/form-data (or PUT the raw bytes to /v1/workspaces/:ws/uploads/<filename>).');
       }
-      const items = await receiveMultipart(deps, request, reply);
+      const controller = abortOnDisconnect(request, reply);
+      const items = await deps.gate.run(controller, () => receiveMultipart(deps, request, controller));
       return reply.code(201).send({ items });
     });
 
@@ -63,7 +66,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         const body = new PassThrough();
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
-        const ref = await storeFile(deps, request.params.ws, fields, body, controller.signal, announced);
+        const ref = await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced));
         return reply.code(201).send(ref);
       },
     );
@@ -126,10 +129,9 @@ async function storeFile(
 }
 
 /** Parses the form with busboy and stores each file part as it streams by. */
-async function receiveMultipart(deps: UploadDeps, request: FastifyRequest<{ Params: { ws: string } }>, reply: FastifyReply): Promise<ResourceRef[]> {
+async function receiveMultipart(deps: UploadDeps, request: FastifyRequest<{ Params: { ws: string } }>, controller: AbortController): Promise<ResourceRef[]> {
   const { limits } = deps.config;
   const cap = deps.config.tiers.retained.capBytes;
-  const controller = abortOnDisconnect(request, reply);
   const stored: ResourceRef[] = [];
   const writes: Array<Promise<void>> = [];
   const fields: Partial<Record<Field, string>> = {};

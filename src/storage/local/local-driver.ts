@@ -141,6 +141,23 @@ export class LocalDriver implements StorageDriver {
     return more && last ? { items, cursor: encodeCursor(last.key) } : { items };
   }
 
+  async sweepExpired(now: number): Promise<number> {
+    let removed = 0;
+    for await (const physicalKey of walkKeys(this.dir('meta'), this.prefix)) {
+      const key = physicalKey.slice(this.prefix.length);
+      try {
+        const meta = await this.readMeta(key);
+        if (meta.expiresAt !== undefined && Date.parse(meta.expiresAt) <= now) {
+          await this.delete(key);
+          removed++;
+        }
+      } catch {
+        // deleted meanwhile, or unreadable: the next sweep looks again
+      }
+    }
+    return removed;
+  }
+
   async ping(): Promise<void> {
     try {
       await access(this.dir('tmp'), constants.W_OK);

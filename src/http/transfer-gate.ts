@@ -1,0 +1,68 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import { BlobgateError } from '../errors.js';
+
+/**
+ * The global limit on concurrent transfers (HTTP steps and uploads), with a
+ * bounded wait queue: beyond both, a request is refused at once with
+ * `overloaded` (503, Retry-After). Every transfer's AbortController is
+ * tracked, queued or running, so shutdown can abort what is left after its
+ * deadline. A queued transfer whose signal fired while waiting (client gone,
+ * total-timeout) is not started.
+ */
+export class TransferGate {
+  private readonly limiter: LimitFunction;
+  private readonly tracked = new Set<AbortController>();
+  private idleWaiters: Array<() => void> = [];
+  private closing = false;
+
+  constructor(
+    readonly limit: number,
+    readonly maxQueue: number,
+  ) {
+    this.limiter = pLimit(limit);
+  }
+
+  get active(): number {
+    return this.limiter.activeCount;
+  }
+
+  get queued(): number {
+    return this.limiter.pendingCount;
+  }
+
+  async run<T>(controller: AbortController, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new BlobgateError('aborted', 'blobgate is shutting down; retry against another instance.');
+    if (this.limiter.activeCount >= this.limit && this.limiter.pendingCount >= this.maxQueue) {
+      throw new BlobgateError('overloaded', `${this.limit} transfers are running and ${this.maxQueue} are waiting; retry after a moment.`, { 'retry-after-seconds': 1 });
+    }
+    this.tracked.add(controller);
+    try {
+      return await this.limiter(async () => {
+        if (controller.signal.aborted) throw reasonOf(controller.signal);
+        return fn();
+      });
+    } finally {
+      this.tracked.delete(controller);
+      if (this.tracked.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Refuse new transfers from now on. */
+  close(): void {
+    this.closing = true;
+  }
+
+  /** Resolves when no transfer is queued or running. */
+  idle(): Promise<void> {
+    if (this.tracked.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  abortAll(reason: BlobgateError): void {
+    for (const c of this.tracked) c.abort(reason);
+  }
+}
+
+function reasonOf(signal: AbortSignal): unknown {
+  return signal.reason instanceof BlobgateError ? signal.reason : new BlobgateError('aborted', 'The transfer was aborted while it waited for a slot.');
+}
