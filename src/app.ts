@@ -45,6 +45,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const auth = new TokenAuth(config.tokens);
   const gate = deps.gate ?? new TransferGate(config.limits.transfers, config.limits.transferQueue);
   const signer = new LocalSigner(deps.signingSecret, () => config.publicUrl ?? listeningUrl(app, config.host));
+  // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the close.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (gate.isClosing) reply.header('connection', 'close');
+    return payload;
+  });
   healthRoutes(app, deps);
   stepRoutes(app, { ...deps, auth, gate });
   resourceRoutes(app, { config, stores: deps.stores, auth, signer });

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       gate.abortAll(new BlobgateError('aborted', 'blobgate is shutting down; the transfer was aborted and nothing was stored. Retry it.'));
       await gate.idle();
     }
+    app.server.closeIdleConnections();
     await closed;
     await guard.close();
     await stores.close();

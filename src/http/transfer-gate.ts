@@ -22,6 +22,10 @@ export class TransferGate {
     this.limiter = pLimit(limit);
   }
 
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
   get active(): number {
     return this.limiter.activeCount;
   }
@@ -36,12 +40,27 @@ export class TransferGate {
       throw new BlobgateError('overloaded', `${this.limit} transfers are running and ${this.maxQueue} are waiting; retry after a moment.`, { 'retry-after-seconds': 1 });
     }
     this.tracked.add(controller);
+    let onAbort: (() => void) | undefined;
+    let started = false;
     try {
-      return await this.limiter(async () => {
+      const task = this.limiter(async () => {
         if (controller.signal.aborted) throw reasonOf(controller.signal);
+        started = true;
         return fn();
       });
+      // A transfer whose signal fires while it waits fails now, not when a slot frees. Once
+      // started, it is awaited to the end: its write must finish cleaning up before the answer.
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => {
+          if (!started) reject(reasonOf(controller.signal));
+        };
+        controller.signal.addEventListener('abort', onAbort, { once: true });
+      });
+      task.catch(() => undefined);
+      aborted.catch(() => undefined);
+      return await Promise.race([task, aborted]);
     } finally {
+      if (onAbort) controller.signal.removeEventListener('abort', onAbort);
       this.tracked.delete(controller);
       if (this.tracked.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     }

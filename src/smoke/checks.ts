@@ -65,12 +65,12 @@ function expect(cond: boolean, what: string): void {
 }
 
 /** Expects `promise` to reject with driver error `code`; anything else fails the check. */
-async function expectError(promise: Promise<unknown>, code: string, what: string): Promise<void> {
+async function expectError(promise: Promise<unknown>, code: string, what: string, prefix: string): Promise<void> {
   try {
     await promise;
   } catch (err) {
     if (isBlobgateError(err) && err.code === code) return;
-    throw new SmokeFailure(`${what}: expected ${code}, got ${describeError(err)}`);
+    throw new SmokeFailure(`${what}: expected ${code}, got ${describeError(err, prefix)}`);
   }
   throw new SmokeFailure(`${what}: expected ${code}, but it succeeded`);
 }
@@ -90,9 +90,9 @@ export async function listKeys(driver: StorageDriver, prefix: string): Promise<A
 
 /** After a refused write: the key is absent (head → not_found) and not listed. */
 async function expectNothingAt(ctx: CheckContext, key: string): Promise<void> {
-  await expectError(ctx.driver.head(key), 'not_found', 'head after the refused write');
+  await expectError(ctx.driver.head(key), 'not_found', 'head after the refused write', ctx.prefix);
   const listed = await listKeys(ctx.driver, ctx.prefix);
-  expect(!listed.some((i) => i.key === key || i.key.startsWith(`${key}.`)), `the refused write left ${key} in the listing`);
+  expect(!listed.some((i) => i.key === key), `the refused write left ${key.slice(ctx.prefix.length)} in the listing`);
 }
 
 const short = (sha: string): string => sha.slice(0, 12);
@@ -217,7 +217,7 @@ export const overCapWrite: Check = {
     const cap = ctx.unit + 1;
     const source = smokeSource(cap + 64 * 1024);
     ctx.attempted.add(key);
-    await expectError(ctx.driver.write({ key, body: source.body, maxBytes: cap, meta: meta(), signal: ctx.signal }), 'cap_exceeded', `a ${cap + 64 * 1024}-byte body with maxBytes ${cap}`);
+    await expectError(ctx.driver.write({ key, body: source.body, maxBytes: cap, meta: meta(), signal: ctx.signal }), 'cap_exceeded', `a ${cap + 64 * 1024}-byte body with maxBytes ${cap}`, ctx.prefix);
     await expectNothingAt(ctx, key);
     return `refused (cap_exceeded) past ${cap} bytes; nothing left`;
   },
@@ -236,7 +236,7 @@ export const abortedWrite: Check = {
     });
     ctx.attempted.add(key);
     const signal = AbortSignal.any([controller.signal, ctx.signal]);
-    await expectError(ctx.driver.write({ key, body: source.body, maxBytes: 4 * ctx.unit, meta: meta(), signal }), 'aborted', `aborting after ${abortAt} bytes`);
+    await expectError(ctx.driver.write({ key, body: source.body, maxBytes: 4 * ctx.unit, meta: meta(), signal }), 'aborted', `aborting after ${abortAt} bytes`, ctx.prefix);
     await expectNothingAt(ctx, key);
     return `aborted after ${source.produced} bytes → aborted; nothing left`;
   },
@@ -250,7 +250,7 @@ export const deleteCheck: Check = {
     for (const key of keys) {
       await ctx.driver.delete(key);
       ctx.written.delete(key);
-      await expectError(ctx.driver.head(key), 'not_found', `head after deleting ${key.slice(ctx.prefix.length)}`);
+      await expectError(ctx.driver.head(key), 'not_found', `head after deleting ${key.slice(ctx.prefix.length)}`, ctx.prefix);
       await ctx.driver.delete(key); // idempotent
     }
     const listed = await listKeys(ctx.driver, ctx.prefix);
@@ -275,7 +275,7 @@ export async function cleanup(ctx: CheckContext): Promise<CheckOutcome | string>
   try {
     listed = await listKeys(ctx.driver, ctx.prefix);
   } catch (err) {
-    failures.push(`listing: ${describeError(err)}`);
+    failures.push(`listing: ${describeError(err, ctx.prefix)}`);
   }
   const keys = new Set([...listed.map((i) => i.key), ...ctx.attempted]);
   let removed = 0;
@@ -285,7 +285,7 @@ export async function cleanup(ctx: CheckContext): Promise<CheckOutcome | string>
       if (listed.some((i) => i.key === key)) removed++;
       ctx.written.delete(key);
     } catch (err) {
-      failures.push(`deleting ${key.slice(ctx.prefix.length)}: ${describeError(err)}`);
+      failures.push(`deleting ${key.slice(ctx.prefix.length)}: ${describeError(err, ctx.prefix)}`);
     }
   }
   if (failures.length === 0) {

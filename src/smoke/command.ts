@@ -24,6 +24,8 @@ export interface SmokeIo {
   /** A ready config (tests, scripts/smoke.ts); otherwise loadConfig(env, cwd). */
   config?: Config;
   fetch?: typeof fetch;
+  /** Handle Ctrl-C (stop the checks, still clean up). The CLI and scripts/smoke.ts set it. */
+  handleSigint?: boolean;
 }
 
 /**
@@ -50,6 +52,14 @@ export async function smokeCommand(opts: SmokeCommandOptions, io: SmokeIo = defa
     throw err;
   }
   const progress = !opts.json && io.stderr.isTTY === true;
+  // Ctrl-C stops the checks but not the cleanup; a second Ctrl-C exits at once.
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    io.stderr.write('smoke: interrupted, cleaning up (Ctrl-C again to quit now)\n');
+    interrupt.abort();
+    process.removeListener('SIGINT', onSigint);
+  };
+  if (io.handleSigint) process.on('SIGINT', onSigint);
   let report: SmokeReport;
   try {
     report = await runSmokeInProcess({
@@ -57,15 +67,18 @@ export async function smokeCommand(opts: SmokeCommandOptions, io: SmokeIo = defa
       ...(opts.store && opts.store.length > 0 ? { storeNames: opts.store } : {}),
       ...(opts.gateway !== undefined ? { gatewayUrl: opts.gateway } : {}),
       ...(io.fetch ? { fetch: io.fetch } : {}),
+      signal: interrupt.signal,
       ...(progress ? { onRow: (store, row) => io.stderr.write(`  ${store}: ${row.check} ${resultLabel(row.ok)} (${row.ms} ms)\n`) } : {}),
     });
   } catch (err) {
     if (err instanceof SmokeSetupError) return usage(err.message);
     io.stderr.write(`error: internal: the smoke test could not run: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
   io.stdout.write(`${opts.json ? formatJson(report) : formatReport(report)}\n`);
-  return report.failed > 0 ? 1 : 0;
+  return report.failed > 0 || interrupt.signal.aborted ? 1 : 0;
 }
 
 /** Adds `smoke` to the blobgate CLI (src/cli/main.ts: `registerSmoke(program)`). */
@@ -86,5 +99,5 @@ export function registerSmoke(program: Command): void {
 }
 
 function defaultIo(): SmokeIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), handleSigint: true };
 }

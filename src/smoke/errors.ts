@@ -17,8 +17,15 @@ const MAX_DETAIL = 300;
  * tool, so the cause is shown here instead of "see the server log". Never a
  * stack trace.
  */
-export function describeError(err: unknown): string {
+export function describeError(err: unknown, prefix?: string): string {
+  // A SmokeFailure's message is written by a check, already in the form the row shows.
   if (err instanceof SmokeFailure) return clip(err.message);
+  const text = describeChain(err);
+  // Keys under the run's prefix are shown relative to it (the report names the prefix once).
+  return clip(prefix ? text.split(prefix).join('…/') : text);
+}
+
+function describeChain(err: unknown): string {
   const parts: string[] = [];
   let cur: unknown = err;
   const seen = new Set<unknown>();
@@ -28,7 +35,7 @@ export function describeError(err: unknown): string {
     if (text && !parts.some((p) => p.includes(text))) parts.push(text);
     cur = (cur as { cause?: unknown }).cause ?? firstOf(cur);
   }
-  return clip(parts.join(' — cause: ') || 'unknown error');
+  return parts.join(' — cause: ') || 'unknown error';
 }
 
 function describeOne(err: unknown, top: boolean): string {
@@ -40,12 +47,14 @@ function describeOne(err: unknown, top: boolean): string {
   const e = err as Error & { code?: unknown; status?: unknown; $metadata?: { httpStatusCode?: number }; response?: { status?: unknown } };
   const status = e.$metadata?.httpStatusCode ?? (typeof e.status === 'number' ? e.status : undefined) ?? (typeof e.response?.status === 'number' ? e.response.status : undefined) ?? (typeof e.code === 'number' ? e.code : undefined);
   const firstLine = (e.message ?? '').split('\n')[0]!.trim();
-  if (e.$metadata !== undefined) {
+  if (e.$metadata !== undefined && e.name !== 'Error') {
     // An S3 service error: its name is the S3 error code.
     return `${e.name}${status !== undefined ? ` (HTTP ${status})` : ''}${firstLine && firstLine !== e.name && firstLine !== 'UnknownError' ? `: ${firstLine}` : ''}`;
   }
   const code = typeof e.code === 'string' ? e.code : undefined;
   const head = [status !== undefined ? `HTTP ${status}` : undefined, code !== undefined && !firstLine.includes(code) ? code : undefined].filter(Boolean).join(' ');
+  // An AggregateError without a message of its own is told by its first error (firstOf).
+  if (firstLine === '' && Array.isArray((e as { errors?: unknown }).errors)) return '';
   if (firstLine === '' && head === '') return e.name;
   return head && firstLine ? `${head}: ${firstLine}` : head || firstLine;
 }

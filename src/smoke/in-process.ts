@@ -37,6 +37,8 @@ export interface InProcessSmokeOptions {
   fetch?: typeof fetch;
   checkTimeoutMs?: number;
   onRow?: (store: string, row: SmokeRow) => void;
+  /** Interrupts the run; the cleanup still runs (see SmokeOptions.signal). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -99,13 +101,15 @@ export async function runSmokeInProcess(opts: InProcessSmokeOptions): Promise<Sm
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.checkTimeoutMs ? { checkTimeoutMs: opts.checkTimeoutMs } : {}),
       ...(opts.onRow ? { onRow: opts.onRow } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const byName = new Map(report.stores.map((s) => [s.store, s]));
-    const ordered: SmokeStoreReport[] = names.map((n) => {
-      if (!openErrors.has(n)) return byName.get(n)!;
+    // In config order; a store skipped by an interruption has no entry.
+    const ordered: SmokeStoreReport[] = names.flatMap((n) => {
+      if (!openErrors.has(n)) return byName.has(n) ? [byName.get(n)!] : [];
       const failed = unopenedStore(n, config.stores[n]!.driver, openErrors.get(n));
       for (const row of failed.rows) opts.onRow?.(n, row);
-      return failed;
+      return [failed];
     });
     return summarize(ordered);
   } finally {

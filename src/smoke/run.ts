@@ -53,6 +53,12 @@ export interface SmokeOptions {
   checkTimeoutMs?: number;
   /** Called as each row completes (progress for a terminal). */
   onRow?: (store: string, row: SmokeRow) => void;
+  /**
+   * Interrupts the run (Ctrl-C): the running check fails as "interrupted",
+   * the remaining checks and stores are skipped, and the cleanup of the
+   * current store still runs.
+   */
+  signal?: AbortSignal;
 }
 
 export const SMOKE_ROOT = 'workspaces/_smoke/';
@@ -62,6 +68,7 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 export async function runSmoke(opts: SmokeOptions): Promise<SmokeReport> {
   const stores: SmokeStoreReport[] = [];
   for (const name of opts.storeNames) {
+    if (opts.signal?.aborted) break;
     if (!opts.stores.has(name)) {
       const row: SmokeRow = { check: 'open store', ok: false, ms: 0, detail: `no store named "${name}" is configured` };
       opts.onRow?.(name, row);
@@ -94,37 +101,62 @@ async function smokeStore(name: string, driver: StorageDriver, opts: SmokeOption
     opts.onRow?.(name, row);
   };
   try {
-    for (const check of CHECKS) record(await runCheck(check, ctx, timeoutMs));
+    for (const check of CHECKS) {
+      if (opts.signal?.aborted) break;
+      record(await runCheck(check, ctx, timeoutMs, opts.signal));
+    }
   } finally {
+    // Not interruptible: whatever happened, remove what this run wrote.
     record(await runCheck({ name: 'cleanup', run: cleanup }, ctx, timeoutMs));
   }
   return report;
 }
 
-/** Runs one check with its own time limit; any error becomes a FAIL row. */
-async function runCheck(check: Check, ctx: CheckContext, timeoutMs: number): Promise<SmokeRow> {
+/**
+ * Runs one check with its own time limit; any error becomes a FAIL row. A
+ * check stopped by its time limit or an interruption has its signal aborted
+ * and gets a grace period to settle (an aborted write removes its multipart
+ * upload or session), so the cleanup that follows does not race it.
+ */
+async function runCheck(check: Check, ctx: CheckContext, timeoutMs: number, interrupt?: AbortSignal): Promise<SmokeRow> {
   const controller = new AbortController();
   ctx.signal = controller.signal;
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new SmokeFailure(`timed out after ${Math.round(timeoutMs / 1000)} s`);
+  let onInterrupt: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    const stop = (message: string): void => {
+      const err = new SmokeFailure(message);
       controller.abort(err);
       reject(err);
-    }, timeoutMs);
+    };
+    timer = setTimeout(() => stop(`timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`), timeoutMs);
+    onInterrupt = () => stop('interrupted');
+    interrupt?.addEventListener('abort', onInterrupt, { once: true });
   });
+  const running = check.run(ctx);
   let outcome: CheckOutcome;
   try {
-    const result = await Promise.race([check.run(ctx), timeout]);
+    const result = await Promise.race([running, stopped]);
     outcome = typeof result === 'string' ? { ok: true, detail: result } : { ok: result.ok ?? true, ...(result.detail !== undefined ? { detail: result.detail } : {}) };
   } catch (err) {
-    outcome = { ok: false, detail: describeError(err) };
+    outcome = { ok: false, detail: describeError(err, ctx.prefix) };
   } finally {
     clearTimeout(timer);
+    if (onInterrupt) interrupt?.removeEventListener('abort', onInterrupt);
   }
   const ms = Math.round(performance.now() - started);
+  if (controller.signal.aborted) await settle(running, Math.min(timeoutMs, SETTLE_GRACE_MS));
   return { check: check.name, ok: outcome.ok ?? true, ms, ...(outcome.detail !== undefined ? { detail: outcome.detail } : {}) };
+}
+
+const SETTLE_GRACE_MS = 10_000;
+
+/** Waits until `promise` settled, or `ms` passed. */
+async function settle(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Totals over every row of every store. */
