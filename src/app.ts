@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/types.js';
 import { TokenAuth } from './http/auth.js';
 import { installErrorHandling } from './http/error-handler.js';
@@ -9,6 +10,8 @@ import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
 import { TransferGate } from './http/transfer-gate.js';
+import { Metrics } from './http/metrics.js';
+import { installRequestLog } from './http/request-log.js';
 import { LocalSigner } from './signing/local-signer.js';
 import type { SecretsProvider } from './secrets/provider.js';
 import type { StoreRegistry } from './storage/registry.js';
@@ -28,6 +31,15 @@ export interface AppDeps {
   logger?: boolean | Record<string, unknown>;
 }
 
+const OPENAPI_INFO = {
+  openapi: {
+    openapi: '3.0.3',
+    info: { title: 'blobgate', version: '0.1.0', description: 'Streaming blob persistence gateway: runs HTTP steps and streams responses into S3, GCS or a local directory.' },
+    components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+  },
+};
+
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]', '*.secret', '*.token', '*.password'];
 
 /** Builds the HTTP app from ready parts. No I/O here: main.ts (or a test) opens stores and listens. */
@@ -40,8 +52,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Unknown fields are errors, never silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allowUnionTypes: true } },
     return503OnClosing: true,
+    // One line per request instead, with what blobgate knows about it (src/http/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   });
   installErrorHandling(app);
+  installRequestLog(app);
   const auth = new TokenAuth(config.tokens);
   const gate = deps.gate ?? new TransferGate(config.limits.transfers, config.limits.transferQueue);
   const signer = new LocalSigner(deps.signingSecret, () => config.publicUrl ?? listeningUrl(app, config.host));
@@ -50,12 +65,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (gate.isClosing) reply.header('connection', 'close');
     return payload;
   });
-  healthRoutes(app, deps);
-  stepRoutes(app, { ...deps, auth, gate });
-  resourceRoutes(app, { config, stores: deps.stores, auth, signer });
-  listRoutes(app, { stores: deps.stores, auth });
-  signedRoutes(app, { stores: deps.stores, signer });
-  uploadRoutes(app, { config, stores: deps.stores, auth, gate });
+  const metrics = new Metrics(gate);
+  // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every
+  // route registered after it, so the routes live in a plugin registered next).
+  void app.register(swagger, OPENAPI_INFO);
+  void app.register(async (root) => {
+    root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    root.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    healthRoutes(root, deps);
+    stepRoutes(root, { ...deps, auth, gate, metrics });
+    resourceRoutes(root, { config, stores: deps.stores, auth, signer, metrics });
+    listRoutes(root, { stores: deps.stores, auth });
+    signedRoutes(root, { stores: deps.stores, signer });
+    uploadRoutes(root, { config, stores: deps.stores, auth, gate, metrics });
+  });
   return app;
 }
 

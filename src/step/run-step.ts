@@ -5,6 +5,7 @@ import { persistBody } from '../persist/persist-body.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import type { SearchIndex } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
+import type { Metrics } from '../http/metrics.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import type { UpstreamResponse } from '../upstream/fetch.js';
 import type { GoogleTokenSource } from '../upstream/google-token.js';
@@ -42,6 +43,7 @@ export interface StepDeps {
   guard: UpstreamGuard;
   secrets: SecretsProvider;
   google: GoogleTokenSource;
+  metrics?: Metrics;
 }
 
 export type PersistedResult = ResourceRef & { status: number; headers: Record<string, string> };
@@ -110,7 +112,15 @@ async function attempt(
       maxRedirects: request['client-opts']?.['max-redirects'] ?? config.upstream.maxRedirects,
       credentialHeaders: prepared.credentialHeaders,
     });
-  const res = await send(prepared.built);
+  const upstreamTimer = deps.metrics?.upstreamSeconds.startTimer();
+  let res: Awaited<ReturnType<typeof send>>;
+  try {
+    res = await send(prepared.built);
+    upstreamTimer?.({ outcome: String(res.status) });
+  } catch (err) {
+    upstreamTimer?.({ outcome: err instanceof BlobgateError ? err.code : 'internal' });
+    throw err;
+  }
   let body = res.body;
   try {
     if (res.status < 200 || res.status > 299) throw await upstreamStatus(res, prepared.secretValues);
@@ -125,6 +135,7 @@ async function attempt(
     const driver = deps.stores.get(placement.store);
     const searchIndex = toSearchIndex(persist['search-index']);
     body = resumableBody(res, { ...prepared.built, url: new URL(res.url) }, budget, send, signal);
+    const storeTimer = deps.metrics?.storeSeconds.startTimer({ store: placement.store });
     const stored = await persistBody({
       driver,
       key: placement.key,
@@ -137,7 +148,11 @@ async function attempt(
       ...(placement.storage ? { storage: placement.storage } : {}),
       ...(searchIndex ? { searchIndex } : {}),
       signal,
+    }).catch((err: unknown) => {
+      storeTimer?.({ outcome: err instanceof BlobgateError ? err.code : 'error' });
+      throw err;
     });
+    storeTimer?.({ outcome: 'ok' });
     return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers };
   } finally {
     if (!body.destroyed) body.destroy();

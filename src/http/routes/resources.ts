@@ -5,6 +5,7 @@ import { toResourceRef } from '../../refs/resource-ref.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import type { LocalSigner } from '../../signing/local-signer.js';
 import type { TokenAuth } from '../auth.js';
+import type { Metrics } from '../metrics.js';
 import { headLive, locate, sendObject } from '../resource-access.js';
 import { signUrlBody, uriQuery } from '../schemas.js';
 
@@ -13,6 +14,7 @@ export interface ResourceDeps {
   stores: StoreRegistry;
   auth: TokenAuth;
   signer: LocalSigner;
+  metrics: Metrics;
 }
 
 export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
@@ -64,6 +66,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
             download,
             ...(filename ? { filename } : {}),
           });
+      deps.metrics.signedUrls.inc({ store: located.loc.store });
       return { url, 'expires-at': new Date(Date.now() + expiresInSeconds * 1000).toISOString() };
     },
   );

@@ -11,6 +11,7 @@ import type { SearchIndex } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { workspaceParams } from '../schemas.js';
+import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
 
 interface UploadDeps {
@@ -18,6 +19,7 @@ interface UploadDeps {
   stores: StoreRegistry;
   auth: TokenAuth;
   gate: TransferGate;
+  metrics: Metrics;
 }
 
 /** Form fields that shape the files that follow them in the form. */
@@ -44,7 +46,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         throw new BlobgateError('invalid_request', 'Send uploads as multipart/form-data (or PUT the raw bytes to /v1/workspaces/:ws/uploads/<filename>).');
       }
       const controller = abortOnDisconnect(request, reply);
-      const items = await deps.gate.run(controller, () => receiveMultipart(deps, request, controller));
+      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, request, controller)));
       return reply.code(201).send({ items });
     });
 
@@ -66,11 +68,24 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         const body = new PassThrough();
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
-        const ref = await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced));
+        const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced))]);
         return reply.code(201).send(ref);
       },
     );
   });
+}
+
+/** Metrics and the request's log line for an upload of one or more files. */
+async function counted(deps: UploadDeps, request: FastifyRequest, run: () => Promise<ResourceRef[]>): Promise<ResourceRef[]> {
+  try {
+    const refs = await run();
+    for (const r of refs) deps.metrics.recordTransfer('upload', 'ok', { tier: r['blob-ref'].tier, store: r['blob-ref'].store, bytes: r['blob-ref'].size });
+    Object.assign(request.facts, { outcome: 'ok', bytes: refs.reduce((n, r) => n + r['blob-ref'].size, 0) });
+    return refs;
+  } catch (err) {
+    deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: 'retained' });
+    throw err;
+  }
 }
 
 function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
