@@ -37,7 +37,7 @@ export function installRequestLog(app: FastifyInstance): void {
     const ws = f.workspace ?? (request.params as { ws?: string } | undefined)?.ws;
     request.log.info(
       {
-        reqId: request.id,
+        // reqId comes from the request's child logger
         method: request.method,
         route: request.routeOptions.url ?? 'unknown',
         status: reply.statusCode,
