@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const guard = new UpstreamGuard(config.upstream.allow);
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(config.limits.transfers, config.limits.transferQueue);
-  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard.dispatcher), signingSecret, gate });
+  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate });
   const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
 
   /**

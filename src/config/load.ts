@@ -260,7 +260,10 @@ function readTokens(r: Reader, env: NodeJS.ProcessEnv): TokenConfig[] {
     const workspaces = t.stringArray('workspaces', true) ?? [];
     tokens.push({ sha256: hashed ?? sha256Hex(plain ?? ''), workspaces });
   });
-  if (env.BLOBGATE_TOKEN) tokens.push({ sha256: sha256Hex(env.BLOBGATE_TOKEN), workspaces: ['*'] });
+  if (env.BLOBGATE_TOKEN) {
+    if (env.BLOBGATE_TOKEN.length < 16) r.problem('BLOBGATE_TOKEN', 'must be at least 16 characters');
+    tokens.push({ sha256: sha256Hex(env.BLOBGATE_TOKEN), workspaces: ['*'] });
+  }
   return tokens;
 }
 

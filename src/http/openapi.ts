@@ -18,7 +18,7 @@ export async function generateOpenApi(): Promise<unknown> {
   const config = buildConfig({}, { BLOBGATE_DATA_DIR: dir }, dir);
   const stores = await StoreRegistry.open(config);
   const guard = new UpstreamGuard([]);
-  const app = buildApp({ config, stores, guard, secrets: new EmbeddedSecrets(undefined, {}), google: new GoogleTokenSource(guard.dispatcher), signingSecret: 'x'.repeat(32), logger: false });
+  const app = buildApp({ config, stores, guard, secrets: new EmbeddedSecrets(undefined, {}), google: new GoogleTokenSource(guard), signingSecret: 'x'.repeat(32), logger: false });
   try {
     await app.ready();
     return app.swagger();

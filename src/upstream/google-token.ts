@@ -1,6 +1,7 @@
 import { createSign } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import { BlobgateError } from '../errors.js';
+import type { UpstreamGuard } from './guard.js';
 
 /**
  * OAuth access tokens for a Google service account (JWT bearer grant,
@@ -25,8 +26,9 @@ export class GoogleTokenSource {
   private readonly cache = new Map<string, { token: string; expiresAt: number }>();
   private readonly inflight = new Map<string, Promise<string>>();
 
+  /** The token endpoint is an upstream like any other: it goes through the SSRF guard. */
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly guard: Pick<UpstreamGuard, 'dispatcher' | 'assertUrlAllowed'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -59,11 +61,12 @@ export class GoogleTokenSource {
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: `${unsigned}.${signature}` }).toString();
     let res: Dispatcher.ResponseData;
     try {
+      this.guard.assertUrlAllowed(new URL(tokenUri));
       res = await request(tokenUri, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body,
-        dispatcher: this.dispatcher,
+        dispatcher: this.guard.dispatcher,
         headersTimeout: 30_000,
         bodyTimeout: 30_000,
       });

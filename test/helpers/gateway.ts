@@ -61,7 +61,7 @@ export async function startGateway(file: Record<string, unknown> = {}, opts: Gat
     stores,
     guard,
     secrets,
-    google: new GoogleTokenSource(guard.dispatcher),
+    google: new GoogleTokenSource(guard),
     signingSecret: 'test-signing-secret-0123456789abcdef',
     logger: opts.logger ?? false,
   });

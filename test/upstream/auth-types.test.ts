@@ -105,3 +105,12 @@ t.test('malformed auth objects are invalid_request', async (t) => {
     t.equal(res.json.error.code, 'invalid_request');
   }
 });
+
+t.test('the token endpoint of a service-account key goes through the SSRF guard', async (t) => {
+  const evil = { ...cs.serviceAccount, token_uri: 'http://169.254.169.254/token' };
+  const gw2 = await startGateway({}, { env: { BLOBGATE_SECRET__WS_1__EVIL: JSON.stringify(evil) } });
+  t.teardown(() => gw2.close());
+  const res = await gw2.step({ request: { url: `${cs.url}/google`, auth: { type: 'google-service-account', 'secret-ref': 'evil', scopes: ['s'] } } });
+  t.equal(res.status, 403);
+  t.equal(res.json.error.code, 'destination_blocked');
+});
