@@ -48,9 +48,8 @@ export interface InProcessSmokeOptions {
  * URLs are served by a gateway app started on 127.0.0.1:0 (or a running one,
  * `gatewayUrl`), and everything is closed at the end.
  *
- * Caveat: opening a local store clears its `tmp/` (LocalDriver.open sweeps
- * what a crash left), which also fails the in-flight writes of a gateway
- * running on the same directory at that moment.
+ * Local stores are opened without sweeping their `tmp/` (a gateway running on
+ * the same directory may be writing there).
  */
 export async function runSmokeInProcess(opts: InProcessSmokeOptions): Promise<SmokeReport> {
   const { config } = opts;
@@ -66,7 +65,7 @@ export async function runSmokeInProcess(opts: InProcessSmokeOptions): Promise<Sm
   const openErrors = new Map<string, unknown>();
   for (const name of names) {
     try {
-      const one = await StoreRegistry.open({ ...config, stores: { [name]: config.stores[name]! } });
+      const one = await StoreRegistry.open({ ...config, stores: { [name]: config.stores[name]! } }, { cleanLocalTmp: false });
       drivers[name] = one.get(name);
     } catch (err) {
       openErrors.set(name, err);
@@ -136,7 +135,7 @@ async function startGateway(config: Config, stores: StoreRegistry, signingSecret
     stores,
     guard,
     secrets: new EmbeddedSecrets(config.secrets.file),
-    google: new GoogleTokenSource(guard.dispatcher),
+    google: new GoogleTokenSource(guard),
     signingSecret,
     logger: false,
   });

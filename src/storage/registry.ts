@@ -15,10 +15,11 @@ import { S3Driver } from './s3/s3-driver.js';
 export class StoreRegistry {
   private constructor(private readonly drivers: ReadonlyMap<string, StorageDriver>) {}
 
-  static async open(config: Config): Promise<StoreRegistry> {
+  /** `cleanLocalTmp: false` when another process (a running gateway) may be writing to the same local stores. */
+  static async open(config: Config, opts: { cleanLocalTmp?: boolean } = {}): Promise<StoreRegistry> {
     const drivers = new Map<string, StorageDriver>();
     try {
-      for (const [name, store] of Object.entries(config.stores)) drivers.set(name, await openDriver(store));
+      for (const [name, store] of Object.entries(config.stores)) drivers.set(name, await openDriver(store, opts.cleanLocalTmp ?? true));
     } catch (err) {
       await Promise.allSettled([...drivers.values()].map((d) => d.close()));
       throw err;
@@ -50,10 +51,10 @@ export class StoreRegistry {
   }
 }
 
-async function openDriver(store: StoreConfig): Promise<StorageDriver> {
+async function openDriver(store: StoreConfig, cleanLocalTmp: boolean): Promise<StorageDriver> {
   switch (store.driver) {
     case 'local':
-      return LocalDriver.open({ root: store.root, ...(store.prefix ? { prefix: store.prefix } : {}) });
+      return LocalDriver.open({ root: store.root, cleanTmp: cleanLocalTmp, ...(store.prefix ? { prefix: store.prefix } : {}) });
     case 's3': {
       const c = store.credentials;
       const credentials = c

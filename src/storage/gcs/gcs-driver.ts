@@ -2,6 +2,7 @@ import type { Bucket, File, Storage } from '@google-cloud/storage';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
 import { resolveRange } from '../range.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
+import { installGcsLifecycle, type LifecycleOptions } from './gcs-lifecycle.js';
 import { metaOf, openDownload } from './gcs-read.js';
 import { signReadUrl } from './gcs-sign.js';
 import { STAGING_DIR, newStagingName } from './gcs-staging.js';
@@ -141,6 +142,18 @@ export class GcsDriver implements StorageDriver {
     } catch (err) {
       throw storageError(err, 'checking that the bucket is reachable');
     }
+  }
+
+  /**
+   * Installs blobgate's lifecycle rules on the bucket, merged with the
+   * bucket's other rules (idempotent; gcs-lifecycle.ts): staging objects
+   * under the store prefix are deleted after 1 day, and with
+   * `expireAfterDays` every object under the prefix at that age. Needs
+   * storage.buckets.get and storage.buckets.update, which object-level roles
+   * do not grant. Rejects `storage_error`.
+   */
+  installLifecycle(opts: LifecycleOptions): Promise<{ rules: string[] }> {
+    return installGcsLifecycle(this.gcsBucket, this.prefix, opts);
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,12 @@ export interface LocalDriverOptions {
   root: string;
   /** Optional key prefix inside the store (several environments in one root). */
   prefix?: string;
+  /**
+   * Remove temp files left by a crash (default true). A second process opening
+   * the same directory while a gateway runs on it (the smoke test) passes false,
+   * or it would remove the gateway's in-flight writes.
+   */
+  cleanTmp?: boolean;
 }
 
 /**
@@ -45,7 +51,7 @@ export class LocalDriver implements StorageDriver {
     const driver = new LocalDriver(opts);
     await mkdir(driver.dir('objects'), { recursive: true });
     await mkdir(driver.dir('meta'), { recursive: true });
-    await rm(driver.dir('tmp'), { recursive: true, force: true });
+    if (opts.cleanTmp !== false) await rm(driver.dir('tmp'), { recursive: true, force: true });
     await mkdir(driver.dir('tmp'), { recursive: true });
     return driver;
   }

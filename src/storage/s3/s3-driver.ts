@@ -14,6 +14,7 @@ import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlR
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
 import { errorName, storageError, translateS3Error } from './s3-errors.js';
+import { installS3Lifecycle, type LifecycleOptions } from './s3-lifecycle.js';
 import { presignGet } from './s3-sign.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
 import { STAGING_DIR, newStagingKey } from './staging.js';
@@ -161,6 +162,17 @@ export class S3Driver implements StorageDriver {
     } catch (err) {
       throw storageError(err, 'checking that the bucket is reachable');
     }
+  }
+
+  /**
+   * Installs blobgate's lifecycle rules on the bucket, merged with the
+   * bucket's other rules (idempotent; s3-lifecycle.ts): staging objects and
+   * incomplete multipart uploads under the store prefix go after 1 day, and
+   * with `expireAfterDays` every object under the prefix after that many
+   * days. Rejects `storage_error` (e.g. without s3:Get/PutLifecycleConfiguration).
+   */
+  installLifecycle(opts: LifecycleOptions): Promise<{ rules: string[] }> {
+    return installS3Lifecycle(this.client, this.bucket, this.prefix, opts);
   }
 
   async close(): Promise<void> {
