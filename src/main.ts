@@ -8,6 +8,7 @@ import { TransferGate } from './http/transfer-gate.js';
 import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
 import type { Config } from './config/types.js';
 import { EmbeddedSecrets } from './secrets/provider.js';
+import { installLifecycles } from './storage/lifecycle.js';
 import { StoreRegistry } from './storage/registry.js';
 import { GoogleTokenSource } from './upstream/google-token.js';
 import { UpstreamGuard } from './upstream/guard.js';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(config.limits.transfers, config.limits.transferQueue);
   const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate });
+  await installLifecycles(config, stores, (msg) => app.log.info(msg));
   const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
 
   /**

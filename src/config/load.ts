@@ -160,7 +160,7 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
       s.only(['driver', 'root', 'prefix']);
       stores[name] = { driver, root: resolve(cwd, s.string('root') ?? resolve(dataDir, name)), ...opt('prefix', s.string('prefix')) };
     } else if (driver === 's3') {
-      s.only(['driver', 'bucket', 'region', 'endpoint', 'force-path-style', 'prefix', 'credentials', 'part-size', 'queue-size', 'checksum-mode']);
+      s.only(['driver', 'bucket', 'region', 'endpoint', 'force-path-style', 'prefix', 'credentials', 'part-size', 'queue-size', 'checksum-mode', 'install-lifecycle']);
       const c = s.child('credentials');
       c.only(['access-key-id', 'secret-access-key', 'session-token']);
       const credentials = c.present
@@ -177,9 +177,10 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
         ...opt('partSize', s.int('part-size', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024)),
         ...opt('queueSize', s.int('queue-size', 1, 64)),
         ...opt('checksumMode', s.oneOf('checksum-mode', ['when-supported', 'when-required'] as const)),
+        ...opt('installLifecycle', s.boolean('install-lifecycle')),
       };
     } else if (driver === 'gcs') {
-      s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size']);
+      s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size', 'install-lifecycle']);
       stores[name] = {
         driver,
         bucket: s.string('bucket', true) ?? '',
@@ -188,6 +189,7 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
         ...opt('prefix', s.string('prefix')),
         ...opt('credentials', s.string('credentials')),
         ...opt('chunkSize', s.int('chunk-size', 256 * 1024, 1024 * 1024 * 1024)),
+        ...opt('installLifecycle', s.boolean('install-lifecycle')),
       };
     }
   }

@@ -23,6 +23,8 @@ export interface S3StoreConfig {
   partSize?: number;
   queueSize?: number;
   checksumMode?: 'when-supported' | 'when-required';
+  /** Install blobgate's bucket lifecycle rules at start-up. */
+  installLifecycle?: boolean;
 }
 
 export interface GcsStoreConfig {
@@ -34,6 +36,8 @@ export interface GcsStoreConfig {
   /** Reference to a service-account key JSON. */
   credentials?: ConfigSecretRef;
   chunkSize?: number;
+  /** Install blobgate's bucket lifecycle rules at start-up. */
+  installLifecycle?: boolean;
 }
 
 export interface TierConfig {

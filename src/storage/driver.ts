@@ -169,6 +169,14 @@ export interface StorageDriver {
   /** Optional capability: a cheap reachability probe for /readyz. Rejects `storage_error`. */
   ping?(): Promise<void>;
 
+  /**
+   * Optional capability (s3, gcs): installs blobgate's bucket lifecycle rules, scoped to the
+   * store prefix, merged with the bucket's other rules (idempotent): staging objects (and on S3
+   * incomplete multipart uploads) after 1 day, and every object under the prefix after
+   * `expireAfterDays` when given. Resolves with one line per rule for the log. Rejects `storage_error`.
+   */
+  installLifecycle?(opts: { expireAfterDays?: number }): Promise<{ rules: string[] }>;
+
   /** Releases clients and sockets. The driver is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -36,6 +36,59 @@ export function createBucket(state: State, name: string): Bucket {
   return b;
 }
 
+/**
+ * Bucket metadata a client can change (buckets.patch), kept beside the Bucket
+ * record: the metageneration (which each patch bumps, as GCS does, and which
+ * ifMetagenerationMatch compares) and the lifecycle configuration.
+ */
+interface BucketSettings {
+  metageneration: number;
+  updated: Date;
+  lifecycle?: { rule: Record<string, unknown>[] };
+}
+
+const settings = new WeakMap<Bucket, BucketSettings>();
+
+function settingsOf(b: Bucket): BucketSettings {
+  let s = settings.get(b);
+  if (!s) {
+    s = { metageneration: 1, updated: b.timeCreated };
+    settings.set(b, s);
+  }
+  return s;
+}
+
+/** The bucket resource, with what buckets.patch changed. `lifecycle` appears only when the bucket has rules, as on GCS. */
+function resourceOf(b: Bucket, base: string): Record<string, unknown> {
+  const s = settingsOf(b);
+  return {
+    ...bucketResource(b, base),
+    metageneration: String(s.metageneration),
+    // Bucket etags are base64 of a tiny protobuf {1: metageneration} ("CAE=" for 1).
+    etag: Buffer.from([0x08, ...varint(s.metageneration)]).toString('base64'),
+    updated: s.updated.toISOString(),
+    ...(s.lifecycle ? { lifecycle: structuredClone(s.lifecycle) } : {}),
+  };
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/** The bucket's lifecycle configuration as stored (a copy), or undefined when it has none. */
+export function bucketLifecycle(state: State, name: string): { rule: Record<string, unknown>[] } | undefined {
+  const b = state.buckets.get(name);
+  const lifecycle = b ? settingsOf(b).lifecycle : undefined;
+  return lifecycle ? structuredClone(lifecycle) : undefined;
+}
+
 export async function handleBuckets(
   state: State,
   req: IncomingMessage,
@@ -48,7 +101,7 @@ export async function handleBuckets(
   const method = req.method ?? 'GET';
   if (bucketName === undefined) {
     if (method === 'GET') {
-      const items = [...state.buckets.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(b => bucketResource(b, base));
+      const items = [...state.buckets.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(b => resourceOf(b, base));
       return sendJson(res, 200, { kind: 'storage#buckets', ...(items.length ? { items } : {}) });
     }
     if (method !== 'POST') return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
@@ -60,11 +113,12 @@ export async function handleBuckets(
     if (state.buckets.has(name)) {
       return sendError(res, 409, 'Your previous request to create the named bucket succeeded and you already own it.', 'conflict');
     }
-    return sendJson(res, 200, bucketResource(createBucket(state, name), base));
+    return sendJson(res, 200, resourceOf(createBucket(state, name), base));
   }
   const bucket = state.buckets.get(bucketName);
   if (!bucket) return noSuchBucket(res);
-  if (method === 'GET' || method === 'HEAD') return sendJson(res, 200, bucketResource(bucket, base));
+  if (method === 'GET' || method === 'HEAD') return sendJson(res, 200, resourceOf(bucket, base));
+  if (method === 'PATCH') return patchBucket(req, res, bucket, data, base);
   if (method === 'DELETE') {
     if (bucket.objects.size > 0) return sendError(res, 409, 'The bucket you tried to delete is not empty.', 'conflict');
     state.buckets.delete(bucketName);
@@ -72,6 +126,72 @@ export async function handleBuckets(
     return void res.end();
   }
   sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
+}
+
+/**
+ * buckets.patch: a JSON merge of the fields given. Only `lifecycle` is
+ * modelled (`null`, `{}` or an empty rule list removes it); other fields in
+ * the body are accepted and left as they are. ifMetagenerationMatch /
+ * ifMetagenerationNotMatch are honoured (412 conditionNotMet), and every
+ * patch bumps the metageneration.
+ */
+function patchBucket(req: IncomingMessage, res: ServerResponse, bucket: Bucket, data: Buffer, base: string): void {
+  const q = new URL(req.url ?? '/', 'http://x').searchParams;
+  const s = settingsOf(bucket);
+  for (const [k, equal] of [['ifMetagenerationMatch', true], ['ifMetagenerationNotMatch', false]] as const) {
+    const v = q.get(k);
+    if (v === null) continue;
+    if (!/^\d+$/.test(v)) return sendError(res, 400, `Invalid argument for ${k}.`, 'invalid');
+    if ((Number(v) === s.metageneration) !== equal) return preconditionFailed(res);
+  }
+  const j = parseJsonObject(data);
+  if (!j) return parseError(res);
+  if ('lifecycle' in j) {
+    const lifecycle = lifecycleFromJson(j.lifecycle);
+    if (typeof lifecycle === 'string') return sendError(res, 400, lifecycle, 'invalid');
+    if (lifecycle === undefined) delete s.lifecycle;
+    else s.lifecycle = lifecycle;
+  }
+  s.metageneration += 1;
+  s.updated = new Date();
+  sendJson(res, 200, resourceOf(bucket, base));
+}
+
+const LIFECYCLE_ACTIONS = ['Delete', 'SetStorageClass', 'AbortIncompleteMultipartUpload'];
+const INTEGER_CONDITIONS = ['age', 'numNewerVersions', 'daysSinceNoncurrentTime', 'daysSinceCustomTime'];
+const LIST_CONDITIONS = ['matchesPrefix', 'matchesSuffix', 'matchesStorageClass'];
+const OTHER_CONDITIONS = ['createdBefore', 'customTimeBefore', 'noncurrentTimeBefore', 'isLive'];
+
+/** A lifecycle configuration checked the way GCS checks the parts the clients send; an error message when invalid. */
+function lifecycleFromJson(v: unknown): { rule: Record<string, unknown>[] } | undefined | string {
+  if (v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) return 'Invalid value for lifecycle';
+  const rules = (v as { rule?: unknown }).rule;
+  if (rules === undefined || rules === null) return undefined;
+  if (!Array.isArray(rules)) return 'Invalid value for lifecycle.rule';
+  if (rules.length === 0) return undefined;
+  if (rules.length > 100) return 'The bucket lifecycle configuration can have at most 100 rules.';
+  for (const [i, r] of rules.entries()) {
+    const rule = r as { action?: { type?: unknown; storageClass?: unknown }; condition?: Record<string, unknown> } | null;
+    if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return `Invalid value for lifecycle.rule[${i}]`;
+    const { action, condition } = rule;
+    if (typeof action !== 'object' || action === null || !LIFECYCLE_ACTIONS.includes(String(action.type))) {
+      return `Invalid value for lifecycle.rule[${i}].action.type`;
+    }
+    if (action.type === 'SetStorageClass' && typeof action.storageClass !== 'string') return `Required lifecycle.rule[${i}].action.storageClass`;
+    if (typeof condition !== 'object' || condition === null || Array.isArray(condition) || Object.keys(condition).length === 0) {
+      return `A lifecycle rule must have at least one condition (lifecycle.rule[${i}].condition).`;
+    }
+    for (const [k, c] of Object.entries(condition)) {
+      const ok = INTEGER_CONDITIONS.includes(k)
+        ? Number.isSafeInteger(c) && (c as number) >= 0
+        : LIST_CONDITIONS.includes(k)
+          ? Array.isArray(c) && c.length > 0 && c.every(x => typeof x === 'string')
+          : OTHER_CONDITIONS.includes(k);
+      if (!ok) return `Invalid value for lifecycle.rule[${i}].condition.${k}`;
+    }
+  }
+  return { rule: structuredClone(rules) as Record<string, unknown>[] };
 }
 
 // ---------------------------------------------------------------- list

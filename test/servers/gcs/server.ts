@@ -5,7 +5,7 @@
 // with STORAGE_EMULATOR_HOST / apiEndpoint the Node client drops it for metadata calls):
 //   POST   /upload/storage/v1/b/:b/o?uploadType=resumable|multipart|media
 //   PUT|POST|DELETE /upload/storage/v1/b/:b/o?…&upload_id=…       resumable session
-//   POST|GET /storage/v1/b            GET|DELETE /storage/v1/b/:b
+//   POST|GET /storage/v1/b            GET|PATCH|DELETE /storage/v1/b/:b  (PATCH: lifecycle only)
 //   GET    /storage/v1/b/:b/o          (list)
 //   GET|PATCH|PUT|DELETE /storage/v1/b/:b/o/:object   (alt=media → bytes)
 //   POST   /storage/v1/b/:b/o/:src/rewriteTo/b/:b2/o/:dest  (server-side copy, File.copy)
@@ -14,7 +14,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type State, readBody, sendError } from './common.js';
-import { createBucket, handleBuckets, handleList, handleObject, handleRewrite } from './objects.js';
+import { bucketLifecycle, createBucket, handleBuckets, handleList, handleObject, handleRewrite } from './objects.js';
 import { handleUploadStart } from './uploads.js';
 import { handleSessionDelete, handleSessionWrite } from './sessions.js';
 import { handleXmlObject } from './signing.js';
@@ -27,6 +27,8 @@ export interface GcsTestServer {
   openSessions(bucket?: string): Array<{ bucket: string; name: string; received: number }>;
   objectNames(bucket: string): string[];
   createBucket(name: string): void;
+  /** The bucket's lifecycle configuration as stored (set by buckets.patch), or undefined when it has none. */
+  bucketLifecycle(bucket: string): { rule: Record<string, unknown>[] } | undefined;
 }
 
 export interface GcsServerOptions {
@@ -173,5 +175,6 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
         .map(s => ({ bucket: s.bucket, name: s.name, received: s.received })),
     objectNames: bucket => [...(state.buckets.get(bucket)?.objects.keys() ?? [])].sort(),
     createBucket: name => void createBucket(state, name),
+    bucketLifecycle: name => bucketLifecycle(state, name),
   };
 }

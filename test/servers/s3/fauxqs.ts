@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * fauxqs 1.9.2 (TESTING.md "S3: fauxqs, pinned") in-process, on 127.0.0.1
@@ -13,6 +13,10 @@ import type { FastifyInstance } from 'fastify';
  *   so a leftover check built on it would always pass. The harness answers
  *   that request from the server's own multipart state instead, which makes
  *   ListMultipartUploadsCommand (driver sweep and tests alike) meaningful.
+ * - fauxqs has no bucket lifecycle API: `PUT /bucket?lifecycle` would be a
+ *   CreateBucket, `GET` a ListObjects and `DELETE` a DeleteBucket. The harness
+ *   answers Put/Get/DeleteBucketLifecycleConfiguration itself
+ *   (BucketLifecycles below), keeping the XML per bucket as S3 does.
  */
 export interface S3TestServer {
   /** `http://127.0.0.1:PORT` */
@@ -22,6 +26,8 @@ export interface S3TestServer {
   createBucket(name: string): void;
   /** In-progress multipart uploads of a bucket, read from the server's state. */
   multipartUploads(bucket: string): MultipartUploadInfo[];
+  /** The lifecycle configuration XML last put on a bucket, as the client sent it; undefined when none. */
+  lifecycleXml(bucket: string): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,9 +62,15 @@ export async function startS3Server(): Promise<S3TestServer> {
       .map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
+  const lifecycle = new BucketLifecycles((name) => store.hasBucket(name));
+
   app.addHook('onRequest', async (request, reply) => {
     const url = new URL(request.url, 'http://x');
     const bucket = /^\/([^/]+)\/?$/.exec(url.pathname)?.[1];
+    if (bucket !== undefined && url.searchParams.has('lifecycle')) {
+      await lifecycle.handle(request, reply, decodeURIComponent(bucket));
+      return;
+    }
     if (request.method !== 'GET' || bucket === undefined || !url.searchParams.has('uploads')) return;
     const name = decodeURIComponent(bucket);
     if (!store.hasBucket(name)) {
@@ -77,6 +89,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     port: address.port,
     createBucket: (name) => store.createBucket(name),
     multipartUploads: (bucket) => uploads(bucket),
+    lifecycleXml: (bucket) => lifecycle.xml(bucket),
     stop: () => app.close(),
   };
 }
@@ -104,4 +117,109 @@ export function errorXml(code: string, message: string): string {
 
 function xml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Put/Get/DeleteBucketLifecycleConfiguration (`/bucket?lifecycle`), which
+ * fauxqs lacks. The XML is kept per bucket as the client sent it and given
+ * back on GET, like S3 (which answers with its own normalised rendering of the
+ * same rules). A PUT is checked the way S3 checks it where the checks are
+ * cheap and catch client bugs: a Content-MD5 or x-amz-checksum-* header is
+ * required, the root must be LifecycleConfiguration with 1..1000 rules, rule
+ * IDs must be unique, and legacy rules (`Rule/Prefix`) cannot be mixed with
+ * `Rule/Filter` rules ("Filter element can only be used in Lifecycle V2").
+ */
+class BucketLifecycles {
+  private readonly configs = new Map<string, { xml: string; minimumObjectSize: string }>();
+
+  constructor(private readonly hasBucket: (name: string) => boolean) {}
+
+  xml(bucket: string): string | undefined {
+    return this.configs.get(bucket)?.xml;
+  }
+
+  async handle(request: FastifyRequest, reply: FastifyReply, bucket: string): Promise<void> {
+    const body = await readRaw(request);
+    const fail = async (status: number, code: string, message: string): Promise<void> => {
+      await reply.status(status).header('content-type', 'application/xml').send(errorXml(code, message));
+    };
+    if (!this.hasBucket(bucket)) return fail(404, 'NoSuchBucket', 'The specified bucket does not exist');
+    const headers = request.headers;
+    switch (request.method) {
+      case 'GET': {
+        const config = this.configs.get(bucket);
+        if (!config) return fail(404, 'NoSuchLifecycleConfiguration', 'The lifecycle configuration does not exist');
+        await reply
+          .status(200)
+          .header('content-type', 'application/xml')
+          .header('x-amz-transition-default-minimum-object-size', config.minimumObjectSize)
+          .send(config.xml);
+        return;
+      }
+      case 'PUT': {
+        const hasChecksum = headers['content-md5'] !== undefined || Object.keys(headers).some((h) => h.startsWith('x-amz-checksum-') || h === 'x-amz-trailer');
+        if (!hasChecksum) return fail(400, 'InvalidRequest', 'Missing required header for this request: Content-MD5');
+        const encoding = String(headers['content-encoding'] ?? '');
+        const xmlText = (encoding.includes('aws-chunked') ? decodeAwsChunked(body) : body).toString('utf8');
+        const problem = lifecycleProblem(xmlText);
+        if (problem) return fail(400, problem.code, problem.message);
+        const size = headers['x-amz-transition-default-minimum-object-size'];
+        const minimumObjectSize = typeof size === 'string' && size !== '' ? size : 'all_storage_classes_128K'; // S3's default
+        this.configs.set(bucket, { xml: xmlText, minimumObjectSize });
+        await reply.status(200).header('x-amz-transition-default-minimum-object-size', minimumObjectSize).send('');
+        return;
+      }
+      case 'DELETE':
+        this.configs.delete(bucket);
+        await reply.status(204).send();
+        return;
+      default:
+        return fail(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    }
+  }
+}
+
+/** What S3 would refuse in a lifecycle configuration (the subset the harness checks), or undefined. */
+function lifecycleProblem(text: string): { code: string; message: string } | undefined {
+  const malformed = { code: 'MalformedXML', message: 'The XML you provided was not well-formed or did not validate against our published schema' };
+  if (!/^\s*(<\?xml[^>]*\?>\s*)?<LifecycleConfiguration[\s>][\s\S]*<\/LifecycleConfiguration>\s*$/.test(text)) return malformed;
+  const rules = [...text.matchAll(/<Rule>([\s\S]*?)<\/Rule>/g)].map((m) => m[1] ?? '');
+  if (rules.length === 0 || rules.length > 1000) return malformed;
+  const ids = new Set<string>();
+  let legacy = false;
+  let v2 = false;
+  for (const rule of rules) {
+    if (!/<Status>(Enabled|Disabled)<\/Status>/.test(rule)) return malformed;
+    const id = /<ID>([\s\S]*?)<\/ID>/.exec(rule)?.[1];
+    if (id !== undefined) {
+      if (id.length > 255) return { code: 'InvalidArgument', message: 'ID length should not exceed allowed limit of 255' };
+      if (ids.has(id)) return { code: 'InvalidArgument', message: 'Rule ID must be unique. Found same ID for more than one rule' };
+      ids.add(id);
+    }
+    if (/<Filter\s*\/>|<Filter>/.test(rule)) v2 = true;
+    if (/<Prefix\s*\/>|<Prefix>/.test(rule.replace(/<Filter>[\s\S]*?<\/Filter>/g, ''))) legacy = true;
+  }
+  if (legacy && v2) return { code: 'InvalidRequest', message: 'Filter element can only be used in Lifecycle V2.' };
+  return undefined;
+}
+
+async function readRaw(request: FastifyRequest): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request.raw) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `aws-chunked` framing: `<hex size>[;ext]\r\n<data>\r\n` … `0\r\n<trailers>\r\n\r\n`. */
+function decodeAwsChunked(buf: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let offset = 0;
+  while (offset < buf.length) {
+    const eol = buf.indexOf('\r\n', offset);
+    if (eol < 0) break;
+    const size = parseInt(buf.subarray(offset, eol).toString('ascii').split(';')[0] ?? '', 16);
+    if (!(size > 0)) break;
+    out.push(buf.subarray(eol + 2, eol + 2 + size));
+    offset = eol + 2 + size + 2;
+  }
+  return Buffer.concat(out);
 }

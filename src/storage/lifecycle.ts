@@ -1,0 +1,20 @@
+import type { Config } from '../config/types.js';
+import type { StoreRegistry } from './registry.js';
+
+/**
+ * Installs bucket lifecycle rules on the stores that opted in
+ * (`install-lifecycle: true`). Everything under a store's prefix expires only
+ * when the store backs the ephemeral tier alone — never a store that also holds
+ * retained blobs. A failure stops start-up: the operator asked for the rules.
+ */
+export async function installLifecycles(config: Config, stores: StoreRegistry, log: (msg: string) => void): Promise<void> {
+  for (const [name, store] of Object.entries(config.stores)) {
+    if (store.driver === 'local' || !store.installLifecycle) continue;
+    const driver = stores.get(name);
+    if (!driver.installLifecycle) continue;
+    const ephemeralOnly = config.tiers.ephemeral.store === name && config.tiers.retained.store !== name;
+    const ttl = config.tiers.ephemeral.ttlSeconds ?? 86_400;
+    const { rules } = await driver.installLifecycle(ephemeralOnly ? { expireAfterDays: Math.max(1, Math.ceil(ttl / 86_400)) } : {});
+    for (const rule of rules) log(`store ${name}: lifecycle rule ${rule}`);
+  }
+}
