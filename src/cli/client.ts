@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
 import { CliError } from './output.js';
 
 /**
@@ -77,6 +76,8 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.json);
     }
+    // undici loads on first use: --help and usage errors stay quick.
+    const { request } = await import('undici');
     let res;
     try {
       res = await request(url, {
@@ -88,7 +89,10 @@ export class ApiClient {
       });
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      throw unreachable(this.endpoint.url, err);
+      if (isConnectError(err)) throw unreachable(this.endpoint.url, err);
+      // Connected, then the connection broke: during an upload that is most often the gateway
+      // refusing the body early (cap, auth) and closing the socket before its answer was read.
+      throw connectionLost(this.endpoint.url, err, opts.body ? 'upload' : undefined);
     }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       return { status: res.statusCode, headers: res.headers, body: res.body };
@@ -126,8 +130,21 @@ export function unreachable(base: string, err: unknown): CliError {
   return new CliError('unreachable', `cannot reach ${base} (${errCode(err)}); ${NETWORK_HINT}`);
 }
 
-export function connectionLost(base: string, err: unknown): CliError {
+/** Errors of the connect phase: nothing reached the gateway. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function isConnectError(err: unknown): boolean {
+  return CONNECT_CODES.has(errCode(err));
+}
+
+export function connectionLost(base: string, err: unknown, during?: 'upload'): CliError {
   if (err instanceof CliError) return err;
+  if (during === 'upload') {
+    return new CliError(
+      'unreachable',
+      `the connection to ${base} broke while the file was being sent (${errCode(err)}); the gateway may have refused it before reading it all (for example a file over the tier's write cap).`,
+    );
+  }
   return new CliError('unreachable', `the connection to ${base} broke mid-transfer (${errCode(err)}).`);
 }
 

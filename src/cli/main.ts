@@ -37,6 +37,31 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `smoke` (src/smoke/command.ts) loads the storage drivers, about a second of
+ * startup: it is registered only when it is the command asked for; otherwise a
+ * stub keeps it listed in `blobgate --help`.
+ */
+async function addSmoke(program: Command, args: string[]): Promise<void> {
+  const name = commandName(args);
+  if (name === 'smoke' || (name === 'help' && args.includes('smoke'))) {
+    const { registerSmoke } = await import('../smoke/command.js');
+    registerSmoke(program);
+  } else {
+    program.command('smoke').description('check the configured stores end to end (blobgate smoke --help)');
+  }
+}
+
+/** The first argument that is not an option (nor the value of --url/--token). */
+function commandName(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--url' || arg === '--token') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
@@ -47,7 +72,9 @@ function packageVersion(): string {
 
 export async function run(argv: string[] = process.argv): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    await addSmoke(program, argv.slice(2));
+    await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit 0; every other parser complaint (already printed) is a usage error.

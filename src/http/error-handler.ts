@@ -23,9 +23,20 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/** How long a refused request's remaining body is read and discarded before its socket is closed. */
+const DRAIN_MS = 5_000;
+
 function send(reply: FastifyReply, err: BlobgateError): void {
-  // An upload refused before its body was read: close the connection after the answer rather than read (or reset) the rest.
-  if (!reply.request.raw.complete) reply.header('connection', 'close');
+  // An upload refused before its body was read: discard the rest for a bounded time, so the client can
+  // finish sending and read this answer (instead of an EPIPE), then close the connection.
+  const raw = reply.request.raw;
+  if (!raw.complete) {
+    reply.header('connection', 'close');
+    raw.resume();
+    const timer = setTimeout(() => raw.socket?.destroy(), DRAIN_MS);
+    timer.unref();
+    raw.once('end', () => clearTimeout(timer));
+  }
   if (err.code === 'range_not_satisfiable' && typeof err.details?.size === 'number') {
     reply.header('content-range', `bytes */${err.details.size}`);
   }

@@ -28,6 +28,10 @@ export function registerGet(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         await download(client, uri, opts.output, controller.signal);
+      } catch (err) {
+        // Ctrl-C before the answer came: nothing was written yet.
+        if (controller.signal.aborted && !(err instanceof CliError)) throw new CliError('interrupted', 'download interrupted.', undefined, 130);
+        throw err;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
