@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { BlobgateError } from '../errors.js';
 import { parseResourceUri, type BlobLocator } from '../refs/resource-uri.js';
 import type { StorageDriver, StoredObject } from '../storage/driver.js';
+import { contentDisposition } from '../storage/disposition.js';
 import { parseRangeHeader } from '../storage/range.js';
 import type { StoreRegistry } from '../storage/registry.js';
 import { requireWorkspace, type Grant } from './auth.js';
@@ -65,10 +66,8 @@ export async function sendObject(
   if (meta.sha256) reply.header('etag', `"${meta.sha256}"`);
   reply.header('cache-control', 'private, no-store');
   reply.header('x-content-type-options', 'nosniff');
-  if (opts.download) {
-    const name = opts.filename ?? located.loc.key.split('/').at(-1) ?? 'download';
-    reply.header('content-disposition', contentDisposition(name));
-  }
+  const disposition = contentDisposition({ ...(opts.download ? { download: true } : {}), ...(opts.filename !== undefined ? { filename: opts.filename } : {}) }, located.loc.key);
+  if (disposition) reply.header('content-disposition', disposition);
   if (read.range) {
     reply.code(206);
     reply.header('content-range', `bytes ${read.range.start}-${read.range.end}/${meta.size}`);
@@ -77,10 +76,4 @@ export async function sendObject(
     reply.header('content-length', String(meta.size));
   }
   return reply.send(read.body);
-}
-
-/** RFC 6266 attachment with an ASCII fallback and the UTF-8 name. */
-export function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }

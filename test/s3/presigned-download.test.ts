@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
-import { contentDisposition } from '../../src/storage/s3/s3-sign.js';
+import { contentDisposition } from '../../src/storage/disposition.js';
 import { patternSha256, patternStream, sha256 } from '../helpers/bytes.js';
 import { startProxiedS3 } from '../servers/s3/proxied.js';
 

@@ -1,3 +1,4 @@
+import { feed, readHead } from '../stream-head.js';
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -152,29 +153,6 @@ function stopTrigger(signal: AbortSignal, meter: ByteMeter): { promise: Promise<
       meter.off('error', onMeterError);
     },
   };
-}
-
-/** Reads until more than `limit` bytes arrived or the stream ended. */
-async function readHead(bytes: AsyncIterator<Buffer>, limit: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length <= limit) {
-    const r = await bytes.next();
-    if (r.done) return { chunks, ended: true };
-    chunks.push(r.value);
-    length += r.value.length;
-  }
-  return { chunks, ended: false };
-}
-
-/** The already-read head, then the rest of the metered body. */
-async function* feed(head: Buffer[], bytes: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  while (head.length > 0) yield head.shift() as Buffer; // shift: the head is not held twice
-  for (;;) {
-    const r = await bytes.next();
-    if (r.done) return;
-    yield r.value;
-  }
 }
 
 function objectMetadata(contentType: string, custom: Record<string, string>): FileMetadata {

@@ -1,3 +1,4 @@
+import { contentDisposition } from '../disposition.js';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { SignUrlRequest } from '../driver.js';
@@ -18,21 +19,3 @@ export async function presignGet(client: S3Client, bucket: string, objectKey: st
   return getSignedUrl(client, command, { expiresIn: req.expiresInSeconds });
 }
 
-/**
- * `attachment` when downloading, `inline` when only a filename was asked for;
- * the filename both as an ASCII fallback and as RFC 8187 UTF-8
- * (`filename*=UTF-8''…`, RFC 6266 §4.3). Defaults to the key's last segment.
- */
-export function contentDisposition(req: Pick<SignUrlRequest, 'download' | 'filename'>, key: string): string | undefined {
-  if (!req.download && req.filename === undefined) return undefined;
-  const type = req.download ? 'attachment' : 'inline';
-  const name = req.filename ?? key.slice(key.lastIndexOf('/') + 1);
-  if (name === '') return type;
-  const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
-  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeRfc8187(name)}`;
-}
-
-/** Percent-encodes all but RFC 8187 attr-char. */
-function encodeRfc8187(value: string): string {
-  return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}

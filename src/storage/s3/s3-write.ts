@@ -1,3 +1,4 @@
+import { feed, readHead } from '../stream-head.js';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
@@ -137,29 +138,6 @@ export async function writeS3Object(t: S3WriteTarget, req: WriteRequest): Promis
     staged?.dispose();
     meter.off('error', onMeterError);
     watched.dispose();
-  }
-}
-
-/** Reads until more than `partSize` bytes arrived or the stream ended. */
-async function readHead(bytes: AsyncIterator<Buffer>, partSize: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length <= partSize) {
-    const r = await bytes.next();
-    if (r.done) return { chunks, ended: true };
-    chunks.push(r.value);
-    length += r.value.length;
-  }
-  return { chunks, ended: false };
-}
-
-/** The already-read head, then the rest of the metered body. */
-async function* feed(head: Buffer[], bytes: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  while (head.length > 0) yield head.shift() as Buffer; // shift: the head is not held twice
-  for (;;) {
-    const r = await bytes.next();
-    if (r.done) return;
-    yield r.value;
   }
 }
 
