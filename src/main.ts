@@ -64,6 +64,9 @@ async function main(): Promise<void> {
       await gate.idle();
     }
     app.server.closeIdleConnections();
+    // Downloads (content, signed URLs) are not transfers of the gate: they get a short grace, then are cut.
+    const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), 2000).unref());
+    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'grace') app.server.closeAllConnections();
     await closed;
     await guard.close();
     await stores.close();

@@ -14,6 +14,13 @@ export class TransferGate {
   private readonly tracked = new Set<AbortController>();
   private idleWaiters: Array<() => void> = [];
   private closing = false;
+  /**
+   * Transfers admitted and still wanted: running, or waiting for a slot.
+   * p-limit keeps an aborted waiter in its queue (and in pendingCount) until
+   * its turn comes; counting our own keeps clients that gave up from filling
+   * the queue.
+   */
+  private admitted = 0;
 
   constructor(
     readonly limit: number,
@@ -31,17 +38,23 @@ export class TransferGate {
   }
 
   get queued(): number {
-    return this.limiter.pendingCount;
+    return Math.max(0, this.admitted - this.limiter.activeCount);
   }
 
   async run<T>(controller: AbortController, fn: () => Promise<T>): Promise<T> {
     if (this.closing) throw new BlobgateError('aborted', 'blobgate is shutting down; retry against another instance.');
-    if (this.limiter.activeCount >= this.limit && this.limiter.pendingCount >= this.maxQueue) {
+    if (this.admitted >= this.limit + this.maxQueue) {
       throw new BlobgateError('overloaded', `${this.limit} transfers are running and ${this.maxQueue} are waiting; retry after a moment.`, { 'retry-after-seconds': 1 });
     }
     this.tracked.add(controller);
     let onAbort: (() => void) | undefined;
     let started = false;
+    let counted = true;
+    this.admitted++;
+    const release = (): void => {
+      if (counted) this.admitted--;
+      counted = false;
+    };
     try {
       const task = this.limiter(async () => {
         if (controller.signal.aborted) throw reasonOf(controller.signal);
@@ -52,7 +65,9 @@ export class TransferGate {
       // started, it is awaited to the end: its write must finish cleaning up before the answer.
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => {
-          if (!started) reject(reasonOf(controller.signal));
+          if (started) return;
+          release();
+          reject(reasonOf(controller.signal));
         };
         controller.signal.addEventListener('abort', onAbort, { once: true });
       });
@@ -60,6 +75,7 @@ export class TransferGate {
       aborted.catch(() => undefined);
       return await Promise.race([task, aborted]);
     } finally {
+      release();
       if (onAbort) controller.signal.removeEventListener('abort', onAbort);
       this.tracked.delete(controller);
       if (this.tracked.size === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageScope, Tier } from '../storage/driver.js';
 import { buildKey, checkSegments } from './keys.js';
+import { isMediaType } from './media-type.js';
 import { interpolate, type TemplateScope } from './templates.js';
 
 export interface PersistSpec {
@@ -104,7 +105,11 @@ function resolveSlotRoot(slot: string, binding: SlotBinding, scope: TemplateScop
 
 /** Completes the plan once the response headers are known: default filename and content type. */
 export function finishPlacement(plan: PlacementPlan, workspace: string, upstream: { url: string; contentType?: string }): Placement {
-  const responseType = upstream.contentType?.trim() || undefined;
+  if (plan.contentType !== undefined && !isMediaType(plan.contentType)) {
+    throw new BlobgateError('invalid_request', `content-type ${JSON.stringify(plan.contentType)} is not a media type like text/csv or application/pdf.`, { field: 'content-type' });
+  }
+  // An upstream's malformed type is not the caller's mistake: store the bytes as octet-stream.
+  const responseType = upstream.contentType?.trim() && isMediaType(upstream.contentType.trim()) ? upstream.contentType.trim() : undefined;
   const filename = plan.filenameSegments ?? [defaultFilename(upstream.url, plan.contentType ?? responseType)];
   const contentType = plan.contentType ?? responseType ?? (mime.lookup(filename.at(-1) ?? '') || 'application/octet-stream');
   const key = buildKey(workspace, [...plan.dirSegments, ...filename]);

@@ -4,6 +4,7 @@ import type { SecretsProvider } from '../secrets/provider.js';
 import { applyAuth, parseAuth, rejectCredentialHeaders, type AuthSpec } from '../upstream/auth.js';
 import { buildRequest, mimeOf, type BuiltRequest } from '../upstream/build-request.js';
 import { resolveConnectionPath } from '../upstream/connections.js';
+export { scrubSecrets } from '../upstream/scrub.js';
 import type { GoogleTokenSource } from '../upstream/google-token.js';
 import type { StepRequest } from '../upstream/types.js';
 import type { StoreRegistry } from '../storage/registry.js';
@@ -66,12 +67,6 @@ export async function prepareRequest(
   return { built, secretValues, credentialHeaders };
 }
 
-/** Replaces every secret value in a text (e.g. an upstream error excerpt that echoes a header). */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out;
-}
 
 function invalid(message: string, field: string): BlobgateError {
   return new BlobgateError('invalid_request', message, { field });

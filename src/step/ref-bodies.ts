@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { checkNotExpired, headLive, type Located } from '../http/resource-access.js';
 import { parseResourceUri } from '../refs/resource-uri.js';
 import type { StoredObject } from '../storage/driver.js';
 import { ByteMeter } from '../storage/meter.js';
+import { isMediaType } from '../persist/media-type.js';
 import type { StoreRegistry } from '../storage/registry.js';
 import type { StreamedBody } from '../upstream/build-request.js';
 
@@ -48,7 +49,9 @@ async function openExact(ref: LoadedRef): Promise<Readable> {
   const read = await ref.located.driver.read(ref.located.loc.key);
   // The blob could be replaced between head and read: never send more than announced.
   const meter = new ByteMeter(ref.object.meta.size);
-  return read.body.pipe(meter).on('error', () => read.body.destroy());
+  // pipeline, not pipe: a storage read error reaches the meter (and the upstream request),
+  // and destroying the meter closes the stored file or socket.
+  return pipeline(read.body, meter, () => undefined);
 }
 
 /** body-from-ref: the blob as the whole request body. */
@@ -85,6 +88,8 @@ export async function multipartBody(deps: RefDeps, workspace: string, parts: unk
     const hasRef = p['from-ref'] !== undefined;
     if (hasValue === hasRef) throw new BlobgateError('invalid_request', `${field} needs exactly one of "value" or "from-ref".`, { field });
     if (hasValue && !['string', 'number', 'boolean'].includes(typeof p.value)) throw new BlobgateError('invalid_request', `${field}.value must be a string, number or boolean.`, { field });
+    if (p.filename !== undefined && (typeof p.filename !== 'string' || p.filename === '')) throw new BlobgateError('invalid_request', `${field}.filename must be a non-empty string.`, { field });
+    if (p['content-type'] !== undefined && !isMediaType(p['content-type'])) throw new BlobgateError('invalid_request', `${field}.content-type must be a media type like text/csv.`, { field });
     const ref = hasRef ? await loadRef(deps, workspace, p['from-ref'], `${field}.from-ref`) : undefined;
     const filename = p.filename ?? (ref ? ref.located.loc.key.split('/').at(-1) : undefined);
     const type = p['content-type'] ?? ref?.object.meta.contentType;

@@ -111,6 +111,7 @@ async function attempt(
       signal,
       maxRedirects: request['client-opts']?.['max-redirects'] ?? config.upstream.maxRedirects,
       credentialHeaders: prepared.credentialHeaders,
+      secretValues: prepared.secretValues,
     });
   const upstreamTimer = deps.metrics?.upstreamSeconds.startTimer();
   let res: Awaited<ReturnType<typeof send>>;
@@ -134,7 +135,7 @@ async function attempt(
     const cap = Math.min(tier.capBytes, maxResponseBytes ?? Infinity);
     const driver = deps.stores.get(placement.store);
     const searchIndex = toSearchIndex(persist['search-index']);
-    body = resumableBody(res, { ...prepared.built, url: new URL(res.url) }, budget, send, signal);
+    body = resumableBody(res, res.request, budget, send, signal);
     const storeTimer = deps.metrics?.storeSeconds.startTimer({ store: placement.store });
     const stored = await persistBody({
       driver,

@@ -3,6 +3,7 @@ import { CREDENTIAL_HEADERS } from './auth.js';
 import type { BuiltRequest } from './build-request.js';
 import { fetchUpstream, type UpstreamResponse } from './fetch.js';
 import type { UpstreamGuard } from './guard.js';
+import { scrubSecrets } from './scrub.js';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -14,6 +15,8 @@ export interface FollowOptions {
   maxRedirects: number;
   /** Header names that carry this request's credential (besides the usual ones). */
   credentialHeaders?: readonly string[];
+  /** Secret values to scrub from the redirect chain reported in an error (an api-key in a query). */
+  secretValues?: readonly string[];
 }
 
 /**
@@ -23,7 +26,7 @@ export interface FollowOptions {
  * without body, as browsers do; 307/308 keep method and body. Credentials and
  * cookies are dropped once a hop changes origin.
  */
-export async function fetchFollowingRedirects(req: BuiltRequest, opts: FollowOptions): Promise<UpstreamResponse & { redirects: string[] }> {
+export async function fetchFollowingRedirects(req: BuiltRequest, opts: FollowOptions): Promise<UpstreamResponse & { redirects: string[]; request: BuiltRequest }> {
   const chain: string[] = [];
   let current: BuiltRequest = req;
   for (let hop = 0; ; hop++) {
@@ -31,7 +34,8 @@ export async function fetchFollowingRedirects(req: BuiltRequest, opts: FollowOpt
     const res = await fetchUpstream(current, { dispatcher: opts.guard.dispatcher, timeoutMs: opts.timeoutMs, signal: opts.signal });
     const location = res.headers.location;
     if (!REDIRECT_STATUSES.has(res.status) || opts.maxRedirects === 0 || location === undefined) {
-      return { ...res, redirects: chain };
+      // `request` is the last hop as sent: a resume must repeat it, not the first (whose credentials a cross-origin hop dropped).
+      return { ...res, redirects: chain, request: current };
     }
     res.body.destroy();
     let next: URL;
@@ -44,7 +48,7 @@ export async function fetchFollowingRedirects(req: BuiltRequest, opts: FollowOpt
     if (hop + 1 > opts.maxRedirects) {
       throw new BlobgateError('upstream_status', `The upstream redirected more than ${opts.maxRedirects} times (client-opts.max-redirects).`, {
         status: res.status,
-        chain: [...chain, next.toString()],
+        chain: [...chain, next.toString()].map((u) => scrubSecrets(u, opts.secretValues ?? [])),
       });
     }
     current = nextHop(current, next, res.status, opts.credentialHeaders ?? []);

@@ -57,7 +57,10 @@ export function resumableBody(
         if (!isRetryable(err) || budget.used >= budget.policy.maxAttempts || signal.aborted) throw err;
         budget.used++;
         await waitBeforeRetry(backoffDelay(budget.policy, budget.used), signal);
-        const next = await send({ ...req, headers: { ...req.headers, range: `bytes=${received}-`, 'if-range': validator } });
+        // The write may have failed while we waited: then no further request goes out.
+        if (out.destroyed) throw err;
+        // identity: a range of an encoded body would be a range of the encoding.
+        const next = await send({ ...req, headers: { ...req.headers, range: `bytes=${received}-`, 'if-range': validator, 'accept-encoding': 'identity' } });
         if (next.status === 206 && contentRangeStartsAt(next.headers['content-range'], received, total)) {
           current = next;
           continue;

@@ -102,6 +102,20 @@ export function driverContract(t: Test, name: string, open: () => Promise<Contra
       t.same(await sha256OfStream(read.body), { sha256: patternSha256(500, 3), size: 500 });
     });
 
+    t.test('concurrent writes to one key leave one whole version: bytes, size and sha256 agree', async (t) => {
+      const key = `${base}/race/obj`;
+      for (let round = 0; round < 5; round++) {
+        const sizes = [1000, 120_000, 7, 65_536 + 13];
+        await Promise.all(sizes.map((size, i) => put(key, patternStream(size, { seed: round * 10 + i, chunkSize: 4096 }))));
+        const head = await driver.head(key);
+        const read = await driver.read(key);
+        const got = await sha256OfStream(read.body);
+        t.same(got, { sha256: head.meta.sha256, size: head.meta.size }, `round ${round}: the stored bytes match their meta`);
+        t.ok(sizes.includes(head.meta.size), 'one of the versions written');
+      }
+      t.same(await h.leftovers(), []);
+    });
+
     t.test('aborting mid-write leaves nothing', async (t) => {
       const key = `${base}/abort/mid`;
       const ac = new AbortController();

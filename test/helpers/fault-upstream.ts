@@ -17,12 +17,15 @@ export interface FaultUpstream {
   url: string;
   /** Per id: the Range header of each request (undefined for a whole request). */
   ranges(id: string): Array<string | undefined>;
+  /** Per id: the Authorization header of each request. */
+  authorizations(id: string): Array<string | undefined>;
   attempts(id: string): number;
   stop(): Promise<void>;
 }
 
 export async function startFaultUpstream(): Promise<FaultUpstream> {
   const seen = new Map<string, Array<string | undefined>>();
+  const auths = new Map<string, Array<string | undefined>>();
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -35,6 +38,7 @@ export async function startFaultUpstream(): Promise<FaultUpstream> {
     const list = seen.get(id) ?? [];
     list.push(req.headers.range);
     seen.set(id, list);
+    auths.set(id, [...(auths.get(id) ?? []), req.headers.authorization]);
     const attempt = list.length;
     const faulty = attempt <= Number(q.get('faults') ?? 1);
     const size = Number(sizeText);
@@ -69,6 +73,7 @@ export async function startFaultUpstream(): Promise<FaultUpstream> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     ranges: (id) => seen.get(id) ?? [],
+    authorizations: (id) => auths.get(id) ?? [],
     attempts: (id) => seen.get(id)?.length ?? 0,
     stop: async () => {
       for (const s of sockets) s.destroy();

@@ -50,15 +50,21 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       return reply.code(201).send({ items });
     });
 
-    scope.put<{ Params: { ws: string; filename: string }; Querystring: Record<string, string> }>(
+    scope.put<{ Params: { ws: string; filename: string }; Querystring: Partial<Record<Field, string>> }>(
       '/v1/workspaces/:ws/uploads/:filename',
-      { schema: { params: { ...workspaceParams, properties: { ...workspaceParams.properties, filename: { type: 'string', minLength: 1, maxLength: 255 } } } } },
+      {
+        schema: {
+          params: { ...workspaceParams, properties: { ...workspaceParams.properties, filename: { type: 'string', minLength: 1, maxLength: 255 } } },
+          // Every field once, as a string (a repeated parameter arrives as an array and is refused).
+          querystring: { type: 'object', additionalProperties: false, properties: Object.fromEntries(FIELDS.map((f) => [f, { type: 'string', maxLength: 2048 }])) },
+        },
+      },
       async (request, reply) => {
         requireWorkspace(deps.auth.authenticate(request), request.params.ws);
-        const q = request.query;
-        const unknown = Object.keys(q).find((k) => !FIELDS.includes(k as Field));
-        if (unknown) throw new BlobgateError('invalid_request', `Unknown query parameter "${unknown}" (known: ${FIELDS.join(', ')}).`, { field: unknown });
-        const fields = { ...q, filename: request.params.filename } as Partial<Record<Field, string>>;
+        if (request.params.filename.includes('/')) {
+          throw new BlobgateError('path_invalid', 'The upload filename is one path segment; put folders in the "path" query parameter.', { field: 'filename' });
+        }
+        const fields: Partial<Record<Field, string>> = { ...request.query, filename: request.params.filename };
         const headerType = request.headers['content-type'];
         if (headerType && !fields['content-type'] && headerType !== 'application/octet-stream') fields['content-type'] = headerType;
         const announced = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
@@ -161,14 +167,19 @@ async function receiveMultipart(deps: UploadDeps, request: FastifyRequest<{ Para
   let bb: busboy.Busboy;
   try {
     // fileSize: one byte over the cap, so the meter sees the breach; busboy's truncation is never taken as a short file.
-    bb = busboy({ headers: request.headers, limits: { files: limits.uploadFiles, fields: limits.uploadFields, fieldSize: limits.uploadFieldBytes, fileSize: cap + 1 } });
+    // defParamCharset: browsers and curl send UTF-8 filenames (busboy's default would read them as latin1).
+    bb = busboy({ headers: request.headers, defParamCharset: 'utf8', limits: { files: limits.uploadFiles, fields: limits.uploadFields, fieldSize: limits.uploadFieldBytes, fileSize: cap + 1 } });
   } catch (err) {
     throw new BlobgateError('invalid_request', 'The multipart/form-data header has no usable boundary.', undefined, { cause: err });
   }
+  // A client that leaves between parts: no file stream fails, so the abort itself must end the parse.
+  const onAbort = (): void => fail(controller.signal.reason);
+  controller.signal.addEventListener('abort', onAbort, { once: true });
   const done = new Promise<void>((resolve) => {
     finishParsing = () => {
       request.raw.unpipe(bb);
       request.raw.resume();
+      bb.removeAllListeners('file');
       resolve();
     };
     bb.on('field', (name, value, info) => {
@@ -204,6 +215,7 @@ async function receiveMultipart(deps: UploadDeps, request: FastifyRequest<{ Para
   });
   request.raw.pipe(bb);
   await done;
+  controller.signal.removeEventListener('abort', onAbort);
   await Promise.allSettled(writes);
   if (failure === undefined && writes.length === 0) failure = new BlobgateError('invalid_request', 'The upload holds no file part.');
   if (failure !== undefined) {

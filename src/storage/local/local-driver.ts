@@ -27,20 +27,25 @@ export interface LocalDriverOptions {
 
 /**
  * The local store: one directory with three trees,
- *   objects/<key>   the bytes
- *   meta/<key>      the object meta as JSON (same relative path, own tree, so
- *                   no key can collide with a meta file name)
- *   tmp/            in-flight writes; same filesystem, so rename is atomic
- * A write goes to tmp/, is fsynced, then renamed into objects/ and its meta
- * into meta/. An object without meta is invisible (head/read say not_found,
- * list skips it), so a crash between the two renames never shows a half
- * object. Stale tmp files from a crash are removed by open().
+ *   objects/<xx>/<uuid>  the bytes of one version of an object
+ *   meta/<key>           the object meta as JSON, naming its data file
+ *   tmp/                 in-flight writes; same filesystem, so rename is atomic
+ * A write streams into tmp/, is fsynced and renamed into objects/ under a
+ * fresh name; then, under a per-key lock, its meta is renamed into meta/ —
+ * the single commit point — and the previous version's data file is removed.
+ * So concurrent writers of one key never mix one's bytes with another's meta,
+ * and a reader that already opened the old version keeps reading it. An
+ * object without meta is invisible; stale tmp files from a crash are removed
+ * by open(). (A crash between the data rename and the meta commit leaves an
+ * unreferenced file under objects/: invisible, but not reclaimed.)
  */
 export class LocalDriver implements StorageDriver {
   readonly backend = 'local' as const;
   readonly bucket = null;
   private readonly root: string;
   private readonly prefix: string;
+  /** Serialises commits and deletes per key (this process owns the directory). */
+  private readonly keyLocks = new Map<string, Promise<void>>();
 
   private constructor(opts: LocalDriverOptions) {
     this.root = resolve(opts.root);
@@ -61,23 +66,30 @@ export class LocalDriver implements StorageDriver {
       req.body.destroy();
       throw abortError(req.signal);
     }
-    const tmpData = join(this.dir('tmp'), `${randomUUID()}.data`);
+    const dataId = randomUUID();
+    const tmpData = join(this.dir('tmp'), `${dataId}.data`);
     const tmpMeta = join(this.dir('tmp'), `${randomUUID()}.meta`);
-    const dataPath = this.path('objects', req.key);
+    const dataPath = this.dataPath(dataId);
     const metaPath = this.path('meta', req.key);
     const meter = new ByteMeter(req.maxBytes);
     // flush: fsync before close, so a renamed object is durable (Node >= 20.10).
     const sink = createWriteStream(tmpData, { flags: 'wx', flush: true });
     const watched = watchBody(req.body, meter, sink);
+    let dataPlaced = false;
     try {
       await pipeline(req.body, meter, sink, { signal: req.signal });
       const meta: ObjectMeta = { ...req.meta, size: meter.bytes, sha256: meter.sha256 };
-      await writeFile(tmpMeta, JSON.stringify(meta), { flag: 'wx', flush: true });
+      const stored: StoredMeta = { ...meta, data: dataId };
+      await writeFile(tmpMeta, JSON.stringify(stored), { flag: 'wx', flush: true });
       await mkdir(dirname(dataPath), { recursive: true });
-      await mkdir(dirname(metaPath), { recursive: true });
-      // Bytes first, meta last: the object becomes visible when its meta lands.
       await rename(tmpData, dataPath);
-      await rename(tmpMeta, metaPath);
+      dataPlaced = true;
+      await mkdir(dirname(metaPath), { recursive: true });
+      await this.withKeyLock(req.key, async () => {
+        const previous = await this.readStored(req.key).catch(() => undefined);
+        await rename(tmpMeta, metaPath); // the commit
+        if (previous && previous.data !== dataId) await unlink(this.dataPath(previous.data)).catch(() => undefined);
+      });
       return { key: req.key, meta };
     } catch (err) {
       if (!req.body.destroyed) req.body.destroy();
@@ -86,7 +98,7 @@ export class LocalDriver implements StorageDriver {
         sink.destroy();
         await once(sink, 'close').catch(() => undefined);
       }
-      await Promise.all([rm(tmpData, { force: true }), rm(tmpMeta, { force: true })]);
+      await Promise.all([rm(tmpData, { force: true }), rm(tmpMeta, { force: true }), dataPlaced ? rm(dataPath, { force: true }) : undefined]);
       throw writeFailure(err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
     } finally {
       watched.dispose();
@@ -98,11 +110,12 @@ export class LocalDriver implements StorageDriver {
   }
 
   async read(key: string, range?: ByteRange): Promise<ReadResult> {
-    const meta = await this.readMeta(key);
+    const stored = await this.readStored(key);
+    const meta = withoutData(stored);
     const resolved = range ? resolveRange(range, meta.size) : undefined;
     let handle;
     try {
-      handle = await open(this.path('objects', key), 'r');
+      handle = await open(this.dataPath(stored.data), 'r');
     } catch (err) {
       throw translate(err, key);
     }
@@ -116,12 +129,15 @@ export class LocalDriver implements StorageDriver {
   }
 
   async delete(key: string): Promise<void> {
-    try {
-      await unlink(this.path('meta', key)).catch(ignoreMissing);
-      await unlink(this.path('objects', key)).catch(ignoreMissing);
-    } catch (err) {
-      throw translate(err, key);
-    }
+    await this.withKeyLock(key, async () => {
+      const stored = await this.readStored(key).catch(() => undefined);
+      try {
+        await unlink(this.path('meta', key)).catch(ignoreMissing);
+        if (stored) await unlink(this.dataPath(stored.data)).catch(ignoreMissing);
+      } catch (err) {
+        throw translate(err, key);
+      }
+    });
     await this.pruneEmptyDirs(key);
   }
 
@@ -177,10 +193,29 @@ export class LocalDriver implements StorageDriver {
   }
 
   private async readMeta(key: string): Promise<ObjectMeta> {
+    return withoutData(await this.readStored(key));
+  }
+
+  private async readStored(key: string): Promise<StoredMeta> {
     try {
-      return JSON.parse(await readFile(this.path('meta', key), 'utf8')) as ObjectMeta;
+      return JSON.parse(await readFile(this.path('meta', key), 'utf8')) as StoredMeta;
     } catch (err) {
       throw translate(err, key);
+    }
+  }
+
+  private async withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.keyLocks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.keyLocks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.keyLocks.get(key) === tail) this.keyLocks.delete(key);
     }
   }
 
@@ -188,29 +223,41 @@ export class LocalDriver implements StorageDriver {
     return join(this.root, tree);
   }
 
-  /** The file of a key in a tree; refuses anything that would resolve outside the tree. */
-  private path(tree: 'objects' | 'meta', key: string): string {
+  /** Data files fan out over 256 folders so no directory grows huge. */
+  private dataPath(id: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new BlobgateError('storage_error', 'The local store holds a malformed meta file.');
+    return join(this.dir('objects'), id.slice(0, 2), id);
+  }
+
+  /** The meta file of a key; refuses anything that would resolve outside the tree. */
+  private path(tree: 'meta', key: string): string {
     const base = this.dir(tree);
     const full = resolve(base, ...(this.prefix + key).split('/'));
     if (!full.startsWith(base + sep)) throw new BlobgateError('path_invalid', 'The key resolves outside the store.');
     return full;
   }
 
-  /** Removes directories left empty by a delete, up to the tree roots. */
+  /** Removes meta directories left empty by a delete, up to the tree root. */
   private async pruneEmptyDirs(key: string): Promise<void> {
-    for (const tree of ['objects', 'meta'] as const) {
-      let dir = dirname(this.path(tree, key));
-      const stop = this.dir(tree);
-      while (dir.startsWith(stop + sep)) {
-        try {
-          await rmdir(dir);
-        } catch {
-          break; // not empty (or already gone): stop climbing
-        }
-        dir = dirname(dir);
+    let dir = dirname(this.path('meta', key));
+    const stop = this.dir('meta');
+    while (dir.startsWith(stop + sep)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break; // not empty (or already gone): stop climbing
       }
+      dir = dirname(dir);
     }
   }
+}
+
+/** What meta/<key> holds: the object meta plus the name of its data file. */
+type StoredMeta = ObjectMeta & { data: string };
+
+function withoutData(stored: StoredMeta): ObjectMeta {
+  const { data: _data, ...meta } = stored;
+  return meta;
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {
