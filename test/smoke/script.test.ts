@@ -54,5 +54,8 @@ t.test('the CLI hook: registerSmoke adds `smoke [--store NAME]... [--all] [--jso
   const report = JSON.parse(out) as SmokeReport;
   t.same(report.stores.map((s) => s.store), ['b', 'a'], 'the stores named, in that order');
   t.same({ passed: report.passed, failed: report.failed }, { passed: 22, failed: 0 });
-  for (const s of ['a', 'b']) t.same(await readdir(join(dir, s, 'objects')), [], `store ${s}: nothing left`);
+  for (const s of ['a', 'b']) {
+    const files = (await readdir(join(dir, s, 'objects'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    t.same(files.map((e) => e.name), [], `store ${s}: nothing left`);
+  }
 });
