@@ -1,0 +1,152 @@
+/**
+ * From raw samples to what the report states: per (store, size, tool)
+ * medians and spreads, blobgate ÷ peer ratios, the peak-RSS slope against
+ * size, and the issue's targets, each marked met / missed / not measured.
+ */
+import type { ConcurrencyResult } from './concurrency.js';
+import type { ToolName } from './context.js';
+import type { StoreName } from './servers.js';
+import type { SmallResult } from './small.js';
+import type { TransferSample } from './throughput.js';
+import { GiB, MiB, linearFit, sizeLabel, summarize, type Summary } from './measure.js';
+
+export interface Cell {
+  store: StoreName;
+  size: number;
+  tool: ToolName;
+  ok: number;
+  failed: number;
+  mibPerS: Summary;
+  seconds: Summary;
+  peakRssMiB?: Summary;
+  /** blobgate's median throughput ÷ this tool's (undefined for blobgate itself). */
+  ratio?: number;
+}
+
+export interface MemoryLine {
+  store: StoreName;
+  /** Median blobgate peak RSS per size, MiB. */
+  peakBySize: Array<{ size: number; peakMiB: number; startMiB: number }>;
+  /** Least squares of peak RSS (MiB) against size (GiB). */
+  slopeMiBPerGiB: number;
+  interceptMiB: number;
+  points: number;
+  /** The same fit over sizes ≥ 64 MiB only (past the fixed cost of filling the pipeline's buffers). */
+  steadySlopeMiBPerGiB: number;
+  steadyInterceptMiB: number;
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  status: 'met' | 'missed' | 'not measured';
+}
+
+export interface Analysis {
+  cells: Cell[];
+  memory: MemoryLine[];
+  targets: Target[];
+}
+
+export function analyse(samples: TransferSample[], concurrency: ConcurrencyResult[], small: SmallResult[]): Analysis {
+  const keys = new Map<string, TransferSample[]>();
+  for (const s of samples) {
+    const k = `${s.store}|${s.size}|${s.tool}`;
+    keys.set(k, [...(keys.get(k) ?? []), s]);
+  }
+  const cells: Cell[] = [];
+  for (const group of keys.values()) {
+    const ok = group.filter((s) => s.ok);
+    const first = group[0]!;
+    const rss = ok.map((s) => s.peakRss).filter((v): v is number => v !== undefined);
+    cells.push({
+      store: first.store,
+      size: first.size,
+      tool: first.tool,
+      ok: ok.length,
+      failed: group.length - ok.length,
+      mibPerS: summarize(ok.map((s) => s.mibPerS)),
+      seconds: summarize(ok.map((s) => s.seconds)),
+      ...(rss.length ? { peakRssMiB: summarize(rss.map((v) => v / MiB)) } : {}),
+    });
+  }
+  for (const c of cells) {
+    if (c.tool === 'blobgate') continue;
+    const bg = cells.find((b) => b.tool === 'blobgate' && b.store === c.store && b.size === c.size);
+    if (bg && bg.ok > 0 && c.ok > 0) c.ratio = bg.mibPerS.median / c.mibPerS.median;
+  }
+
+  const memory: MemoryLine[] = [];
+  for (const store of [...new Set(samples.map((s) => s.store))]) {
+    const bg = samples.filter((s) => s.store === store && s.tool === 'blobgate' && s.ok && s.peakRss !== undefined);
+    const sizes = [...new Set(bg.map((s) => s.size))].sort((a, b) => a - b);
+    const fit = linearFit(bg.map((s) => ({ x: s.size / GiB, y: s.peakRss! / MiB })));
+    const steady = bg.filter((s) => s.size >= 64 * MiB);
+    const steadyFit = new Set(steady.map((s) => s.size)).size >= 2 ? linearFit(steady.map((s) => ({ x: s.size / GiB, y: s.peakRss! / MiB }))) : { slope: NaN, intercept: NaN };
+    memory.push({
+      store,
+      peakBySize: sizes.map((size) => {
+        const at = bg.filter((s) => s.size === size);
+        return { size, peakMiB: summarize(at.map((s) => s.peakRss! / MiB)).median, startMiB: summarize(at.map((s) => (s.startRss ?? 0) / MiB)).median };
+      }),
+      slopeMiBPerGiB: fit.slope,
+      interceptMiB: fit.intercept,
+      points: bg.length,
+      steadySlopeMiBPerGiB: steadyFit.slope,
+      steadyInterceptMiB: steadyFit.intercept,
+    });
+  }
+  return { cells, memory, targets: targets(cells, memory, concurrency, small) };
+}
+
+const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+function ratioTargets(cells: Cell[], store: StoreName, peer: ToolName, min: number, label: string): Target[] {
+  const out: Target[] = [];
+  for (const c of cells.filter((c) => c.store === store && c.tool === peer).sort((a, b) => a.size - b.size)) {
+    out.push({
+      target: `${label} (${sizeLabel(c.size)})`,
+      measured: c.ratio === undefined ? 'no successful runs' : `${fmt(c.ratio)}×`,
+      status: c.ratio === undefined ? 'not measured' : c.ratio >= min ? 'met' : 'missed',
+    });
+  }
+  return out;
+}
+
+function targets(cells: Cell[], memory: MemoryLine[], concurrency: ConcurrencyResult[], small: SmallResult[]): Target[] {
+  const out: Target[] = [
+    ...ratioTargets(cells, 'local', 'curl', 0.9, 'local ≥ 0.9× curl'),
+    ...ratioTargets(cells, 's3', 'rclone', 1.0, 'S3 ≥ 1.0× rclone'),
+    ...ratioTargets(cells, 'gcs', 'rclone', 1.0, 'GCS ≥ 1.0× rclone'),
+  ];
+  for (const m of memory) {
+    out.push({
+      target: `${m.store}: peak RSS slope ≤ 1 MiB per GiB`,
+      measured:
+        `${fmt(m.slopeMiBPerGiB)} MiB/GiB over all ${m.points} runs; ${fmt(m.steadySlopeMiBPerGiB)} MiB/GiB over sizes ≥ 64 MiB ` +
+        `(median peaks ${m.peakBySize.map((p) => `${sizeLabel(p.size)}: ${fmt(p.peakMiB, 0)} MiB`).join(', ')})`,
+      status: !Number.isFinite(m.slopeMiBPerGiB) ? 'not measured' : m.slopeMiBPerGiB <= 1 ? 'met' : 'missed',
+    });
+  }
+  for (const m of memory) {
+    const at4 = m.peakBySize.find((p) => p.size === 4 * GiB);
+    const projected = m.steadyInterceptMiB + 4 * m.steadySlopeMiBPerGiB;
+    const projection = Number.isFinite(projected) ? `; the ≥ 64 MiB fit projects ${fmt(projected, 0)} MiB` : '';
+    out.push({
+      target: `${m.store}: 4 GiB ephemeral transfer under 200 MiB peak RSS`,
+      measured: at4 ? `${fmt(at4.peakMiB, 0)} MiB` : `not run (needs --full)${projection}`,
+      status: at4 ? (at4.peakMiB < 200 ? 'met' : 'missed') : 'not measured',
+    });
+  }
+  for (const c of concurrency) {
+    out.push({
+      target: `${c.store}: ${c.transfers} concurrent ${sizeLabel(c.size)} persists, no failures`,
+      measured: `${c.succeeded}/${c.transfers} succeeded`,
+      status: c.succeeded === c.transfers ? 'met' : 'missed',
+    });
+  }
+  for (const s of small.filter((s) => s.tool === 'blobgate')) {
+    if (s.errors > 0) out.push({ target: `${s.store}: small objects without errors`, measured: `${s.errors} errors (${s.firstError ?? ''})`, status: 'missed' });
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * What every scenario needs: the upstream, the stores, blobgate and the
+ * peers, plus one verified blobgate persist (sha256 in the answer and of the
+ * bytes read back from the store) and one verified peer run.
+ */
+import { spawn } from 'node:child_process';
+import type { Gateway, PersistResult } from './gateway.js';
+import type { PeerName, PeerRun, Peers } from './peers.js';
+import type { StoreName, Stores } from './servers.js';
+import { expectedSha256, type Upstream } from './upstream.js';
+import { measured, type ProcMemory } from './measure.js';
+
+export interface Context {
+  upstream: Upstream;
+  stores: Stores;
+  gateway: Gateway;
+  peers: Peers;
+  log(line: string): void;
+  /** Stops blobgate and starts a fresh process (same config); `gateway` is replaced. */
+  restartGateway(): Promise<void>;
+}
+
+export type ToolName = 'blobgate' | PeerName;
+
+export interface Transfer {
+  ok: boolean;
+  seconds: number;
+  peakRss?: number;
+  /** RSS of the process just before the transfer (blobgate, sdk). */
+  startRss?: number;
+  error?: string;
+}
+
+let counter = 0;
+/** A unique object name for one transfer. */
+export const uniqueName = (prefix: string): string => `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}.bin`;
+
+/** Reads the stored bytes back through the store's own client and checks them against the upstream's sha256. */
+async function verifyStored(ctx: Context, store: StoreName, target: string, size: number): Promise<string | undefined> {
+  try {
+    const got = await ctx.stores.readBack(store, target);
+    if (got.size !== size || got.sha256 !== expectedSha256(size)) return `read back ${got.size} bytes, sha256 ${got.sha256.slice(0, 12)}…: not the upstream's bytes`;
+    return undefined;
+  } catch (err) {
+    return `read back failed: ${String((err as Error).message).slice(0, 300)}`;
+  }
+}
+
+export function checkPersist(r: PersistResult, size: number): string | undefined {
+  if (r.status !== 200 || !r.blobRef) return `status ${r.status}: ${r.error ?? ''}`;
+  if (r.blobRef.size !== size) return `blob-ref.size ${r.blobRef.size} ≠ ${size}`;
+  if (r.blobRef.sha256 !== expectedSha256(size)) return `blob-ref.sha256 ${r.blobRef.sha256.slice(0, 12)}… is not the upstream's`;
+  return undefined;
+}
+
+/** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after. */
+export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string): Promise<Transfer> {
+  const m = await measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name));
+  const r = m.value;
+  let error = checkPersist(r, size);
+  if (!error && r.blobRef) {
+    const blobRef = r.blobRef;
+    const where = await ctx.gateway.physical(store, blobRef).catch((err: unknown) => new Error(`cannot locate the stored object: ${String(err)}`));
+    error = where instanceof Error ? where.message : await verifyStored(ctx, store, where, size);
+  }
+  if (r.uri) await ctx.gateway.remove(r.uri).catch(() => undefined);
+  return { ok: error === undefined, seconds: m.seconds, ...mem(m.before, m.after), ...(error ? { error } : {}) };
+}
+
+function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; startRss?: number } {
+  return { ...(after ? { peakRss: after.hwm } : {}), ...(before ? { startRss: before.rss } : {}) };
+}
+
+/** One peer transfer; verified and deleted after. */
+export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string): Promise<Transfer> {
+  const run: PeerRun = await ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name);
+  let error = run.error;
+  if (run.ok) error = await verifyStored(ctx, store, run.target, size);
+  await ctx.stores.remove(store, run.target).catch(() => undefined);
+  return { ok: run.ok && error === undefined, seconds: run.seconds, ...(run.peakRss === undefined ? {} : { peakRss: run.peakRss }), ...(error ? { error } : {}) };
+}
+
+export function transfer(ctx: Context, tool: ToolName, store: StoreName, size: number, name: string): Promise<Transfer> {
+  return tool === 'blobgate' ? blobgateTransfer(ctx, store, size, name) : peerTransfer(ctx, tool, store, size, name);
+}
+
+/** `sync`: writes back dirty pages between local transfers, so no run pays for the previous one's writeback. */
+export function syncDisk(): Promise<void> {
+  return new Promise((resolve) => {
+    const c = spawn('sync', [], { stdio: 'ignore' });
+    c.on('error', () => resolve());
+    c.on('close', () => resolve());
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Scenarios 1–3: single transfers upstream → store, per store and size,
+ * blobgate and its peers in alternating runs (blobgate, peer, peer,
+ * blobgate, …). Each blobgate run also records blobgate's peak RSS (VmHWM
+ * reset just before the transfer), which scenario 3 (memory against size)
+ * is computed from. blobgate is restarted before each store's series, so a
+ * store's peaks do not carry what the previous store's transfers left in
+ * the heap.
+ */
+import { type Context, type ToolName, type Transfer, syncDisk, transfer, uniqueName } from './context.js';
+import type { StoreName } from './servers.js';
+import { mibPerS, sizeLabel } from './measure.js';
+
+export interface TransferSample extends Transfer {
+  store: StoreName;
+  size: number;
+  tool: ToolName;
+  run: number;
+  mibPerS: number;
+}
+
+export const TOOLS: Record<StoreName, ToolName[]> = {
+  local: ['blobgate', 'curl', 'rclone', 'sdk'],
+  s3: ['blobgate', 'rclone', 'sdk'],
+  gcs: ['blobgate', 'rclone', 'sdk'],
+};
+
+export interface ThroughputPlan {
+  stores: StoreName[];
+  sizes: Array<{ size: number; runs: number }>;
+}
+
+export async function runThroughput(ctx: Context, plan: ThroughputPlan): Promise<TransferSample[]> {
+  const samples: TransferSample[] = [];
+  for (const store of plan.stores) {
+    const tools = TOOLS[store];
+    await ctx.restartGateway();
+    // Warm-up (not recorded): connections, JIT, the peers' binaries in the page cache.
+    for (const tool of tools) {
+      const w = await transfer(ctx, tool, store, 1024 * 1024, uniqueName(`warmup-${tool}`));
+      if (!w.ok) ctx.log(`  warm-up ${tool} → ${store} failed: ${w.error}`);
+    }
+    for (const { size, runs } of plan.sizes) {
+      for (let run = 0; run < runs; run++) {
+        // Alternate the order too, so that no tool always follows the same one.
+        const order = run % 2 === 0 ? tools : [tools[0]!, ...tools.slice(1).reverse()];
+        for (const tool of order) {
+          if (store === 'local') await syncDisk();
+          const t = await transfer(ctx, tool, store, size, uniqueName(`${store}-${tool}`));
+          const sample: TransferSample = { store, size, tool, run, ...t, mibPerS: t.ok ? mibPerS(size, t.seconds) : 0 };
+          samples.push(sample);
+          const rss = t.peakRss === undefined ? '' : `, peak RSS ${(t.peakRss / 1048576).toFixed(0)} MiB`;
+          ctx.log(`  ${store} ${sizeLabel(size)} #${run + 1} ${tool}: ${t.ok ? `${t.seconds.toFixed(2)} s, ${sample.mibPerS.toFixed(1)} MiB/s${rss}` : `FAILED ${t.error}`}`);
+        }
+      }
+    }
+  }
+  return samples;
+}
