@@ -46,3 +46,18 @@ export function abortError(signal: AbortSignal): BlobgateError {
   if (reason instanceof BlobgateError) return reason;
   return new BlobgateError('aborted', 'The transfer was aborted before it completed; nothing was stored.', undefined, { cause: reason });
 }
+
+/**
+ * Runs the request that makes an object visible (a PutObject, a CopyObject, a
+ * rewrite). When it fails, the backend is asked whether it took effect anyway
+ * (a reply lost after the commit): a write must not report failure while its
+ * object is visible.
+ */
+export async function commitOrConfirm(send: () => Promise<unknown>, committed: () => Promise<boolean>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (await committed().catch(() => false)) return;
+    throw err;
+  }
+}

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import { ByteMeter } from '../meter.js';
-import { abortError, watchBody, writeFailure } from '../write-errors.js';
+import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
 import { StagedUpload, removeStagingObject } from './gcs-staging.js';
 
 /**
@@ -194,16 +194,6 @@ async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staging: File
   // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
   await removeStagingObject(staging);
   return { key: req.key, meta };
-}
-
-/** Runs a commit request; when it fails, asks GCS whether it took effect anyway. */
-async function commit(send: () => Promise<unknown>, committed: () => Promise<boolean>): Promise<void> {
-  try {
-    await send();
-  } catch (err) {
-    if (await committed().catch(() => false)) return;
-    throw err;
-  }
 }
 
 async function isCommitted(file: File, meta: ObjectMeta): Promise<boolean> {

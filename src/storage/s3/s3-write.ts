@@ -7,7 +7,7 @@ import { BlobgateError } from '../../errors.js';
 import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import { ByteMeter } from '../meter.js';
-import { abortError, watchBody, writeFailure } from '../write-errors.js';
+import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
 import { discardStaging, encodeKeyPath, removeStagingObject } from './staging.js';
 import { type TransferClient, trackTransfer } from './transfer-client.js';
 
@@ -179,16 +179,6 @@ async function publishStaged(t: S3WriteTarget, req: WriteRequest, meter: ByteMet
   // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
   await removeStagingObject(t.client, t.bucket, t.stagingKey);
   return { key: req.key, meta };
-}
-
-/** Runs a commit request; when it fails, asks S3 whether it took effect anyway. */
-async function commit(send: () => Promise<unknown>, committed: () => Promise<boolean>): Promise<void> {
-  try {
-    await send();
-  } catch (err) {
-    if (await committed().catch(() => false)) return;
-    throw err;
-  }
 }
 
 async function isCommitted(t: S3WriteTarget, meta: ObjectMeta): Promise<boolean> {
