@@ -12,6 +12,7 @@
  * Each peer is timed from start to finish; CLI peers include their process
  * start, which is what using them costs.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cleanEnv, runCli, startTsChild, type TsChild } from './proc.js';
@@ -39,8 +40,7 @@ export interface Peers {
   stop(): Promise<void>;
 }
 
-async function versionOf(cmd: string, args: string[]): Promise<string> {
-  const { spawn } = await import('node:child_process');
+function versionOf(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
     let out = '';
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: cleanEnv() });
