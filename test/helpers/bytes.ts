@@ -57,16 +57,8 @@ export function patternSha256(size: number, seed = 7): string {
   return hash.digest('hex');
 }
 
-export async function sha256OfStream(stream: AsyncIterable<Buffer | Uint8Array | string>): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    size += buf.length;
-    hash.update(buf);
-  }
-  return { sha256: hash.digest('hex'), size };
-}
+/** sha256 and size of a stream: the same helper the smoke test uses. */
+export { digestStream as sha256OfStream } from '../../src/smoke/bytes.js';
 
 export function sha256(buf: Buffer | string): string {
   return createHash('sha256').update(buf).digest('hex');
