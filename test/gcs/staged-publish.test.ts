@@ -66,3 +66,31 @@ t.test('an announced size that lies low still stores every byte', async (t) => {
   t.equal(stored.meta.sha256, patternSha256(size));
   t.same(gcs.leftovers(), []);
 });
+
+// The publish rewrite is idempotent and the client does not retry it (no
+// precondition): a connection dropped under it — a keep-alive socket the
+// server closes as the request goes out, seen under 32 concurrent writes —
+// must not fail a finished upload.
+t.test('a publish rewrite whose connection drops is sent again', async (t) => {
+  const key = `workspaces/ws-p/${randomUUID()}/retried.bin`;
+  const size = 2 * CHUNK + 5;
+  const drops = gcs.server.dropRewrites(2);
+  const stored = await driver.write({ key, body: patternStream(size), maxBytes: size, meta: META, signal });
+  t.equal(drops.dropped, 2, 'two rewrites were dropped before one went through');
+  t.equal(stored.meta.sha256, patternSha256(size));
+  t.same(await sha256OfStream((await driver.read(key)).body), { sha256: patternSha256(size), size }, 'the object holds every byte');
+  t.same(gcs.leftovers(), [], 'no session, no staging object');
+});
+
+t.test('a publish rewrite dropped on every attempt fails the write and leaves the old object', async (t) => {
+  const key = `workspaces/ws-p/${randomUUID()}/dropped.bin`;
+  await driver.write({ key, body: patternStream(1000, { seed: 3 }), maxBytes: 1000, meta: META, signal });
+  const old = await driver.head(key);
+  const drops = gcs.server.dropRewrites(100);
+  const size = 2 * CHUNK + 5;
+  await t.rejects(driver.write({ key, body: patternStream(size), maxBytes: size, meta: META, signal }), { code: 'storage_error' });
+  t.equal(drops.dropped, 4, 'sent four times in all, then given up');
+  gcs.server.dropRewrites(0);
+  t.same((await driver.head(key)).meta, old.meta, 'the key still shows the previous object');
+  t.same(gcs.leftovers(), [], 'no session, no staging object');
+});

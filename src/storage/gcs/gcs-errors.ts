@@ -53,3 +53,22 @@ export function isBucketMissing(err: unknown): boolean {
   const texts: unknown[] = [e.message, ...(Array.isArray(e.errors) ? e.errors.map((i: { message?: unknown }) => i?.message) : [])];
   return texts.some((t) => typeof t === 'string' && /bucket does not exist/i.test(t));
 }
+
+/** Node socket errors after which a request may simply be sent again. */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+
+/**
+ * Whether a failed request is worth sending again: a dropped connection
+ * (typically a keep-alive socket the server closed as the request went out)
+ * or the statuses GCS documents as retryable (408, 429, 5xx).
+ */
+export function isTransientGcsError(err: unknown): boolean {
+  const status = gcsStatus(err);
+  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+    if (typeof message === 'string' && /socket hang up|ECONNRESET|other side closed/i.test(message)) return true;
+  }
+  return false;
+}

@@ -6,6 +6,7 @@ import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import { ByteMeter } from '../meter.js';
 import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
+import { isTransientGcsError } from './gcs-errors.js';
 import { StagedUpload, removeStagingObject } from './gcs-staging.js';
 
 /**
@@ -186,11 +187,20 @@ function* drain(chunks: Buffer[]): Generator<Buffer> {
   while (chunks.length > 0) yield chunks.shift() as Buffer;
 }
 
+/**
+ * The rewrite that publishes a staged object is idempotent (same source, same
+ * destination, same meta), so a dropped connection or a 5xx sends it again.
+ * Found by the benchmark: under 32 concurrent writes a keep-alive socket the
+ * server was closing got the rewrite, which then failed a finished upload.
+ */
+const PUBLISH_RETRY = { attempts: 4, when: isTransientGcsError, pauseMs: 100 };
+
 /** Publishes the finalized staging object at the final name with the complete metadata. */
 async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staging: File, meter: ByteMeter): Promise<StoredObject> {
   const meta = finalMeta(req, meter.bytes, meter.sha256);
   const file = t.bucket.file(t.objectName);
-  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta));
+  // The client does not retry a rewrite without preconditions; it is sent again here (same source, same meta).
+  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta), PUBLISH_RETRY);
   // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
   await removeStagingObject(staging);
   return { key: req.key, meta };

@@ -60,6 +60,8 @@ export interface State {
   sessions: Map<string, UploadSession>;
   lastGeneration: number;
   signing?: { publicKeyPem: string; clientEmail?: string };
+  /** Fault injection (GcsTestServer.dropRewrites). */
+  faults: { dropRewrites: number; dropped: number };
 }
 
 export function newGeneration(state: State): number {

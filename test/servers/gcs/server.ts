@@ -29,6 +29,13 @@ export interface GcsTestServer {
   createBucket(name: string): void;
   /** The bucket's lifecycle configuration as stored (set by buckets.patch), or undefined when it has none. */
   bucketLifecycle(bucket: string): { rule: Record<string, unknown>[] } | undefined;
+  /**
+   * Fault injection: the next `times` rewrite requests (what File.copy sends)
+   * get no answer, their connection is dropped after the request was read —
+   * what a client sees when a keep-alive socket closes under its request.
+   * The rewrite does not take effect. Returns how many were dropped so far.
+   */
+  dropRewrites(times: number): { readonly dropped: number };
 }
 
 export interface GcsServerOptions {
@@ -110,6 +117,12 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
       return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
     }
     if (method === 'POST' && p.length === 9 && p[2] === 'o' && p[4] === 'rewriteTo' && p[5] === 'b' && p[7] === 'o') {
+      if (state.faults.dropRewrites > 0) {
+        state.faults.dropRewrites--;
+        state.faults.dropped++;
+        await readBody(req);
+        return void req.socket.destroy();
+      }
       return handleRewrite(state, req, res, { bucket: p[1]!, name: p[3]! }, { bucket: p[6]!, name: p[8]! }, q);
     }
     // Object names are one %2F-encoded segment for the real clients; unencoded '/' is tolerated.
@@ -130,6 +143,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     buckets: new Map(),
     sessions: new Map(),
     lastGeneration: 0,
+    faults: { dropRewrites: 0, dropped: 0 },
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -176,5 +190,14 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     objectNames: bucket => [...(state.buckets.get(bucket)?.objects.keys() ?? [])].sort(),
     createBucket: name => void createBucket(state, name),
     bucketLifecycle: name => bucketLifecycle(state, name),
+    dropRewrites: times => {
+      state.faults.dropRewrites = times;
+      state.faults.dropped = 0;
+      return {
+        get dropped() {
+          return state.faults.dropped;
+        },
+      };
+    },
   };
 }
