@@ -1,4 +1,5 @@
 import { Storage, type StorageOptions } from '@google-cloud/storage';
+import { nativeCrc32cGenerator } from './crc32c.js';
 
 /** The fields of a Google service-account key file (JSON) that the client needs. */
 export interface GcsServiceAccountKey {
@@ -27,6 +28,7 @@ export interface GcsClientOptions {
 export function buildGcsStorage(opts: GcsClientOptions): Storage {
   const projectId = opts.projectId ?? opts.credentials?.project_id;
   const options: StorageOptions = {
+    crc32cGenerator: nativeCrc32cGenerator,
     ...(projectId === undefined ? {} : { projectId }),
     ...(opts.apiEndpoint === undefined ? {} : { apiEndpoint: opts.apiEndpoint }),
   };
