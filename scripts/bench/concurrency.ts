@@ -26,7 +26,7 @@ export interface ConcurrencyResult {
 export async function runConcurrency(ctx: Context, stores: StoreName[], transfers: number, size: number): Promise<ConcurrencyResult[]> {
   const out: ConcurrencyResult[] = [];
   for (const store of stores) {
-    await ctx.restartGateway();
+    await ctx.restartGateway(store);
     const warm = await ctx.gateway.persist(store, ctx.upstream.bytesUrl(1024 * 1024, 'warmup.bin'), 'c/warmup', 'warmup.bin');
     if (warm.uri) await ctx.gateway.remove(warm.uri);
     const names = Array.from({ length: transfers }, () => uniqueName(`conc-${store}`));

@@ -16,8 +16,8 @@ export interface Context {
   gateway: Gateway;
   peers: Peers;
   log(line: string): void;
-  /** Stops blobgate and starts a fresh process (same config); `gateway` is replaced. */
-  restartGateway(): Promise<void>;
+  /** Stops blobgate and starts a fresh process configured with `store` (beside local); `gateway` is replaced. */
+  restartGateway(store: StoreName): Promise<void>;
 }
 
 export type ToolName = 'blobgate' | PeerName;

@@ -1,10 +1,12 @@
 /**
  * blobgate under test: the built gateway (`node dist/main.js`, run
  * `npm run build` first) as a child process, configured by a JSON file with
- * three stores — `local` (a directory on the same disk as the peers' files),
- * `s3` (the fauxqs endpoint, path style, credentials by `env:` references)
- * and `gcs` (the test server's api-endpoint, service-account key by a `file:`
- * reference). A persist chooses its store through a slot binding
+ * the store under test beside `local` (which holds the tiers) — `local` (a
+ * directory on the same disk as the peers' files), `s3` (the fauxqs endpoint,
+ * path style, credentials by `env:` references) or `gcs` (the test server's
+ * api-endpoint, service-account key by a `file:` reference), as a deployment
+ * on that store would be configured: the gateway loads only the SDK of a
+ * configured store, so its RSS is that of such a deployment. A persist chooses its store through a slot binding
  * (`slots: {x: {root: 'bench', connection: <store>}}`) into the ephemeral tier.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,31 +58,31 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export function gatewayConfig(stores: Stores, localRoot: string, port: number): Record<string, unknown> {
+export function gatewayConfig(stores: Stores, localRoot: string, port: number, store: StoreName): Record<string, unknown> {
+  const clouds: Record<string, unknown> = {
+    s3: {
+      driver: 's3',
+      bucket: BUCKET,
+      region: S3_REGION,
+      endpoint: stores.s3Endpoint,
+      'force-path-style': true,
+      'part-size': S3_PART_SIZE,
+      'queue-size': S3_QUEUE_SIZE,
+      credentials: { 'access-key-id': 'env:BENCH_S3_KEY', 'secret-access-key': 'env:BENCH_S3_SECRET' },
+    },
+    gcs: {
+      driver: 'gcs',
+      bucket: BUCKET,
+      'project-id': 'bench',
+      'api-endpoint': stores.gcsUrl,
+      'chunk-size': GCS_CHUNK_SIZE,
+      credentials: `file:${stores.serviceAccountFile}`,
+    },
+  };
   return {
     host: '127.0.0.1',
     port,
-    stores: {
-      local: { driver: 'local', root: localRoot },
-      s3: {
-        driver: 's3',
-        bucket: BUCKET,
-        region: S3_REGION,
-        endpoint: stores.s3Endpoint,
-        'force-path-style': true,
-        'part-size': S3_PART_SIZE,
-        'queue-size': S3_QUEUE_SIZE,
-        credentials: { 'access-key-id': 'env:BENCH_S3_KEY', 'secret-access-key': 'env:BENCH_S3_SECRET' },
-      },
-      gcs: {
-        driver: 'gcs',
-        bucket: BUCKET,
-        'project-id': 'bench',
-        'api-endpoint': stores.gcsUrl,
-        'chunk-size': GCS_CHUNK_SIZE,
-        credentials: `file:${stores.serviceAccountFile}`,
-      },
-    },
+    stores: { local: { driver: 'local', root: localRoot }, ...(store === 'local' ? {} : { [store]: clouds[store] }) },
     tiers: { retained: { store: 'local' }, ephemeral: { store: 'local' } },
     tokens: [{ token: TOKEN, workspaces: ['*'] }],
     limits: { transfers: 64, 'transfer-queue': 256 },
@@ -90,7 +92,7 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number): 
   };
 }
 
-export async function startGateway(stores: Stores, workDir: string, nodeArgs: string[] = []): Promise<Gateway> {
+export async function startGateway(stores: Stores, workDir: string, store: StoreName, nodeArgs: string[] = []): Promise<Gateway> {
   if (!existsSync('dist/main.js')) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does).');
   const localRoot = join(workDir, 'blobgate-local');
   const dataDir = join(workDir, 'blobgate-data');
@@ -98,7 +100,7 @@ export async function startGateway(stores: Stores, workDir: string, nodeArgs: st
   await rm(localRoot, { recursive: true, force: true }); // a restart starts from an empty local store
   const port = await freePort();
   const configFile = join(workDir, 'blobgate.json');
-  await writeFile(configFile, JSON.stringify(gatewayConfig(stores, localRoot, port), null, 2));
+  await writeFile(configFile, JSON.stringify(gatewayConfig(stores, localRoot, port, store), null, 2));
   const env = cleanEnv({
     BLOBGATE_CONFIG: configFile,
     BLOBGATE_DATA_DIR: dataDir,

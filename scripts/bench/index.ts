@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const st = await startStores(workDir);
   cleanup.push(() => st.stop());
   const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles')}`] : [];
-  const gateway = await startGateway(st, workDir, nodeArgs);
+  const gateway = await startGateway(st, workDir, stores[0] ?? 'local', nodeArgs);
   const peers = await startPeers(st, workDir);
   cleanup.push(() => peers.stop());
   const ctx: Context = {
@@ -104,9 +104,9 @@ async function main(): Promise<void> {
     gateway,
     peers,
     log,
-    async restartGateway() {
+    async restartGateway(store) {
       await ctx.gateway.stop();
-      ctx.gateway = await startGateway(st, workDir, nodeArgs);
+      ctx.gateway = await startGateway(st, workDir, store, nodeArgs);
       log(`blobgate restarted: pid ${ctx.gateway.pid}${cpuProf ? ` (profile: ${join(outDir, 'profiles')}/CPU.*.${ctx.gateway.pid}.*.cpuprofile)` : ''}`);
     },
   };
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       'S3 (blobgate, rclone, sdk)': `${S3_PART_SIZE / MiB} MiB parts, ${S3_QUEUE_SIZE} in parallel, one PutObject up to one part (rclone: --s3-chunk-size/--s3-upload-cutoff ${S3_PART_SIZE / MiB}M, --s3-upload-concurrency ${S3_QUEUE_SIZE}); fauxqs 1.9.2 in memory`,
       'GCS (blobgate, rclone, sdk)': `${GCS_CHUNK_SIZE / MiB} MiB chunks, one at a time (rclone 1.60's fixed chunk size; blobgate's default is 8 MiB); one request up to one chunk; the project's GCS test server, in memory`,
       local: 'blobgate writes a temp file, fsyncs it and renames it (durable); sdk = undici piped into fs.createWriteStream with fsync (the same call, nothing else); curl -o and rclone do not fsync. `sync` runs before each local transfer, untimed.',
-      'blobgate process': 'restarted before each store\'s throughput series (one warm-up transfer per tool first); its peak RSS is VmHWM, reset before each transfer',
+      'blobgate process': 'restarted before each store\'s series, configured with that store beside local (as a deployment on that store would be: only a configured store\'s SDK is loaded), one warm-up transfer per tool first; its peak RSS is VmHWM, reset before each transfer',
       'timing': 'blobgate: the HTTP step request until its answer; curl/rclone: process start to exit; sdk: the IPC request to the worker until its answer',
       'test-server repairs (scripts/bench/s3-server.ts, servers-child.ts)':
         'fauxqs gets CompleteMultipartUpload bodies in one canonical element order with entities decoded (Go clients: without it rclone\'s multipart uploads failed or silently lost parts); ' +

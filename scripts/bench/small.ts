@@ -76,7 +76,7 @@ async function cleanup(ctx: Context, store: StoreName, tool: 'blobgate' | 'sdk')
 export async function runSmall(ctx: Context, stores: StoreName[], size: number, concurrency: number, seconds: number): Promise<SmallResult[]> {
   const out: SmallResult[] = [];
   for (const store of stores) {
-    await ctx.restartGateway();
+    await ctx.restartGateway(store);
     for (const tool of ['blobgate', 'sdk'] as const) {
       const pid = tool === 'blobgate' ? ctx.gateway.pid : ctx.peers.sdk.pid;
       const loop = (secs: number): Promise<{ latencies: number[]; errors: string[]; seconds: number }> =>

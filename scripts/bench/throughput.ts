@@ -34,7 +34,7 @@ export async function runThroughput(ctx: Context, plan: ThroughputPlan): Promise
   const samples: TransferSample[] = [];
   for (const store of plan.stores) {
     const tools = TOOLS[store];
-    await ctx.restartGateway();
+    await ctx.restartGateway(store);
     // Warm-up (not recorded): connections, JIT, the peers' binaries in the page cache.
     for (const tool of tools) {
       const w = await transfer(ctx, tool, store, 1024 * 1024, uniqueName(`warmup-${tool}`));
