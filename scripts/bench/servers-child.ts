@@ -1,7 +1,7 @@
 /**
- * Child process (started by servers.ts): the S3 test server (fauxqs 1.9.2,
- * as test/servers/s3/fauxqs.ts builds it, with the repair rclone needs:
- * s3-server.ts) and the project's GCS JSON-API test server
+ * Child process (started by servers.ts): the S3 test server (fauxqs 1.9.2
+ * with the test harness's repairs, test/servers/s3/fauxqs.ts — among them
+ * the one rclone's CompleteMultipartUpload bodies need) and the project's GCS JSON-API test server
  * (test/servers/gcs/server.ts), both on 127.0.0.1 port 0, each with the
  * bucket `bench`. A process of their own, so that their memory (both keep
  * objects in memory) and CPU are never counted as blobgate's or the driver's.
@@ -16,7 +16,7 @@
  * the same digest — so large objects can be stored at all.
  */
 import crypto from 'node:crypto';
-import { startBenchS3Server } from './s3-server.js';
+import { startS3Server } from '../../test/servers/s3/fauxqs.js';
 import { startGcsServer } from '../../test/servers/gcs/server.js';
 
 const hashProto = (crypto as unknown as { Hash: { prototype: { update(data: unknown, encoding?: unknown): unknown } } }).Hash.prototype;
@@ -29,7 +29,8 @@ hashProto.update = function (this: unknown, data: unknown, encoding?: unknown): 
 
 const BUCKET = process.argv[2] ?? 'bench';
 
-const s3 = await startBenchS3Server(BUCKET);
+const s3 = await startS3Server();
+s3.createBucket(BUCKET);
 const gcs = await startGcsServer({ host: '127.0.0.1', port: 0 });
 gcs.createBucket(BUCKET);
 
