@@ -4,26 +4,14 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { startGcsServer } from '../servers/gcs/server.js';
+import { findRclone, rcloneEnv } from '../helpers/rclone.js';
 import { sha256 } from './util.js';
 
-function findOnPath(bin: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const p = join(dir || '.', bin);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return undefined;
-}
-
-const rclone = findOnPath('rclone');
+const rclone = findRclone();
 if (!rclone) {
   t.fail('rclone is not installed: install it with `apt-get install -y rclone` (.ci/run does so). This test must not be skipped.');
 } else {
@@ -42,16 +30,7 @@ async function run(rcloneBin: string): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const configPath = join(dir, 'rclone.conf');
-  writeFileSync(configPath, ''); // empty config: everything comes from the environment
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('RCLONE_') && k !== 'AWS_CA_BUNDLE' && !/^(https?|all)_proxy$/i.test(k)) env[k] = v;
-  }
-  Object.assign(env, {
-    RCLONE_CONFIG: configPath,
-    RCLONE_CACHE_DIR: join(dir, 'cache'),
-    NO_PROXY: '127.0.0.1,localhost',
+  const env = rcloneEnv(dir, {
     RCLONE_CONFIG_GCSTEST_TYPE: 'google cloud storage',
     RCLONE_CONFIG_GCSTEST_ANONYMOUS: 'true', // no credentials, no token requests
     RCLONE_CONFIG_GCSTEST_ENDPOINT: `${server.url}/storage/v1/`,

@@ -8,12 +8,13 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import t from 'tap';
 import { canonicalCompleteBody, startS3Server, TEST_REGION } from '../servers/s3/fauxqs.js';
 import { listedUploads, TEST_CREDENTIALS, testClient } from '../servers/s3/clients.js';
+import { findRclone, rcloneEnv } from '../helpers/rclone.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -32,14 +33,7 @@ t.test('canonicalCompleteBody decodes entities and orders each part', async (t) 
   t.equal(canonicalCompleteBody('<Delete><Object><Key>a</Key></Object></Delete>'), undefined, 'other bodies are left alone');
 });
 
-const rclone = (process.env.PATH ?? '').split(delimiter).map((d) => join(d || '.', 'rclone')).find((p) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const rclone = findRclone();
 
 t.test('rclone copyto in 8 parts stores every byte', async (t) => {
   if (!rclone) return void t.fail('rclone is not installed: `apt-get install -y rclone` (.ci/run does so). This test must not be skipped.');
@@ -52,16 +46,7 @@ t.test('rclone copyto in 8 parts stores every byte', async (t) => {
   const data = randomBytes(8 * 5 * 1024 * 1024 - 12_345); // 8 parts of 5 MiB, the last one short
   const file = join(dir, 'big.bin');
   writeFileSync(file, data);
-  writeFileSync(join(dir, 'rclone.conf'), '');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // AWS_CA_BUNDLE breaks rclone's plain-HTTP S3 client (TESTING.md); proxies must not see loopback.
-    if (!k.startsWith('RCLONE_') && !k.startsWith('AWS_') && !/^(https?|all|no)_proxy$/i.test(k)) env[k] = v;
-  }
-  Object.assign(env, {
-    RCLONE_CONFIG: join(dir, 'rclone.conf'),
-    RCLONE_CACHE_DIR: join(dir, 'cache'),
-    NO_PROXY: '127.0.0.1,localhost',
+  const env = rcloneEnv(dir, {
     RCLONE_CONFIG_T_TYPE: 's3',
     RCLONE_CONFIG_T_PROVIDER: 'Other',
     RCLONE_CONFIG_T_ENDPOINT: server.endpoint,
