@@ -9,6 +9,7 @@ import { parseSearchIndexField } from '../../persist/search-index.js';
 import { toResourceRef, type ResourceRef } from '../../refs/resource-ref.js';
 import type { SearchIndex } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
+import { owned } from '../../storage/stream-owner.js';
 import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { workspaceParams } from '../schemas.js';
 import type { Metrics } from '../metrics.js';
@@ -71,11 +72,18 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         const controller = abortOnDisconnect(request, reply);
         // A refusal must not destroy the request (and with it the socket) before the answer is sent: the
         // driver gets a pass-through it may destroy; the request is left for the error handler to close.
-        const body = new PassThrough();
+        // It is owned from birth: while the upload waits for a transfer slot, a client that leaves
+        // mid-body errors the request, and that error reaches this stream before any store reads it.
+        const body = owned(new PassThrough());
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
-        const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced))]);
-        return reply.code(201).send(ref);
+        try {
+          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced))]);
+          return reply.code(201).send(ref);
+        } finally {
+          // A transfer that never started (refused, or given up while queued) leaves the body to us.
+          if (!body.destroyed) body.destroy();
+        }
       },
     );
   });
@@ -188,6 +196,9 @@ async function receiveMultipart(deps: UploadDeps, request: FastifyRequest<{ Para
       fields[name as Field] = value;
     });
     bb.on('file', (_name, stream, info) => {
+      // Owned from birth: busboy destroys a part with an error when the form breaks off, whether
+      // a store is reading it yet or it is only being drained.
+      owned(stream);
       if (failure !== undefined) return stream.resume();
       stream.once('limit', () => stream.destroy(new BlobgateError('cap_exceeded', `A file is larger than the retained write cap of ${cap} bytes.`, { 'max-bytes': cap })));
       const fileFields = { ...fields, filename: fields.filename ?? info.filename };
