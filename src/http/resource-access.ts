@@ -5,6 +5,7 @@ import type { StorageDriver, StoredObject } from '../storage/driver.js';
 import { contentDisposition } from '../storage/disposition.js';
 import { parseRangeHeader } from '../storage/range.js';
 import type { StoreRegistry } from '../storage/registry.js';
+import { owned } from '../storage/stream-owner.js';
 import { requireWorkspace, type Grant } from './auth.js';
 
 export interface Located {
@@ -52,7 +53,9 @@ export async function sendObject(
   rangeHeader: string | undefined,
   opts: { download?: boolean; filename?: string } = {},
 ): Promise<FastifyReply> {
+  // Everything the request decides is worked out before the stored bytes are opened.
   const range = parseRangeHeader(rangeHeader);
+  const disposition = contentDisposition({ ...(opts.download ? { download: true } : {}), ...(opts.filename !== undefined ? { filename: opts.filename } : {}) }, located.loc.key);
   await headLive(located);
   let read;
   try {
@@ -60,20 +63,26 @@ export async function sendObject(
   } catch (err) {
     throw notFoundAsResource(err, located);
   }
-  const { meta } = read.object;
-  reply.header('content-type', meta.contentType);
-  reply.header('accept-ranges', 'bytes');
-  if (meta.sha256) reply.header('etag', `"${meta.sha256}"`);
-  reply.header('cache-control', 'private, no-store');
-  reply.header('x-content-type-options', 'nosniff');
-  const disposition = contentDisposition({ ...(opts.download ? { download: true } : {}), ...(opts.filename !== undefined ? { filename: opts.filename } : {}) }, located.loc.key);
-  if (disposition) reply.header('content-disposition', disposition);
-  if (read.range) {
-    reply.code(206);
-    reply.header('content-range', `bytes ${read.range.start}-${read.range.end}/${meta.size}`);
-    reply.header('content-length', String(read.range.end - read.range.start + 1));
-  } else {
-    reply.header('content-length', String(meta.size));
+  // Owned until the reply pipes it: a storage read may fail before then. Destroyed if the reply never takes it.
+  const body = owned(read.body);
+  try {
+    const { meta } = read.object;
+    reply.header('content-type', meta.contentType);
+    reply.header('accept-ranges', 'bytes');
+    if (meta.sha256) reply.header('etag', `"${meta.sha256}"`);
+    reply.header('cache-control', 'private, no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    if (disposition) reply.header('content-disposition', disposition);
+    if (read.range) {
+      reply.code(206);
+      reply.header('content-range', `bytes ${read.range.start}-${read.range.end}/${meta.size}`);
+      reply.header('content-length', String(read.range.end - read.range.start + 1));
+    } else {
+      reply.header('content-length', String(meta.size));
+    }
+    return reply.send(body);
+  } catch (err) {
+    body.destroy();
+    throw err;
   }
-  return reply.send(read.body);
 }

@@ -4,12 +4,15 @@ import { SIGNED_PATH, type LocalSigner } from '../../signing/local-signer.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { sendObject } from '../resource-access.js';
 
+/** The parameters a signed URL carries. */
+const SIGNED_PARAMS = ['expires', 'download', 'filename', 'signature'] as const;
+
 /**
  * URLs blobgate signed itself (local store). No API token: the signature is
  * the credential. Range is supported like the content route.
  */
 export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; signer: LocalSigner }): void {
-  app.get<{ Querystring: Record<string, string> }>(`${SIGNED_PATH}/*`, async (request, reply) => {
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>(`${SIGNED_PATH}/*`, async (request, reply) => {
     const rawPath = (request.raw.url ?? '').split('?')[0]!.slice(SIGNED_PATH.length + 1);
     let store: string;
     let keySegments: string[];
@@ -19,7 +22,7 @@ export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry
       throw new BlobgateError('signature_invalid', 'The signed URL is not valid.');
     }
     const key = keySegments.join('/');
-    const q = request.query;
+    const q = singleValued(request.query);
     const grant = {
       store,
       key,
@@ -34,4 +37,20 @@ export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry
       ...(grant.filename !== undefined ? { filename: grant.filename } : {}),
     });
   });
+}
+
+/**
+ * A signed parameter given twice arrives as an array; it is refused here,
+ * before the signature is checked and before any stored byte is opened.
+ */
+function singleValued(query: Record<string, string | string[] | undefined>): Partial<Record<(typeof SIGNED_PARAMS)[number], string>> {
+  const out: Partial<Record<(typeof SIGNED_PARAMS)[number], string>> = {};
+  for (const name of SIGNED_PARAMS) {
+    const value = query[name];
+    if (Array.isArray(value)) {
+      throw new BlobgateError('invalid_request', `The signed URL repeats the "${name}" parameter; use the URL exactly as it was issued.`, { field: name });
+    }
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
