@@ -10,7 +10,7 @@ export const ERROR_CATALOGUE = {
   path_invalid: { status: 400, summary: 'A key segment is empty, ".", "..", absolute, or holds a backslash, NUL or control character.' },
   inline_limit_exceeded: { status: 413, summary: 'The upstream response is larger than the inline limit; add a persist spec.' },
   binary_requires_persist: { status: 422, summary: 'The upstream response is binary; binary bodies are never inlined, add a persist spec.' },
-  response_unparseable: { status: 502, summary: 'The upstream response could not be parsed as the step\'s response-as asked.' },
+  response_unparseable: { status: 502, summary: 'The upstream response could not be parsed as the step\'s response-as asked (or a token endpoint answered 200 without a token).' },
   cap_exceeded: { status: 413, summary: 'The body is larger than the write cap (tier cap, or max-response-bytes when lower).' },
   load_limit_exceeded: { status: 413, summary: 'A blob loaded as a request body is larger than the load limit of its tier.' },
   range_not_satisfiable: { status: 416, summary: 'The requested byte range lies outside the stored object.' },

@@ -74,15 +74,55 @@ export class GoogleTokenSource {
       if (err instanceof BlobgateError) throw err;
       throw new BlobgateError('upstream_unreachable', `The token endpoint ${new URL(tokenUri).host} could not be reached.`, undefined, { cause: err });
     }
-    const text = await res.body.text();
     if (res.statusCode !== 200) {
+      res.body.destroy();
       throw new BlobgateError('upstream_status', `The token endpoint refused the service account (status ${res.statusCode}).`, { status: res.statusCode });
     }
-    const parsed = JSON.parse(text) as { access_token?: string; expires_in?: number };
-    if (!parsed.access_token) throw new BlobgateError('upstream_status', 'The token endpoint answered without an access token.', { status: res.statusCode });
-    this.cache.set(cacheKey, { token: parsed.access_token, expiresAt: this.now() + (parsed.expires_in ?? 3600) * 1000 });
-    return parsed.access_token;
+    const answer = tokenAnswer(await readAnswer(res, tokenUri));
+    this.cache.set(cacheKey, { token: answer.token, expiresAt: this.now() + answer.expiresInSeconds * 1000 });
+    return answer.token;
   }
+}
+
+/** A token answer is a small JSON object; anything longer is not one. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+async function readAnswer(res: Dispatcher.ResponseData, tokenUri: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.body.destroy();
+        throw unusableAnswer(`is longer than ${MAX_ANSWER_BYTES} bytes`);
+      }
+      parts.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof BlobgateError) throw err;
+    throw new BlobgateError('upstream_unreachable', `The token endpoint ${new URL(tokenUri).host} dropped the connection.`, undefined, { cause: err });
+  }
+  return Buffer.concat(parts, size).toString('utf8');
+}
+
+/** The token and its lifetime from a 200 answer (RFC 6749 §5.1); anything else is unusable. */
+function tokenAnswer(text: string): { token: string; expiresInSeconds: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw unusableAnswer('is not JSON');
+  }
+  const { access_token: token, expires_in: expiresIn } = (parsed ?? {}) as { access_token?: unknown; expires_in?: unknown };
+  if (typeof token !== 'string' || token === '' || /[\s\u0000-\u001f\u007f]/.test(token)) throw unusableAnswer('holds no usable access_token');
+  const lifetime = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600;
+  return { token, expiresInSeconds: lifetime };
+}
+
+function unusableAnswer(what: string): BlobgateError {
+  // The answer itself is never echoed: it may hold a token.
+  return new BlobgateError('response_unparseable', `The token endpoint answered 200, but its answer ${what}; check the service account's token_uri.`, { status: 200 });
 }
 
 function parseKey(secretValue: string): ServiceAccountKey {

@@ -1,5 +1,6 @@
 import { BlobgateError } from '../errors.js';
 import type { UpstreamResponse } from './fetch.js';
+import { jsonNestingExceeds } from './json-depth.js';
 import type { ResponseAs } from './types.js';
 
 export interface InlineResult {
@@ -9,6 +10,13 @@ export interface InlineResult {
   'content-type'?: string;
   body: unknown;
 }
+
+/**
+ * Deepest nesting of arrays and objects an inline JSON body may have. Real
+ * documents stay far below; a few thousand levels overflow the stack when the
+ * result is serialised.
+ */
+export const MAX_JSON_DEPTH = 512;
 
 /**
  * Buffers a response that is not persisted, up to `limit` bytes (the inline
@@ -35,6 +43,13 @@ export async function inlineResponse(res: UpstreamResponse, responseAs: Response
   }
   let body: unknown = text;
   if (kind === 'json') {
+    if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) {
+      throw new BlobgateError(
+        'response_unparseable',
+        `The upstream JSON response nests deeper than ${MAX_JSON_DEPTH} levels; use response-as "text" to receive it as a string, or persist it.`,
+        { status: res.status, 'max-depth': MAX_JSON_DEPTH },
+      );
+    }
     try {
       body = text.trim() === '' ? null : JSON.parse(text);
     } catch {
