@@ -1,7 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/types.js';
-import { TokenAuth } from './http/auth.js';
+import { requireTokenFor, TokenAuth } from './http/auth.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/routes/health.js';
 import { listRoutes } from './http/routes/list.js';
@@ -10,7 +11,7 @@ import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
 import { TransferGate } from './http/transfer-gate.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, metricsHandler } from './http/metrics.js';
 import { installRequestLog } from './http/request-log.js';
 import { LocalSigner } from './signing/local-signer.js';
 import type { SecretsProvider } from './secrets/provider.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   signingSecret: string;
   /** The transfer limit; main.ts keeps a handle for graceful shutdown. */
   gate?: TransferGate;
+  /** The metrics; main.ts keeps a handle to serve them on a separate listener (metrics.listen). */
+  metrics?: Metrics;
   /** Options for the pino logger fastify creates; `false` silences it. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -65,19 +68,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (gate.isClosing) reply.header('connection', 'close');
     return payload;
   });
-  const metrics = new Metrics(gate);
+  const metrics = deps.metrics ?? new Metrics(gate);
+  // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).
+  app.addHook('onListen', async () => deps.guard.ownListeners(app.addresses().filter((a): a is AddressInfo => typeof a === 'object')));
   // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every
   // route registered after it, so the routes live in a plugin registered next).
   void app.register(swagger, OPENAPI_INFO);
   void app.register(async (root) => {
+    // Public: the OpenAPI document, metrics, health, and URLs blobgate signed (the signature is the credential).
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    root.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    root.get('/metrics', { schema: { hide: true } }, metricsHandler(metrics, config));
     healthRoutes(root, deps);
-    stepRoutes(root, { ...deps, auth, gate, metrics });
-    resourceRoutes(root, { config, stores: deps.stores, auth, signer, metrics });
-    listRoutes(root, { stores: deps.stores, auth });
     signedRoutes(root, { stores: deps.stores, signer });
-    uploadRoutes(root, { config, stores: deps.stores, auth, gate, metrics });
+    // Every other route needs the API token, checked before the body is read (src/http/auth.ts).
+    void root.register(async (api) => {
+      requireTokenFor(api, auth);
+      stepRoutes(api, { ...deps, gate, metrics });
+      resourceRoutes(api, { config, stores: deps.stores, signer, metrics });
+      listRoutes(api, { stores: deps.stores });
+      uploadRoutes(api, { config, stores: deps.stores, gate, metrics });
+    });
   });
   return app;
 }

@@ -1,7 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TokenConfig } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the request's token grants; set by the token check before the body is read. */
+    grant: Grant | null;
+  }
+}
 
 /** What a valid bearer token grants: a set of workspaces, or all of them. */
 export interface Grant {
@@ -42,4 +49,27 @@ export function requireWorkspace(grant: Grant, workspace: string): void {
   if (!grant.all && !grant.workspaces.has(workspace)) {
     throw new BlobgateError('forbidden', `The API token is not granted workspace "${workspace}".`, { workspace });
   }
+}
+
+/**
+ * Puts every route of `scope` behind the token, checked in an onRequest hook:
+ * before any body byte is read or parsed, so a caller without a valid token
+ * gets 401 (and a token not granted the `:ws` of the path 403) without making
+ * the server read its body, and never learns the body schema. Routes that name
+ * a workspace in a res:// URI check it after parsing, with `grantOf`.
+ */
+export function requireTokenFor(scope: FastifyInstance, auth: TokenAuth): void {
+  scope.decorateRequest('grant', null);
+  scope.addHook('onRequest', async (request) => {
+    const grant = auth.authenticate(request);
+    const ws = (request.params as { ws?: unknown } | undefined)?.ws;
+    if (typeof ws === 'string') requireWorkspace(grant, ws);
+    request.grant = grant;
+  });
+}
+
+/** The grant the onRequest hook of `requireTokenFor` found; a route outside that scope has none. */
+export function grantOf(request: FastifyRequest): Grant {
+  if (!request.grant) throw new BlobgateError('internal', 'This route is not behind the API token check.');
+  return request.grant;
 }

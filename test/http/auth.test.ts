@@ -63,7 +63,7 @@ t.test('unknown routes are not_found JSON; health needs no token', async (t) => 
 });
 
 t.test('a non-JSON body or an oversized body is invalid_request, not 500', async (t) => {
-  const res = await fetch(`${gw.url}/v1/workspaces/ws-1/http`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'text/plain' }, body: 'hi' });
+  const res = await fetch(`${gw.url}/v1/workspaces/ws-1/http`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_WS1}`, 'content-type': 'text/plain' }, body: 'hi' });
   t.equal(res.status, 400);
   t.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_request');
   const big = await gw.call('POST', '/v1/workspaces/ws-1/http', { 'flow-slug': 'f', 'step-id': 's', request: { url: 'http://x/', body: 'x'.repeat(1_100_000) } });

@@ -5,7 +5,6 @@ import { toResourceRef, type ResourceRef } from '../../refs/resource-ref.js';
 import { workspacePrefix } from '../../refs/resource-uri.js';
 import type { StorageDriver, StoredObject } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
-import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { listQuery, workspaceParams } from '../schemas.js';
 
 interface ListQuery {
@@ -28,14 +27,14 @@ const MAX_BACKEND_CALLS = 10;
  * `path-prefix` is then relative to it (seed 000, "storage-root … path-prefix
  * is relative to the configured root"); without a root, path-prefix is
  * relative to the workspace (e.g. `persist/daily`). Expired blobs are skipped.
+ * The token and its grant of `:ws` are checked before this runs (src/http/auth.ts).
  */
-export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; auth: TokenAuth }): void {
+export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry }): void {
   app.get<{ Params: { ws: string }; Querystring: ListQuery }>(
     '/v1/workspaces/:ws/resources',
     { schema: { params: workspaceParams, querystring: listQuery } },
     async (request) => {
       const { ws } = request.params;
-      requireWorkspace(deps.auth.authenticate(request), ws);
       const q = request.query;
       const limit = Math.min(Number(q.limit ?? 100), 1000);
       const prefix = listPrefix(ws, q);

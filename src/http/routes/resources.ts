@@ -4,7 +4,7 @@ import { BlobgateError } from '../../errors.js';
 import { toResourceRef } from '../../refs/resource-ref.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import type { LocalSigner } from '../../signing/local-signer.js';
-import type { TokenAuth } from '../auth.js';
+import { grantOf } from '../auth.js';
 import type { Metrics } from '../metrics.js';
 import { headLive, locate, sendObject } from '../resource-access.js';
 import { signUrlBody, uriQuery } from '../schemas.js';
@@ -12,27 +12,26 @@ import { signUrlBody, uriQuery } from '../schemas.js';
 export interface ResourceDeps {
   config: Config;
   stores: StoreRegistry;
-  auth: TokenAuth;
   signer: LocalSigner;
   metrics: Metrics;
 }
 
 export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
-  const { stores, auth } = deps;
+  const { stores } = deps;
 
   app.get<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request) => {
-    const located = locate(stores, request.query.uri, auth.authenticate(request));
+    const located = locate(stores, request.query.uri, grantOf(request));
     const obj = await headLive(located);
     return toResourceRef(located.loc.workspace, located.loc.store, located.driver, obj);
   });
 
   app.get<{ Querystring: { uri: string } }>('/v1/resources/content', { schema: { querystring: uriQuery } }, async (request, reply) => {
-    const located = locate(stores, request.query.uri, auth.authenticate(request));
+    const located = locate(stores, request.query.uri, grantOf(request));
     return sendObject(reply, located, request.headers.range);
   });
 
   app.delete<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request, reply) => {
-    const located = locate(stores, request.query.uri, auth.authenticate(request));
+    const located = locate(stores, request.query.uri, grantOf(request));
     await located.driver.delete(located.loc.key);
     return reply.code(204).send();
   });
@@ -42,7 +41,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
     { schema: { body: signUrlBody } },
     async (request) => {
       const { signing } = deps.config;
-      const located = locate(stores, request.body.uri, auth.authenticate(request));
+      const located = locate(stores, request.body.uri, grantOf(request));
       const ttl = request.body['ttl-seconds'] ?? signing.defaultTtlSeconds;
       if (ttl < signing.minTtlSeconds || ttl > signing.maxTtlSeconds) {
         throw new BlobgateError('invalid_request', `ttl-seconds must be from ${signing.minTtlSeconds} to ${signing.maxTtlSeconds}; got ${ttl}.`, { field: 'ttl-seconds' });

@@ -1,17 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { BlobgateError } from '../../errors.js';
 import { runHttpStep, type StepBody, type StepDeps } from '../../step/run-step.js';
-import { requireWorkspace, type TokenAuth } from '../auth.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
 import { stepBodySchema, workspaceParams } from '../schemas.js';
 
-export function stepRoutes(app: FastifyInstance, deps: StepDeps & { auth: TokenAuth; gate: TransferGate; metrics: Metrics }): void {
+export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: TransferGate; metrics: Metrics }): void {
   app.post<{ Params: { ws: string }; Body: StepBody }>(
     '/v1/workspaces/:ws/http',
     { schema: { params: workspaceParams, body: stepBodySchema } },
     async (request, reply) => {
-      requireWorkspace(deps.auth.authenticate(request), request.params.ws);
       const facts = request.facts;
       facts.step = `${request.body['flow-slug']}/${request.body['step-id']}`;
       const persist = request.body.persist;

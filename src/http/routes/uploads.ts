@@ -10,7 +10,6 @@ import { toResourceRef, type ResourceRef } from '../../refs/resource-ref.js';
 import type { SearchIndex } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { owned } from '../../storage/stream-owner.js';
-import { requireWorkspace, type TokenAuth } from '../auth.js';
 import { workspaceParams } from '../schemas.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
@@ -18,7 +17,6 @@ import type { TransferGate } from '../transfer-gate.js';
 interface UploadDeps {
   config: Config;
   stores: StoreRegistry;
-  auth: TokenAuth;
   gate: TransferGate;
   metrics: Metrics;
 }
@@ -41,7 +39,6 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
     scope.post<{ Params: { ws: string } }>('/v1/workspaces/:ws/uploads', { schema: { params: workspaceParams } }, async (request, reply) => {
-      requireWorkspace(deps.auth.authenticate(request), request.params.ws);
       const type = request.headers['content-type'] ?? '';
       if (!/^multipart\/form-data\s*;/i.test(type)) {
         throw new BlobgateError('invalid_request', 'Send uploads as multipart/form-data (or PUT the raw bytes to /v1/workspaces/:ws/uploads/<filename>).');
@@ -61,7 +58,6 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         },
       },
       async (request, reply) => {
-        requireWorkspace(deps.auth.authenticate(request), request.params.ws);
         if (request.params.filename.includes('/')) {
           throw new BlobgateError('path_invalid', 'The upload filename is one path segment; put folders in the "path" query parameter.', { field: 'filename' });
         }
