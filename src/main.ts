@@ -6,6 +6,8 @@ import { buildApp } from './app.js';
 import { BlobgateError } from './errors.js';
 import { TransferGate } from './http/transfer-gate.js';
 import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
+import { isLoopbackHost } from './config/listen.js';
+import { Metrics, startMetricsListener, type MetricsListener } from './http/metrics.js';
 import type { Config } from './config/types.js';
 import { EmbeddedSecrets } from './secrets/provider.js';
 import { installLifecycles } from './storage/lifecycle.js';
@@ -29,6 +31,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // A generated token printed to stdout would end up in container logs: off loopback, the operator sets one.
+  if (config.tokens.length === 0 && !isLoopbackHost(config.host)) refuseWithoutToken(config.host);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const signingSecret = config.signing.secret ?? (await persistentSecret(join(config.dataDir, 'signing-secret')));
   let devToken: string | undefined;
@@ -40,7 +44,8 @@ async function main(): Promise<void> {
   const guard = new UpstreamGuard(config.upstream.allow);
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(config.limits.transfers, config.limits.transferQueue);
-  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate });
+  const metrics = new Metrics(gate);
+  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics });
   await installLifecycles(config, stores, (msg) => app.log.info(msg));
   const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
 
@@ -68,18 +73,36 @@ async function main(): Promise<void> {
     const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), 2000).unref());
     if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'grace') app.server.closeAllConnections();
     await closed;
+    await metricsListener?.close();
     await guard.close();
     await stores.close();
     process.exit(0);
   };
+  let metricsListener: MetricsListener | undefined;
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // The metrics listener first, so the guard refuses its address before the first step can arrive.
+  if (config.metrics.listen) {
+    metricsListener = await startMetricsListener(metrics, config.metrics.listen, config.metrics.tokenSha256);
+    guard.ownListeners([metricsListener.address]);
+    app.log.info({ address: metricsListener.address.address, port: metricsListener.address.port }, 'metrics listening');
+  }
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (devToken) printWelcome(base, devToken, config);
+}
+
+function refuseWithoutToken(host: string): never {
+  process.stderr.write(
+    `blobgate will not listen on ${host} without an API token: anyone who can reach that address could use it.\n` +
+      '  Set BLOBGATE_TOKEN (at least 16 characters, or env:NAME / file:PATH naming a variable or file holding it),\n' +
+      '  or "tokens" in the config file. Without a token blobgate only listens on loopback (BLOBGATE_HOST=127.0.0.1),\n' +
+      '  where it generates a dev token.\n',
+  );
+  process.exit(2);
 }
 
 /** Deletes expired ephemeral blobs from stores that cannot expire them natively (the local store). */

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
+import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
+import { parseAllowList } from '../upstream/address-policy.js';
 
 /** Every environment variable blobgate reads; the README documents each. */
 export const ENV_VARS = [
@@ -16,6 +17,8 @@ export const ENV_VARS = [
   'BLOBGATE_UPSTREAM_ALLOW',
   'BLOBGATE_LOG_LEVEL',
   'BLOBGATE_SECRETS_FILE',
+  'BLOBGATE_METRICS_LISTEN',
+  'BLOBGATE_METRICS_TOKEN',
 ] as const;
 
 export const DEFAULTS = {
@@ -62,7 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     try {
       file = JSON.parse(readFileSync(resolve(cwd, env.BLOBGATE_CONFIG), 'utf8'));
     } catch (err) {
-      throw new ConfigError([`BLOBGATE_CONFIG (${env.BLOBGATE_CONFIG}): ${(err as Error).message}`]);
+      throw new ConfigError([`BLOBGATE_CONFIG (${env.BLOBGATE_CONFIG}): ${fileProblem(err)}`]);
     }
   }
   return buildConfig(file, env, cwd, problems);
@@ -70,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'metrics']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -79,7 +82,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
 
   const stores = readStores(r, dataDir, cwd);
   const tiers = readTiers(r, stores);
-  const tokens = readTokens(r, env);
+  const tokens = readTokens(r, env, cwd);
 
   const limits = r.child('limits');
   limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', 'transfers', 'transfer-queue']);
@@ -96,7 +99,9 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const secretsFile = env.BLOBGATE_SECRETS_FILE ?? secrets.string('file');
   const allow = [...(upstream.stringArray('allow') ?? []), ...(env.BLOBGATE_UPSTREAM_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean)];
 
-  const signingSecret = env.BLOBGATE_SIGNING_SECRET ?? signing.string('secret');
+  const reportSigning = (msg: string): void => (env.BLOBGATE_SIGNING_SECRET === undefined ? signing.problem('secret', msg) : r.problem('BLOBGATE_SIGNING_SECRET', msg));
+  const signingSecret = resolveCredential(env.BLOBGATE_SIGNING_SECRET ?? signing.string('secret'), reportSigning, env, cwd);
+  checkAllowList(r, allow);
   const config: Config = {
     host,
     port,
@@ -130,6 +135,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     secrets: secretsFile ? { file: resolve(cwd, secretsFile) } : {},
     connections: readConnections(r),
     logLevel: env.BLOBGATE_LOG_LEVEL ?? r.string('log-level') ?? 'info',
+    metrics: readMetrics(r, env, cwd),
   };
   if (signingSecret !== undefined && signingSecret.length < 32) problems.push('signing.secret (or BLOBGATE_SIGNING_SECRET) must be at least 32 characters');
   const { minTtlSeconds, defaultTtlSeconds, maxTtlSeconds } = config.signing;
@@ -164,7 +170,7 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
       const c = s.child('credentials');
       c.only(['access-key-id', 'secret-access-key', 'session-token']);
       const credentials = c.present
-        ? { accessKeyId: c.string('access-key-id', true) ?? '', secretAccessKey: c.string('secret-access-key', true) ?? '', ...opt('sessionToken', c.string('session-token')) }
+        ? { accessKeyId: storeCredential(c, 'access-key-id', cwd, true) ?? '', secretAccessKey: storeCredential(c, 'secret-access-key', cwd, true) ?? '', ...opt('sessionToken', storeCredential(c, 'session-token', cwd)) }
         : undefined;
       stores[name] = {
         driver,
@@ -187,7 +193,7 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
         ...opt('projectId', s.string('project-id')),
         ...opt('apiEndpoint', s.string('api-endpoint')),
         ...opt('prefix', s.string('prefix')),
-        ...opt('credentials', s.string('credentials')),
+        ...opt('credentials', storeCredential(s, 'credentials', cwd)),
         ...opt('chunkSize', s.int('chunk-size', 256 * 1024, 1024 * 1024 * 1024)),
         ...opt('installLifecycle', s.boolean('install-lifecycle')),
       };
@@ -248,29 +254,48 @@ function readConnections(r: Reader): Config['connections'] {
   return out;
 }
 
-function readTokens(r: Reader, env: NodeJS.ProcessEnv): TokenConfig[] {
+/** API tokens: a literal `token`, an `env:`/`file:` reference to one, or its `token-sha256`; kept only as digests. */
+function readTokens(r: Reader, env: NodeJS.ProcessEnv, cwd: string): TokenConfig[] {
   const tokens: TokenConfig[] = [];
   const list = r.array('tokens');
   list.forEach((_, i) => {
     const t = r.child('tokens').child(String(i));
     t.only(['token', 'token-sha256', 'workspaces']);
-    const plain = t.string('token');
+    const given = t.string('token');
+    const plain = resolveCredential(given, (msg) => t.problem('token', msg), env, cwd);
     const hashed = t.string('token-sha256');
-    if ((plain === undefined) === (hashed === undefined)) t.problem('token', 'give exactly one of "token" or "token-sha256"');
+    if ((given === undefined) === (hashed === undefined)) t.problem('token', 'give exactly one of "token" or "token-sha256"');
     if (plain !== undefined && plain.length < 16) t.problem('token', 'must be at least 16 characters');
     if (hashed !== undefined && !/^[0-9a-f]{64}$/.test(hashed)) t.problem('token-sha256', 'must be 64 lowercase hex digits');
     const workspaces = t.stringArray('workspaces', true) ?? [];
     tokens.push({ sha256: hashed ?? sha256Hex(plain ?? ''), workspaces });
   });
-  if (env.BLOBGATE_TOKEN) {
-    if (env.BLOBGATE_TOKEN.length < 16) r.problem('BLOBGATE_TOKEN', 'must be at least 16 characters');
-    tokens.push({ sha256: sha256Hex(env.BLOBGATE_TOKEN), workspaces: ['*'] });
+  const envToken = resolveCredential(env.BLOBGATE_TOKEN || undefined, (msg) => r.problem('BLOBGATE_TOKEN', msg), env, cwd);
+  if (envToken !== undefined) {
+    if (envToken.length < 16) r.problem('BLOBGATE_TOKEN', 'must be at least 16 characters');
+    tokens.push({ sha256: sha256Hex(envToken), workspaces: ['*'] });
   }
   return tokens;
 }
 
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+export { sha256Hex };
+
+/** Why the config file could not be read or parsed, without quoting it (V8's JSON errors quote the text, which may hold a credential). */
+function fileProblem(err: unknown): string {
+  if (!(err instanceof SyntaxError)) return `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+  const at = /position (\d+)/.exec(err.message)?.[1];
+  return `is not valid JSON${at === undefined ? '' : ` (at character ${at})`}; fix the syntax (the text is not repeated here)`;
+}
+
+/** upstream.allow entries are checked here so a bad one is reported with every other problem. */
+function checkAllowList(r: Reader, allow: readonly string[]): void {
+  for (const entry of allow) {
+    try {
+      parseAllowList([entry]);
+    } catch (err) {
+      r.problem('upstream.allow', (err as Error).message.replace(/^upstream\.allow: /, ''));
+    }
+  }
 }
 
 function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

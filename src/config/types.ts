@@ -1,4 +1,5 @@
 import type { Tier } from '../storage/driver.js';
+import type { MetricsConfig } from './credentials.js';
 
 /** A store as configured; the registry (src/storage/registry.ts) turns it into a driver. */
 export type StoreConfig = LocalStoreConfig | S3StoreConfig | GcsStoreConfig;
@@ -83,4 +84,6 @@ export interface Config {
   /** connections[workspace][name] */
   connections: Record<string, Record<string, ConnectionConfig>>;
   logLevel: string;
+  /** Who may read /metrics, and where (README "Operating blobgate"). */
+  metrics: MetricsConfig;
 }

@@ -1,4 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { isLoopbackHost, type ListenAddress } from '../config/listen.js';
+import type { Config } from '../config/types.js';
+import { BlobgateError } from '../errors.js';
+import { TokenAuth } from './auth.js';
 import type { TransferGate } from './transfer-gate.js';
 
 /**
@@ -50,4 +58,99 @@ export class Metrics {
     const reason = { cap_exceeded: 'cap', load_limit_exceeded: 'cap', destination_blocked: 'ssrf', overloaded: 'overload' }[outcome];
     if (reason) this.refusals.inc({ reason });
   }
+}
+
+/**
+ * Who may read GET /metrics on the main listener (README "Operating
+ * blobgate"): metrics are deployment-wide (every tier, store and outcome), so
+ * a token scoped to some workspaces does not open them.
+ *
+ * - `metrics.listen` set: /metrics lives on that listener only; here it is 404.
+ * - `metrics.token` set: a bearer token is required — the metrics token or an
+ *   API token granted every workspace (`["*"]`).
+ * - otherwise the same token is required unless the main listener is
+ *   loopback-only (the embedded default, where only this machine can connect).
+ */
+export function metricsAccess(config: Pick<Config, 'host' | 'tokens' | 'metrics'>): (request: FastifyRequest) => void {
+  if (config.metrics.listen) {
+    const where = `${config.metrics.listen.host}:${config.metrics.listen.port}`;
+    return () => {
+      throw new BlobgateError('not_found', `Metrics are served on the metrics listener (metrics.listen, ${where}), not on this port.`);
+    };
+  }
+  const { tokenSha256 } = config.metrics;
+  if (tokenSha256 === undefined && isLoopbackHost(config.host)) return () => undefined;
+  const auth = new TokenAuth([...(tokenSha256 ? [{ sha256: tokenSha256, workspaces: ['*'] }] : []), ...config.tokens]);
+  return (request) => {
+    if (!auth.authenticate(request).all) {
+      throw new BlobgateError('forbidden', 'GET /metrics needs the metrics token (metrics.token) or an API token granted every workspace ("*").');
+    }
+  };
+}
+
+/** GET /metrics on the main listener, behind metricsAccess. */
+export function metricsHandler(metrics: Metrics, config: Pick<Config, 'host' | 'tokens' | 'metrics'>): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  const check = metricsAccess(config);
+  return async (request, reply) => {
+    check(request);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  };
+}
+
+export interface MetricsListener {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/**
+ * The separate metrics listener (`metrics.listen`): GET /metrics only, for a
+ * Prometheus scraper on an internal address. With `metrics.token` set the
+ * scraper sends it as a bearer token; without, whoever reaches the address
+ * reads the metrics (choose the address accordingly).
+ */
+export async function startMetricsListener(metrics: Metrics, listen: ListenAddress, tokenSha256?: string): Promise<MetricsListener> {
+  const expected = tokenSha256 === undefined ? undefined : Buffer.from(tokenSha256, 'hex');
+  const server = createServer((req, res) => {
+    serveMetrics(metrics, expected, req, res).catch(() => {
+      if (!res.headersSent) sendError(res, new BlobgateError('internal', 'Collecting the metrics failed; the log has the detail.'));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serveMetrics(metrics: Metrics, expected: Buffer | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '').split('?')[0];
+  if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return sendError(res, new BlobgateError('not_found', 'This listener serves GET /metrics only.'));
+  if (expected !== undefined && !bearerMatches(req.headers.authorization, expected)) {
+    return sendError(res, new BlobgateError('unauthorized', 'Send the metrics token (metrics.token) as "Authorization: Bearer <token>".'));
+  }
+  const body = await metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match) return false;
+  return timingSafeEqual(createHash('sha256').update(match[1]!, 'utf8').digest(), expected);
+}
+
+function sendError(res: ServerResponse, err: BlobgateError): void {
+  res.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(err.toJSON()));
 }

@@ -48,15 +48,35 @@ import ipaddr from 'ipaddr.js';
  */
 
 type IP = ipaddr.IPv4 | ipaddr.IPv6;
-type Network = readonly [IP, number];
 
-/** Parsed `upstream.allow` entries: host names (exact, case-insensitive, trailing dot ignored), IP addresses, CIDRs (v4 and v6). */
+/** An allow entry's port: the one port it opens, or undefined for every port. */
+interface HostEntry {
+  readonly name: string;
+  readonly port: number | undefined;
+}
+interface NetworkEntry {
+  readonly net: IP;
+  readonly bits: number;
+  readonly port: number | undefined;
+}
+
+/**
+ * Parsed `upstream.allow` entries: host names (exact, case-insensitive, trailing dot ignored), IP addresses, CIDRs
+ * (v4 and v6), each optionally with a port (`host:port`, `10.0.0.0/8:9000`, `[fd00::1]:9000`, `[fd00::/8]:9000`)
+ * that limits it to that one port.
+ */
 export interface AllowList {
   readonly entries: readonly string[];
   /** Normalized host name entries. */
-  readonly hosts: ReadonlySet<string>;
+  readonly hosts: readonly HostEntry[];
   /** IP entries (as /32 or /128) and CIDR entries; IPv4-mapped IPv6 ones are stored as IPv4. */
-  readonly networks: readonly Network[];
+  readonly networks: readonly NetworkEntry[];
+}
+
+/** An address and port the gateway itself listens on (`0.0.0.0` or `::` for every local address). */
+export interface Listener {
+  readonly address: string;
+  readonly port: number;
 }
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
@@ -136,15 +156,15 @@ function unmap(ip: IP): ipaddr.IPv4 | ipaddr.IPv6 {
   return !isV4(ip) && ip.isIPv4MappedAddress() ? ip.toIPv4Address() : ip;
 }
 
-function parseNetwork(entry: string): Network | null {
+function parseNetwork(entry: string): { net: IP; bits: number } | null {
   const slash = entry.lastIndexOf('/');
   const ip = parseIp(slash < 0 ? entry : entry.slice(0, slash));
   if (!ip) return null;
   const max = isV4(ip) ? 32 : 128;
   const bits = slash < 0 ? max : /^\d{1,3}$/.test(entry.slice(slash + 1)) ? Number(entry.slice(slash + 1)) : NaN;
   if (!(bits >= 0 && bits <= max)) return null;
-  if (!isV4(ip) && ip.isIPv4MappedAddress() && bits >= 96) return [ip.toIPv4Address(), bits - 96];
-  return [ip, bits];
+  if (!isV4(ip) && ip.isIPv4MappedAddress() && bits >= 96) return { net: ip.toIPv4Address(), bits: bits - 96 };
+  return { net: ip, bits };
 }
 
 function parseHostName(entry: string): string | null {
@@ -154,33 +174,81 @@ function parseHostName(entry: string): string | null {
   return h.split('.').every((label) => LABEL.test(label)) ? h : null;
 }
 
-/** Throws Error naming the bad entry when one is not a host name, IP or CIDR. */
-export function parseAllowList(entries: readonly string[]): AllowList {
-  const hosts = new Set<string>();
-  const networks: Network[] = [];
-  for (const entry of entries) {
-    const network = parseNetwork(entry.trim());
-    if (network) {
-      networks.push(network);
-      continue;
-    }
-    const host = parseHostName(entry);
-    if (host === null) throw new Error(`upstream.allow: ${JSON.stringify(entry)} is not a host name, IP address or CIDR`);
-    hosts.add(host);
-  }
-  return Object.freeze({ entries: Object.freeze([...entries]), hosts, networks: Object.freeze(networks) });
+const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
+// One colon only: `host:port`, `10.0.0.5:9000`, `10.0.0.0/8:9000`. A bare IPv6 entry has several and no port.
+const WITH_PORT = /^([^:[\]]+):(\d{1,5})$/;
+
+/** One entry as host name or network plus its port; null when it is neither. */
+function parseEntry(raw: string): HostEntry | NetworkEntry | null {
+  const entry = raw.trim();
+  const bracketed = BRACKETED.exec(entry);
+  const withPort = bracketed ? null : WITH_PORT.exec(entry);
+  const body = bracketed?.[1] ?? withPort?.[1] ?? entry;
+  const portText = bracketed?.[2] ?? withPort?.[2];
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && !(port >= 1 && port <= 65535)) return null;
+  const network = parseNetwork(body);
+  if (network) return bracketed && isV4(network.net) && !body.includes(':') ? null : { ...network, port };
+  if (bracketed) return null; // brackets hold an IPv6 address or CIDR only
+  const name = parseHostName(body);
+  return name === null ? null : { name, port };
 }
 
-/** True when a connection to `address` (a resolved IP literal) for URL host `host` may be made. Never throws. */
-export function isDestinationAllowed(host: string, address: string, allow: AllowList): boolean {
+/** Throws Error naming the bad entry when one is not a host name, IP or CIDR (each optionally with a port). */
+export function parseAllowList(entries: readonly string[]): AllowList {
+  const hosts: HostEntry[] = [];
+  const networks: NetworkEntry[] = [];
+  for (const entry of entries) {
+    const parsed = parseEntry(entry);
+    if (parsed === null) throw new Error(`upstream.allow: ${JSON.stringify(entry)} is not a host name, IP address or CIDR (optionally with :port)`);
+    if ('name' in parsed) hosts.push(parsed);
+    else networks.push(parsed);
+  }
+  return Object.freeze({ entries: Object.freeze([...entries]), hosts: Object.freeze(hosts), networks: Object.freeze(networks) });
+}
+
+/**
+ * True when a connection to `address` (a resolved IP literal) on `port` for URL host `host` may be made: public
+ * unicast, or opened by an entry for that host or address whose port (if it names one) is `port`. Without `port`
+ * only entries for every port count. Never throws. The gateway's own listeners are checked apart (isOwnListener).
+ */
+export function isDestinationAllowed(host: string, address: string, allow: AllowList, port?: number): boolean {
   try {
     const ip = parseIp(address);
     if (!ip) return false;
     if (classify(ip) === 'unicast') return true;
-    if (allow.hosts.has(normalizeHost(host))) return true;
+    const opens = (entryPort: number | undefined): boolean => entryPort === undefined || entryPort === port;
+    const name = normalizeHost(host);
+    if (allow.hosts.some((h) => h.name === name && opens(h.port))) return true;
     const target = unmap(ip);
-    return allow.networks.some(([net, bits]) => net.kind() === target.kind() && target.match(net, bits));
+    return allow.networks.some((n) => opens(n.port) && n.net.kind() === target.kind() && target.match(n.net, n.bits));
   } catch {
     return false;
   }
+}
+
+/**
+ * True when `address`:`port` reaches one of the gateway's own listeners: the listener's address itself; for a
+ * listener on 0.0.0.0 or :: any local address (loopback, the unspecified address, `localAddresses`, normally every
+ * interface address); and 0.0.0.0 / :: as a destination, which Linux connects to the local host. Never throws.
+ */
+export function isOwnListener(address: string, port: number, listeners: readonly Listener[], localAddresses: readonly string[]): boolean {
+  try {
+    const ip = parseIp(address);
+    if (!ip) return false;
+    const target = unmap(ip);
+    const mine = listeners.filter((l) => l.port === port).map((l) => parseIp(l.address)).filter((l): l is IP => l !== null).map(unmap);
+    if (mine.length === 0) return false;
+    if (target.range() === 'unspecified') return true;
+    const local = (): boolean => target.range() === 'loopback' || localAddresses.some((a) => sameIp(parseIp(a), target));
+    return mine.some((l) => (l.range() === 'unspecified' ? local() : sameIp(l, target)));
+  } catch {
+    return false;
+  }
+}
+
+function sameIp(a: IP | null, b: IP): boolean {
+  if (a === null) return false;
+  const x = unmap(a);
+  return x.kind() === b.kind() && x.toNormalizedString() === b.toNormalizedString();
 }
