@@ -51,27 +51,14 @@ export function abortError(signal: AbortSignal): BlobgateError {
  * Runs the request that makes an object visible (a PutObject, a CopyObject, a
  * rewrite). When it fails, the backend is asked whether it took effect anyway
  * (a reply lost after the commit): a write must not report failure while its
- * object is visible.
- *
- * A commit whose request can be sent again unchanged (a server-side copy or
- * rewrite from a staging object — not a body stream, which is read once)
- * passes `retry`: a failure that `retry.when` calls transient and that did not
- * take effect is sent again, up to `retry.attempts` times in all, after a short
- * pause. Sending it twice is harmless: it publishes the same bytes and meta.
+ * object is visible. Transient failures are retried inside `send` by the SDK's
+ * own retry machinery (src/storage/s3/client.ts, src/storage/gcs/client.ts).
  */
-export async function commitOrConfirm(
-  send: () => Promise<unknown>,
-  committed: () => Promise<boolean>,
-  retry?: { attempts: number; when: (err: unknown) => boolean; pauseMs?: number },
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await send();
-      return;
-    } catch (err) {
-      if (await committed().catch(() => false)) return;
-      if (!retry || attempt >= retry.attempts || !retry.when(err)) throw err;
-      await new Promise((resolve) => setTimeout(resolve, (retry.pauseMs ?? 100) * attempt));
-    }
+export async function commitOrConfirm(send: () => Promise<unknown>, committed: () => Promise<boolean>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (await committed().catch(() => false)) return;
+    throw err;
   }
 }

@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Test } from 'tap';
+import type { Storage } from '@google-cloud/storage';
 import { buildGcsStorage, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
@@ -20,6 +21,8 @@ export interface GcsHarness {
   server: GcsTestServer;
   bucket: string;
   serviceAccount: GcsServiceAccountKey;
+  /** The client every driver of this harness shares (as the drivers of one store do). */
+  storage: Storage;
   /** A driver on the server's bucket (chunk size CHUNK unless given). */
   driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string }): GcsDriver;
   /** Open resumable sessions and staging objects: what no finished or failed write may leave. */
@@ -51,6 +54,7 @@ export async function startGcs(t: Test, bucket = 'bg-test'): Promise<GcsHarness>
     server,
     bucket,
     serviceAccount,
+    storage,
     driver: (opts = {}) => new GcsDriver({ storage, bucket: opts.bucket ?? bucket, chunkSize: opts.chunkSize ?? CHUNK, ...(opts.prefix ? { prefix: opts.prefix } : {}) }),
     leftovers: () => [
       ...server.openSessions().map((s) => `session ${s.bucket}/${s.name} (${s.received} bytes received)`),

@@ -67,10 +67,10 @@ t.test('an announced size that lies low still stores every byte', async (t) => {
   t.same(gcs.leftovers(), []);
 });
 
-// The publish rewrite is idempotent and the client does not retry it (no
-// precondition): a connection dropped under it — a keep-alive socket the
-// server closes as the request goes out, seen under 32 concurrent writes —
-// must not fail a finished upload.
+// The publish rewrite is idempotent and the client retries it
+// (GCS_RETRY_OPTIONS in src/storage/gcs/client.ts): a connection dropped
+// under it — a keep-alive socket the server closes as the request goes out,
+// seen under 32 concurrent writes — must not fail a finished upload.
 t.test('a publish rewrite whose connection drops is sent again', async (t) => {
   const key = `workspaces/ws-p/${randomUUID()}/retried.bin`;
   const size = 2 * CHUNK + 5;
@@ -89,7 +89,7 @@ t.test('a publish rewrite dropped on every attempt fails the write and leaves th
   const drops = gcs.server.dropRewrites(100);
   const size = 2 * CHUNK + 5;
   await t.rejects(driver.write({ key, body: patternStream(size), maxBytes: size, meta: META, signal }), { code: 'storage_error' });
-  t.equal(drops.dropped, 4, 'sent four times in all, then given up');
+  t.equal(drops.dropped, 4, 'sent four times in all (the client retries three times), then given up');
   gcs.server.dropRewrites(0);
   t.same((await driver.head(key)).meta, old.meta, 'the key still shows the previous object');
   t.same(gcs.leftovers(), [], 'no session, no staging object');

@@ -1,5 +1,47 @@
-import { Storage, type StorageOptions } from '@google-cloud/storage';
+import { IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT, Storage, type StorageOptions } from '@google-cloud/storage';
 import { nativeCrc32cGenerator } from './crc32c.js';
+import { isTransientGcsError } from './gcs-errors.js';
+
+/**
+ * The client's own retry machinery, configured once for every request of a
+ * store (read in @google-cloud/storage 7.22, build/cjs/src):
+ *
+ * - `RetryAlways`. Under the default `RetryConditional` the client decides per
+ *   call by *changing the shared `storage.retryOptions`*: an unconditioned
+ *   `File.delete`/`setMetadata` sets `autoRetry = false` until the call settles
+ *   (file.js `disableAutoRetryConditionallyIdempotent_`, restored in
+ *   `.finally`), so every concurrent request of the store goes unretried
+ *   meanwhile; and `File.createResumableUpload` without `ifGenerationMatch`
+ *   hands `storage.retryOptions` itself to the resumable `Upload`, whose
+ *   constructor then sets `maxRetries = 0` on it for good
+ *   (resumable-upload.js, `if (!autoRetry) cfg.retryOptions.maxRetries = 0`):
+ *   after the first multi-chunk write no request of the store was retried.
+ *   Under `RetryAlways` none of those branches runs (each tests for
+ *   `RetryConditional` or `RetryNever`), so no call changes what another sees.
+ *   Every request blobgate sends is safe to repeat: reads, listings and
+ *   deletes (a 404 after a lost answer counts as done); the staging session
+ *   and its chunks carry `ifGenerationMatch: 0` on a fresh name; the
+ *   single-request upload carries `ifGenerationMatch` of the generation it
+ *   replaces (gcs-write.ts); a publishing rewrite sent twice publishes the
+ *   same bytes and meta; a session cancel is idempotent.
+ * - `retryableErrorFn`: the client's default (408, 429, 5xx, resets) plus a
+ *   refused or timed-out connection (gcs-errors.ts), which never reached GCS.
+ * - `totalTimeout`: a resumable upload measures it from the upload's start,
+ *   not per request (resumable-upload.js `getRetryDelay`), so the default
+ *   600 s left no retry to a chunk of an upload running longer. A day here;
+ *   `maxRetries` and `maxRetryDelay` bound each request anyway. Note that a
+ *   resumable upload counts `maxRetries` over all of its chunks together
+ *   (`numRetries` is never reset).
+ */
+export const GCS_RETRY_OPTIONS: Readonly<NonNullable<StorageOptions['retryOptions']>> = Object.freeze({
+  autoRetry: true,
+  maxRetries: 3,
+  retryDelayMultiplier: 2,
+  maxRetryDelay: 64,
+  totalTimeout: 86_400,
+  idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+  retryableErrorFn: (err?: Parameters<typeof RETRYABLE_ERR_FN_DEFAULT>[0]) => RETRYABLE_ERR_FN_DEFAULT(err) || isTransientGcsError(err),
+});
 
 /** The fields of a Google service-account key file (JSON) that the client needs. */
 export interface GcsServiceAccountKey {
@@ -29,6 +71,7 @@ export function buildGcsStorage(opts: GcsClientOptions): Storage {
   const projectId = opts.projectId ?? opts.credentials?.project_id;
   const options: StorageOptions = {
     crc32cGenerator: nativeCrc32cGenerator,
+    retryOptions: { ...GCS_RETRY_OPTIONS },
     ...(projectId === undefined ? {} : { projectId }),
     ...(opts.apiEndpoint === undefined ? {} : { apiEndpoint: opts.apiEndpoint }),
   };

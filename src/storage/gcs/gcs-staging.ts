@@ -27,6 +27,9 @@ export function newStagingName(storePrefix: string): string {
  */
 export const CLEANUP_STEP_MS = 5_000;
 
+/** The precondition of a write to a name that must not exist yet. */
+const FRESH = Object.freeze({ ifGenerationMatch: 0 });
+
 /**
  * One resumable upload to a staging name, with what a failed write needs to
  * leave nothing behind.
@@ -53,7 +56,8 @@ export class StagedUpload {
 
   /** Creates the resumable session; resolves with nothing once its URI is known. */
   async open(): Promise<void> {
-    this.opening = this.file.createResumableUpload({ metadata: this.metadata }).then(([uri]) => (this.session = uri));
+    // ifGenerationMatch 0: the staging name is fresh, so the session (and every chunk sent to it) is safe to retry.
+    this.opening = this.file.createResumableUpload({ metadata: this.metadata, preconditionOpts: FRESH }).then(([uri]) => (this.session = uri));
     await this.opening;
   }
 
@@ -69,6 +73,7 @@ export class StagedUpload {
       chunkSize: this.chunkSize,
       validation: 'crc32c',
       metadata: this.metadata,
+      preconditionOpts: FRESH,
     });
     // A listener for the stream's whole life: an error emitted after the
     // pipeline settled (stop() destroys with one) must not crash the process.

@@ -6,7 +6,7 @@ import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import { ByteMeter } from '../meter.js';
 import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
-import { isTransientGcsError } from './gcs-errors.js';
+import { gcsStatus, isBucketMissing } from './gcs-errors.js';
 import { StagedUpload, removeStagingObject } from './gcs-staging.js';
 
 /**
@@ -166,41 +166,59 @@ function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta 
 
 /**
  * A body of at most one chunk: one request to the final name with the final
- * metadata. The chunks are streamed as they are (no concatenated copy), each
- * released once sent.
+ * metadata, through `File.save` so that the client's retry machinery applies
+ * (a write stream with `resumable: false` is never retried: nodejs-common
+ * util.js `makeWritableStream` sends it with `maxRetries: 0`; `save` retries
+ * a source it can read again, file.js "Only PipelineSourceFunction can be
+ * retried"). The chunks are held until the request succeeded, which costs no
+ * more than reading them did.
+ *
+ * The request is made idempotent by `ifGenerationMatch` on the generation it
+ * replaces: 0 first (most keys are new: the default layout has a uuid), and
+ * on a 412 the live generation, read then. So a retry after a lost answer
+ * cannot publish twice (it gets a 412, and the metadata check confirms the
+ * first), and a concurrent writer's 412 just means: replace that one instead.
  */
 async function putWhole(t: GcsWriteTarget, req: WriteRequest, chunks: Buffer[], size: number, sha256: string): Promise<StoredObject> {
   if (req.signal.aborted) throw abortError(req.signal);
   const meta = finalMeta(req, size, sha256);
   const file = t.bucket.file(t.objectName);
   const metadata = objectMetadata(meta.contentType, encodeMeta(meta));
-  const send = (): Promise<void> => {
-    const ws = file.createWriteStream({ resumable: false, validation: 'crc32c', metadata });
-    ws.on('error', () => undefined); // see StagedUpload.send: no late error may crash the process
-    return pipeline(Readable.from(drain(chunks), { objectMode: false }), ws);
-  };
-  await commit(send, () => isCommitted(file, meta));
-  return { key: req.key, meta };
+  let expected: number | string = 0;
+  for (let attempt = 1; ; attempt++) {
+    const ifGenerationMatch = expected;
+    const send = (): Promise<unknown> =>
+      file.save(() => chunks.values(), { resumable: false, validation: 'crc32c', metadata, preconditionOpts: { ifGenerationMatch } });
+    try {
+      await commit(send, () => isCommitted(file, meta));
+      return { key: req.key, meta };
+    } catch (err) {
+      if (gcsStatus(err) !== 412 || attempt >= REPLACE_ATTEMPTS) throw err;
+      expected = await liveGeneration(file);
+    }
+  }
 }
 
-function* drain(chunks: Buffer[]): Generator<Buffer> {
-  while (chunks.length > 0) yield chunks.shift() as Buffer;
-}
+/** How often a single-request write re-reads the live generation after a 412 (concurrent writers of one key). */
+const REPLACE_ATTEMPTS = 10;
 
-/**
- * The rewrite that publishes a staged object is idempotent (same source, same
- * destination, same meta), so a dropped connection or a 5xx sends it again.
- * Found by the benchmark: under 32 concurrent writes a keep-alive socket the
- * server was closing got the rewrite, which then failed a finished upload.
- */
-const PUBLISH_RETRY = { attempts: 4, when: isTransientGcsError, pauseMs: 100 };
+/** The generation of the live object at the name, 0 when there is none. */
+async function liveGeneration(file: File): Promise<number | string> {
+  try {
+    const [md] = await file.getMetadata();
+    return md.generation ?? 0;
+  } catch (err) {
+    if (gcsStatus(err) === 404 && !isBucketMissing(err)) return 0;
+    throw err;
+  }
+}
 
 /** Publishes the finalized staging object at the final name with the complete metadata. */
 async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staging: File, meter: ByteMeter): Promise<StoredObject> {
   const meta = finalMeta(req, meter.bytes, meter.sha256);
   const file = t.bucket.file(t.objectName);
-  // The client does not retry a rewrite without preconditions; it is sent again here (same source, same meta).
-  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta), PUBLISH_RETRY);
+  // The client retries the rewrite (GCS_RETRY_OPTIONS in client.ts): sent twice it publishes the same bytes and meta.
+  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta));
   // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
   await removeStagingObject(staging);
   return { key: req.key, meta };

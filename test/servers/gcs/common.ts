@@ -2,6 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { crc32cBase64 } from './crc32c.js';
+import type { FaultPlan } from '../faults.js';
+import type { GcsOperation } from './operations.js';
 
 /** Object fields a client may set on insert / patch (besides `metadata`). */
 export const WRITABLE_FIELDS = [
@@ -60,8 +62,8 @@ export interface State {
   sessions: Map<string, UploadSession>;
   lastGeneration: number;
   signing?: { publicKeyPem: string; clientEmail?: string };
-  /** Fault injection (GcsTestServer.dropRewrites). */
-  faults: { dropRewrites: number; dropped: number };
+  /** Fault injection per operation kind (GcsTestServer.fail, dropRewrites). */
+  faults: FaultPlan<GcsOperation>;
 }
 
 export function newGeneration(state: State): number {

@@ -18,6 +18,10 @@ import { bucketLifecycle, createBucket, handleBuckets, handleList, handleObject,
 import { handleUploadStart } from './uploads.js';
 import { handleSessionDelete, handleSessionWrite } from './sessions.js';
 import { handleXmlObject } from './signing.js';
+import { type FaultHandle, type FaultOptions, FaultPlan, Outage, type StoreFault } from '../faults.js';
+import { type GcsOperation, failRequest, gcsOperation } from './operations.js';
+
+export type { GcsOperation } from './operations.js';
 
 export interface GcsTestServer {
   url: string;
@@ -36,6 +40,18 @@ export interface GcsTestServer {
    * The rewrite does not take effect. Returns how many were dropped so far.
    */
   dropRewrites(times: number): { readonly dropped: number };
+  /**
+   * Fault injection: the next matching request(s) of one operation kind
+   * (test/servers/gcs/operations.ts) are not carried out and get a 500 or 503,
+   * or no answer at all ('drop').
+   */
+  fail(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /** Disarms every fault not yet fired. */
+  clearFaults(): void;
+  /** An outage: stops listening and cuts open connections; buckets, objects and sessions are kept. */
+  outage(): Promise<void>;
+  /** Ends the outage: listens again on the same port. */
+  restore(): Promise<void>;
 }
 
 export interface GcsServerOptions {
@@ -67,6 +83,9 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
     await readBody(req);
     return sendError(res, 400, 'Invalid path encoding', 'invalid');
   }
+  const op = gcsOperation(method, seg, q, req.headers);
+  const fault = op === undefined ? undefined : state.faults.take(op);
+  if (fault !== undefined) return failRequest(req, res, fault);
 
   // XML API (signed URLs) is recognised by its query parameters.
   if (q.has('X-Goog-Signature') || q.has('X-Goog-Algorithm')) {
@@ -117,12 +136,6 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
       return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
     }
     if (method === 'POST' && p.length === 9 && p[2] === 'o' && p[4] === 'rewriteTo' && p[5] === 'b' && p[7] === 'o') {
-      if (state.faults.dropRewrites > 0) {
-        state.faults.dropRewrites--;
-        state.faults.dropped++;
-        await readBody(req);
-        return void req.socket.destroy();
-      }
       return handleRewrite(state, req, res, { bucket: p[1]!, name: p[3]! }, { bucket: p[6]!, name: p[8]! }, q);
     }
     // Object names are one %2F-encoded segment for the real clients; unencoded '/' is tolerated.
@@ -143,7 +156,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     buckets: new Map(),
     sessions: new Map(),
     lastGeneration: 0,
-    faults: { dropRewrites: 0, dropped: 0 },
+    faults: new FaultPlan<GcsOperation>(),
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -175,14 +188,17 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const outage = new Outage(server, port, host);
   return {
     url: `http://${host}:${port}`,
     port,
     stop: () =>
-      new Promise<void>(resolve => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+      outage.down
+        ? Promise.resolve()
+        : new Promise<void>(resolve => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
     openSessions: bucket =>
       [...state.sessions.values()]
         .filter(s => s.state === 'open' && (bucket === undefined || s.bucket === bucket))
@@ -191,13 +207,17 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     createBucket: name => void createBucket(state, name),
     bucketLifecycle: name => bucketLifecycle(state, name),
     dropRewrites: times => {
-      state.faults.dropRewrites = times;
-      state.faults.dropped = 0;
+      state.faults.clear('rewrite');
+      const handle = state.faults.inject('rewrite', 'drop', { times });
       return {
         get dropped() {
-          return state.faults.dropped;
+          return handle.hits;
         },
       };
     },
+    fail: (op, fault, opts) => state.faults.inject(op, fault, opts),
+    clearFaults: () => state.faults.clear(),
+    outage: () => outage.start(),
+    restore: () => outage.end(),
   };
 }
