@@ -282,7 +282,7 @@ export { sha256Hex };
 
 /** Why the config file could not be read or parsed, without quoting it (V8's JSON errors quote the text, which may hold a credential). */
 function fileProblem(err: unknown): string {
-  if (!(err instanceof SyntaxError)) return `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+  if (!(err instanceof SyntaxError)) return (err as Error).message; // fs errors name the path, never the content
   const at = /position (\d+)/.exec(err.message)?.[1];
   return `is not valid JSON${at === undefined ? '' : ` (at character ${at})`}; fix the syntax (the text is not repeated here)`;
 }
