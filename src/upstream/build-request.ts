@@ -20,6 +20,12 @@ export interface BuiltRequest {
 }
 
 /**
+ * Deepest nesting accepted in `json` / a non-string `body`. Real API payloads
+ * nest a handful of levels; a few thousand overflow JSON.stringify's stack.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
  * Headers a caller may not set: hop-by-hop and transport headers belong to
  * the connection blobgate makes, not to the step (RFC 9110 §7.6.1).
  */
@@ -57,6 +63,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
   let body: string | undefined;
   let bodyType: string | undefined;
   if (req.json !== undefined) {
+    assertJsonDepth(req.json, 'request.json');
     body = JSON.stringify(req.json);
     bodyType = 'application/json';
   } else if (req.form !== undefined) {
@@ -69,6 +76,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
       body = req.body;
       bodyType = 'text/plain; charset=utf-8';
     } else {
+      assertJsonDepth(req.body, 'request.body');
       body = JSON.stringify(req.body);
       bodyType = 'application/json';
     }
@@ -76,6 +84,19 @@ export function buildRequest(req: StepRequest): BuiltRequest {
   if (req['content-type'] !== undefined) bodyType = mimeOf(req['content-type']);
   if (body !== undefined && bodyType !== undefined && headers['content-type'] === undefined) headers['content-type'] = bodyType;
   return { url, method, headers, ...(body !== undefined ? { body } : {}) };
+}
+
+/** Iterative, so that the check itself cannot overflow the stack it protects. */
+function assertJsonDepth(value: unknown, field: string): void {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [v, depth] = next;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new BlobgateError('invalid_request', `${field} is nested deeper than ${MAX_JSON_DEPTH} levels; flatten it.`, { field, 'max-depth': MAX_JSON_DEPTH });
+    }
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+  }
 }
 
 function appendParam(params: URLSearchParams, name: string, value: QueryValue | QueryValue[]): void {
