@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   inline_secret_rejected: { status: 400, summary: 'A credential was given inline; credentials are accepted only as secret references.' },
   secret_not_found: { status: 400, summary: 'A secret reference does not exist in the calling workspace.' },
   destination_blocked: { status: 403, summary: 'The upstream destination is not allowed (scheme, or an address that is not public unicast).' },
+  secret_destination_refused: { status: 403, summary: 'The secret may not be sent to that destination (its hosts, or its connection\'s origin).' },
   upstream_status: { status: 502, summary: 'The upstream answered with a status outside 2xx.' },
   upstream_timeout: { status: 504, summary: 'The upstream did not answer, or stalled, within the step timeout.' },
   upstream_unreachable: { status: 502, summary: 'The upstream could not be reached (DNS, connect, reset, TLS).' },

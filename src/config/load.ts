@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
+import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
 import { parseAllowList } from '../upstream/address-policy.js';
 
@@ -95,8 +96,9 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const upstream = r.child('upstream');
   upstream.only(['timeout-seconds', 'allow', 'max-redirects']);
   const secrets = r.child('secrets');
-  secrets.only(['file']);
+  secrets.only(['file', 'allow-plain-on-url']);
   const secretsFile = env.BLOBGATE_SECRETS_FILE ?? secrets.string('file');
+  const allowPlainOnUrl = secrets.boolean('allow-plain-on-url') ?? false;
   const allow = [...(upstream.stringArray('allow') ?? []), ...(env.BLOBGATE_UPSTREAM_ALLOW ?? '').split(',').map((s) => s.trim()).filter(Boolean)];
 
   const reportSigning = (msg: string): void => (env.BLOBGATE_SIGNING_SECRET === undefined ? signing.problem('secret', msg) : r.problem('BLOBGATE_SIGNING_SECRET', msg));
@@ -132,7 +134,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
       allow,
       maxRedirects: upstream.int('max-redirects', 0, 20) ?? DEFAULTS.maxRedirects,
     },
-    secrets: secretsFile ? { file: resolve(cwd, secretsFile) } : {},
+    secrets: { ...(secretsFile ? { file: resolve(cwd, secretsFile) } : {}), allowPlainOnUrl },
     connections: readConnections(r),
     logLevel: env.BLOBGATE_LOG_LEVEL ?? r.string('log-level') ?? 'info',
     metrics: readMetrics(r, env, cwd),
@@ -234,13 +236,14 @@ function readConnections(r: Reader): Config['connections'] {
       c.only(['base-url', 'auth', 'headers']);
       const baseUrl = c.string('base-url', true) ?? '';
       if (baseUrl && !/^https?:\/\/[^/]/.test(baseUrl)) c.problem('base-url', 'must be an absolute http(s) URL');
+      else if (baseUrl) checkBaseUrlCredentials(c, baseUrl);
       const auth = c.child('auth');
       const headers = c.child('headers');
       const headerMap: Record<string, string> = {};
       for (const h of headers.keys()) {
         const v = headers.string(h);
         if (v !== undefined) headerMap[h] = v;
-        if (['authorization', 'proxy-authorization', 'x-api-key', 'api-key'].includes(h.toLowerCase())) {
+        if (isCredentialHeader(h)) {
           headers.problem(h, 'credentials go in "auth" as a secret-ref, never as a literal header');
         }
       }
@@ -255,6 +258,19 @@ function readConnections(r: Reader): Config['connections'] {
 }
 
 /** API tokens: a literal `token`, an `env:`/`file:` reference to one, or its `token-sha256`; kept only as digests. */
+/** A base URL holds no credential: no user:password@ and no credential query parameter (src/secrets/credential-names.ts). */
+function checkBaseUrlCredentials(c: Reader, baseUrl: string): void {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return c.problem('base-url', 'is not a valid URL');
+  }
+  if (url.username !== '' || url.password !== '') c.problem('base-url', 'may not hold user:password@; give "auth" {"type": "basic", "secret-ref": …}');
+  const param = [...url.searchParams.keys()].find(isCredentialQueryParam);
+  if (param !== undefined) c.problem('base-url', `the query parameter "${param}" is a credential; give "auth" {"type": "api-key", "query": "${param}", "secret-ref": …}`);
+}
+
 function readTokens(r: Reader, env: NodeJS.ProcessEnv, cwd: string): TokenConfig[] {
   const tokens: TokenConfig[] = [];
   const list = r.array('tokens');

@@ -79,8 +79,11 @@ export interface Config {
   expiry: { sweepIntervalSeconds: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
   upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
-  /** The embedded secrets provider's JSON file ({"<ws>": {"<ref>": "<value>"}}). */
-  secrets: { file?: string };
+  /**
+   * The embedded secrets provider's JSON file ({"<ws>": {"<ref>": "<value>" | {value, hosts}}}), and whether a
+   * secret without hosts may be used on a raw `url` step (README "Secrets and auth").
+   */
+  secrets: { file?: string; allowPlainOnUrl?: boolean };
   /** connections[workspace][name] */
   connections: Record<string, Record<string, ConnectionConfig>>;
   logLevel: string;

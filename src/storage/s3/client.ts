@@ -28,6 +28,20 @@ export interface S3ClientOptions {
   checksumMode?: S3ChecksumMode;
 }
 
+/**
+ * The SDK's own retry machinery, stated rather than left implicit: the
+ * `standard` strategy retries throttling (503 SlowDown …), 500/502/503/504,
+ * timeouts and dropped or refused connections (@smithy/core retry
+ * service-error-classification: ECONNRESET, ECONNREFUSED, EPIPE, ETIMEDOUT)
+ * with jittered exponential backoff, 3 attempts in all (its
+ * DEFAULT_MAX_ATTEMPTS). Every request blobgate sends is safe to repeat:
+ * PutObject and UploadPart carry a Buffer the SDK can send again; a repeated
+ * CopyObject publishes the same bytes and meta; CompleteMultipartUpload,
+ * AbortMultipartUpload and DeleteObject repeated after a lost answer are
+ * confirmed or treated as done (s3-write.ts, staging.ts).
+ */
+export const S3_MAX_ATTEMPTS = 3;
+
 export function buildS3Client(opts: S3ClientOptions): S3Client {
   const checksum = opts.checksumMode === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   return new S3Client({
@@ -37,5 +51,7 @@ export function buildS3Client(opts: S3ClientOptions): S3Client {
     ...(opts.credentials === undefined ? {} : { credentials: { ...opts.credentials } }),
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
+    retryMode: 'standard',
+    maxAttempts: S3_MAX_ATTEMPTS,
   });
 }

@@ -1,4 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type FaultHandle, type FaultOptions, FaultPlan, Outage, type StoreFault } from '../faults.js';
+import { type S3Operation, failS3Request, s3Operation } from './operations.js';
+
+export type { S3Operation } from './operations.js';
 
 /**
  * fauxqs 1.9.2 (TESTING.md "S3: fauxqs, pinned") in-process, on 127.0.0.1
@@ -40,6 +44,18 @@ export interface S3TestServer {
   multipartUploads(bucket: string): MultipartUploadInfo[];
   /** The lifecycle configuration XML last put on a bucket, as the client sent it; undefined when none. */
   lifecycleXml(bucket: string): string | undefined;
+  /**
+   * Fault injection: the next matching request(s) of one operation kind
+   * (test/servers/s3/operations.ts) are not carried out and get a 500
+   * (InternalError) or 503 (SlowDown), or no answer at all ('drop').
+   */
+  fail(op: S3Operation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /** Disarms every fault not yet fired. */
+  clearFaults(): void;
+  /** An outage: stops listening and cuts open connections; buckets, objects and uploads are kept. */
+  outage(): Promise<void>;
+  /** Ends the outage: listens again on the same port. */
+  restore(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -98,6 +114,14 @@ export async function startS3Server(): Promise<S3TestServer> {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
   const lifecycle = new BucketLifecycles((name) => store.hasBucket(name));
+  const faults = new FaultPlan<S3Operation>();
+
+  // First hook: a fault armed for the request's operation answers it before anything else runs.
+  app.addHook('onRequest', async (request, reply) => {
+    const op = s3Operation(request.method, request.url, request.headers);
+    const fault = op === undefined ? undefined : faults.take(op);
+    if (fault !== undefined) await failS3Request(request, reply, fault);
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const url = new URL(request.url, 'http://x');
@@ -126,13 +150,21 @@ export async function startS3Server(): Promise<S3TestServer> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('fauxqs did not listen on a TCP port');
+  const outage = new Outage(app.server, address.port, '127.0.0.1');
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     port: address.port,
     createBucket: (name) => store.createBucket(name),
     multipartUploads: (bucket) => uploads(bucket),
     lifecycleXml: (bucket) => lifecycle.xml(bucket),
-    stop: () => app.close(),
+    fail: (op, fault, opts) => faults.inject(op, fault, opts),
+    clearFaults: () => faults.clear(),
+    outage: () => outage.start(),
+    restore: () => outage.end(),
+    stop: async () => {
+      await outage.end(); // fastify's close expects a listening server
+      await app.close();
+    },
   };
 }
 
