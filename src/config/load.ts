@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
-import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
 import { parseAllowList } from '../upstream/address-policy.js';
+import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 
 /** Every environment variable blobgate reads; the README documents each. */
 export const ENV_VARS = [
@@ -257,7 +257,6 @@ function readConnections(r: Reader): Config['connections'] {
   return out;
 }
 
-/** API tokens: a literal `token`, an `env:`/`file:` reference to one, or its `token-sha256`; kept only as digests. */
 /** A base URL holds no credential: no user:password@ and no credential query parameter (src/secrets/credential-names.ts). */
 function checkBaseUrlCredentials(c: Reader, baseUrl: string): void {
   let url: URL;
@@ -271,6 +270,7 @@ function checkBaseUrlCredentials(c: Reader, baseUrl: string): void {
   if (param !== undefined) c.problem('base-url', `the query parameter "${param}" is a credential; give "auth" {"type": "api-key", "query": "${param}", "secret-ref": …}`);
 }
 
+/** API tokens: a literal `token`, an `env:`/`file:` reference to one, or its `token-sha256`; kept only as digests. */
 function readTokens(r: Reader, env: NodeJS.ProcessEnv, cwd: string): TokenConfig[] {
   const tokens: TokenConfig[] = [];
   const list = r.array('tokens');

@@ -1,5 +1,6 @@
 import mime from 'mime-types';
 import { BlobgateError } from '../errors.js';
+import type { RequestCredential } from './credential-policy.js';
 import { NOT_YET_SUPPORTED, type QueryValue, type StepRequest } from './types.js';
 
 /**
@@ -17,6 +18,8 @@ export interface BuiltRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers: Record<string, string>;
   body?: string | Buffer | StreamedBody;
+  /** The credential auth added, with where it may go; a hop that may not carry it drops it. */
+  credential?: RequestCredential;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { BlobgateError } from '../errors.js';
-import { CREDENTIAL_HEADERS } from './auth.js';
 import type { BuiltRequest } from './build-request.js';
+import { credentialForHop } from './credential-policy.js';
 import { fetchUpstream, type UpstreamResponse } from './fetch.js';
 import type { UpstreamGuard } from './guard.js';
 import { scrubSecrets } from './scrub.js';
@@ -24,7 +24,9 @@ export interface FollowOptions {
  * SSRF guard again (scheme and IP-literal check here, resolved addresses in
  * the guard's connector). 301/302/303 turn a non-GET/HEAD request into a GET
  * without body, as browsers do; 307/308 keep method and body. Credentials and
- * cookies are dropped once a hop changes origin.
+ * cookies are dropped once a hop changes origin, and the request's own
+ * credential also on a hop outside its secret's destinations
+ * (src/upstream/credential-policy.ts).
  */
 export async function fetchFollowingRedirects(req: BuiltRequest, opts: FollowOptions): Promise<UpstreamResponse & { redirects: string[]; request: BuiltRequest }> {
   const chain: string[] = [];
@@ -64,8 +66,9 @@ function nextHop(prev: BuiltRequest, url: URL, status: number, credentialHeaders
     body = undefined;
     delete headers['content-type'];
   }
-  if (url.origin !== prev.url.origin) {
-    for (const name of [...CREDENTIAL_HEADERS, ...credentialHeaders.map((h) => h.toLowerCase()), 'cookie']) delete headers[name];
-  }
-  return { url, method, headers, ...(body !== undefined ? { body } : {}) };
+  // userinfo from a Location is never sent (undici would drop it silently anyway).
+  url.username = '';
+  url.password = '';
+  const credential = credentialForHop(prev.credential, prev.url, url, headers, credentialHeaders);
+  return { url, method, headers, ...(body !== undefined ? { body } : {}), ...(credential ? { credential } : {}) };
 }

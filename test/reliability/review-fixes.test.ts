@@ -47,7 +47,7 @@ t.test('a storage read that fails while sending body-from-ref is an error of tha
 t.test('a resume after a cross-origin redirect does not carry the first origin\'s credential', async (t) => {
   const a = await startUpstream();
   const fu = await startFaultUpstream();
-  const gw = await startGateway({}, { env: { BLOBGATE_SECRET__WS_1__TOKEN: 'bearer-for-origin-a-only' } });
+  const gw = await startGateway({ secrets: { 'allow-plain-on-url': true } }, { env: { BLOBGATE_SECRET__WS_1__TOKEN: 'bearer-for-origin-a-only' } });
   t.teardown(async () => {
     await gw.close();
     await a.stop();
@@ -65,7 +65,7 @@ t.test('a resume after a cross-origin redirect does not carry the first origin\'
 
 t.test('an api-key sent in the query is scrubbed from the redirect chain of an error', async (t) => {
   const a = await startUpstream();
-  const gw = await startGateway({}, { env: { BLOBGATE_SECRET__WS_1__KEY: 'sk-live-SUPERSECRET-123456' } });
+  const gw = await startGateway({ secrets: { 'allow-plain-on-url': true } }, { env: { BLOBGATE_SECRET__WS_1__KEY: 'sk-live-SUPERSECRET-123456' } });
   t.teardown(async () => {
     await gw.close();
     await a.stop();

@@ -16,8 +16,8 @@ await writeFile(
     'ws-2': { 'only-in-ws2': creds.bearer },
   }),
 );
-// Environment secrets win over the file.
-const gw = await startGateway({ secrets: { file: secretsFile } }, { env: { BLOBGATE_SECRET__WS_1__FROM_ENV: creds.bearer, BLOBGATE_SECRET__WS_1__API_TOKEN: 'env-overrides-file' } });
+// Environment secrets win over the file. Plain secrets on raw URLs need the operator's opt-in (test/secrets/ covers the default).
+const gw = await startGateway({ secrets: { file: secretsFile, 'allow-plain-on-url': true } }, { env: { BLOBGATE_SECRET__WS_1__FROM_ENV: creds.bearer, BLOBGATE_SECRET__WS_1__API_TOKEN: 'env-overrides-file' } });
 t.teardown(async () => {
   await gw.close();
   await cs.stop();
@@ -108,7 +108,7 @@ t.test('malformed auth objects are invalid_request', async (t) => {
 
 t.test('the token endpoint of a service-account key goes through the SSRF guard', async (t) => {
   const evil = { ...cs.serviceAccount, token_uri: 'http://169.254.169.254/token' };
-  const gw2 = await startGateway({}, { env: { BLOBGATE_SECRET__WS_1__EVIL: JSON.stringify(evil) } });
+  const gw2 = await startGateway({ secrets: { 'allow-plain-on-url': true } }, { env: { BLOBGATE_SECRET__WS_1__EVIL: JSON.stringify(evil) } });
   t.teardown(() => gw2.close());
   const res = await gw2.step({ request: { url: `${cs.url}/google`, auth: { type: 'google-service-account', 'secret-ref': 'evil', scopes: ['s'] } } });
   t.equal(res.status, 403);

@@ -13,7 +13,7 @@ const echo = createServer((req, res) => {
 await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
 const gw = await startGateway(
-  { 'log-level': 'trace' },
+  { 'log-level': 'trace', secrets: { 'allow-plain-on-url': true } },
   { env: { BLOBGATE_SECRET__WS_1__TOKEN: SECRET }, logger: { level: 'trace', stream: { write: (line: string) => logs.push(line) } } },
 );
 t.teardown(async () => {
