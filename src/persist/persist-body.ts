@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { SearchIndex, StorageDriver, StorageScope, StoredObject, Tier } from '../storage/driver.js';
+import { BlobgateError } from '../errors.js';
 import { capExceeded } from '../storage/meter.js';
 import { checkSearchIndexSize, peek, RAW_TEXT_BYTES, textExcerpt, wantsRawText, withRawText } from './search-index.js';
 
@@ -11,6 +12,7 @@ export interface PersistBodyRequest {
   /** Decoded length the source announced (Content-Length without encoding). */
   announcedBytes?: number;
   tier: Tier;
+  /** The tier's lifetime: required for ephemeral writes, refused for retained ones (the tier decides, wherever the bytes land). */
   ttlSeconds?: number;
   contentType: string;
   storage?: StorageScope;
@@ -24,6 +26,10 @@ export interface PersistBodyRequest {
  * cap (counting, never trusting the header) and commits it all or nothing.
  */
 export async function persistBody(req: PersistBodyRequest): Promise<StoredObject> {
+  if ((req.tier === 'ephemeral') !== (req.ttlSeconds !== undefined)) {
+    req.body.destroy();
+    throw new BlobgateError('internal', `A ${req.tier} write ${req.tier === 'ephemeral' ? 'without' : 'with'} an expiry reached the store; nothing was stored.`, { tier: req.tier });
+  }
   if (req.announcedBytes !== undefined && req.announcedBytes > req.cap) {
     req.body.destroy();
     throw capExceeded(req.cap, req.announcedBytes);

@@ -78,10 +78,7 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
     throw new BlobgateError('invalid_request', `persist.slot "${slotName}" has no binding in "slots"; add slots.${slotName} with a root (or profile-id and prefix).`, { slot: slotName });
   }
   const root = resolveSlotRoot(slotName, binding, scope);
-  const store = binding.connection ?? config.tiers[tier].store;
-  if (!(store in config.stores)) {
-    throw new BlobgateError('invalid_request', `slots.${slotName}.connection names store "${store}", which is not configured.`, { slot: slotName });
-  }
+  const store = storeForTier(config, tier, binding.connection, `slots.${slotName}.connection`, { slot: slotName });
   return {
     store,
     tier,
@@ -90,6 +87,41 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
     scope: { slot: slotName, root: root.join('/'), pathSegments: path },
     ...(contentType ? { contentType } : {}),
   };
+}
+
+/**
+ * The store a write of `tier` lands in: the slot's connection, else the
+ * tier's store. A store is bound to the tier(s) that name it in `tiers`, and
+ * a write whose tier does not match is refused before any byte moves:
+ *
+ * - ephemeral writes go only to the ephemeral tier's store, whose expiry
+ *   (local sweep, or the bucket lifecycle rule) removes them;
+ * - retained writes go anywhere except a store that backs the ephemeral tier
+ *   alone (its lifecycle rule would delete them); a store no tier names (a
+ *   slot's own store) takes retained writes.
+ *
+ * Wherever the bytes land, the tier decides the cap and the expiry
+ * (persist-body.ts). README "Key layout and templates" states the rule.
+ */
+export function storeForTier(config: Config, tier: Tier, connection: string | undefined, field: string, details: Record<string, string> = {}): string {
+  const store = connection ?? config.tiers[tier].store;
+  if (!(store in config.stores)) throw new BlobgateError('invalid_request', `${field} names store "${store}", which is not configured.`, details);
+  const { retained, ephemeral } = config.tiers;
+  if (tier === 'ephemeral' && store !== ephemeral.store) {
+    throw new BlobgateError(
+      'invalid_request',
+      `${field} names store "${store}", which does not back the ephemeral tier: ephemeral blobs go only to "${ephemeral.store}", where they expire. Persist with tier "retained", or leave out the connection.`,
+      { ...details, store, tier },
+    );
+  }
+  if (tier === 'retained' && store === ephemeral.store && store !== retained.store) {
+    throw new BlobgateError(
+      'invalid_request',
+      `${field} names store "${store}", which backs only the ephemeral tier, where blobs expire: a retained blob does not go there. Name another store, or persist with tier "ephemeral".`,
+      { ...details, store, tier },
+    );
+  }
+  return store;
 }
 
 /** An unset root defaults to installations/<profile-id>/<prefix> (seed 000, "Installer-Configured Storage Scopes"). */
@@ -165,8 +197,7 @@ export function uploadPlacement(config: Config, target: UploadTarget): Placement
     const slot = target.slot.replace(/^:/, '');
     const binding = target.binding ?? {};
     const root = resolveSlotRoot(slot, binding, {});
-    const store = binding.connection ?? config.tiers.retained.store;
-    if (!(store in config.stores)) throw new BlobgateError('invalid_request', `connection names store "${store}", which is not configured.`, { field: 'connection' });
+    const store = storeForTier(config, 'retained', binding.connection, 'connection', { field: 'connection' });
     plan = { store, tier: 'retained', dirSegments: ['storage', ...root, ...path], filenameSegments: filename, scope: { slot, root: root.join('/'), pathSegments: path } };
   }
   if (target.contentType) plan.contentType = target.contentType;

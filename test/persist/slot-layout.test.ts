@@ -60,9 +60,12 @@ t.test('slot errors are clear', async (t) => {
   t.match(badStore.json.error.message, /store "nope"/);
 });
 
-t.test('a slot connection chooses the store', async (t) => {
-  const res = await gw.step({ request: { url: `${up.url}/bytes/9/c.bin` }, slots: { archive: { root: 'r', connection: 'ephemeral' } }, persist: { type: 'blob', slot: 'archive' } });
+t.test('a slot connection chooses the store, among those of the persist\'s tier', async (t) => {
+  const res = await gw.step({ request: { url: `${up.url}/bytes/9/c.bin` }, slots: { archive: { root: 'r', connection: 'ephemeral' } }, persist: { type: 'blob', slot: 'archive', tier: 'ephemeral' } });
   t.equal(res.status, 200);
   t.equal(res.json['blob-ref'].store, 'ephemeral');
-  t.equal(res.json['blob-ref'].tier, 'retained', 'tier stays what the persist asked');
+  t.equal(res.json['blob-ref'].tier, 'ephemeral');
+  // A retained blob in the ephemeral tier's store would expire with it (test/security/tier-store.test.ts).
+  const retained = await gw.step({ request: { url: `${up.url}/bytes/9/c.bin` }, slots: { archive: { root: 'r', connection: 'ephemeral' } }, persist: { type: 'blob', slot: 'archive' } });
+  t.equal(retained.json.error.code, 'invalid_request');
 });
