@@ -20,3 +20,26 @@ export function contentDisposition(req: Pick<SignUrlRequest, 'download' | 'filen
 function encodeRfc8187(value: string): string {
   return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
+
+/**
+ * What blobgate sends with stored bytes of a type a browser renders as an
+ * active document (script, forms, plugins, same-origin requests) when it is
+ * served inline from blobgate's own origin, as `/v1/resources/content` and
+ * blobgate-signed URLs are: `sandbox` gives the document a unique opaque
+ * origin with scripts, forms and popups disabled, so stored HTML cannot act
+ * as blobgate (README "Security defaults"). Passive types keep rendering as
+ * before; `X-Content-Type-Options: nosniff` keeps browsers from reading one
+ * as the other.
+ */
+export const ACTIVE_CONTENT_CSP = 'sandbox';
+
+const ACTIVE_TYPES = new Set(['text/html', 'text/xml', 'application/xml', 'text/xsl', 'image/svg+xml', 'application/xhtml+xml']);
+const MEDIA_TYPE = /^([a-z0-9!#$&^_.+-]+)\/([a-z0-9!#$&^_.+-]+)$/;
+
+/** HTML, XHTML, SVG, any XML (it may carry XHTML or XSLT) and multipart (x-mixed-replace renders its parts); an unparseable type counts as active. */
+export function isActiveContent(contentType: string): boolean {
+  const essence = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  const m = MEDIA_TYPE.exec(essence);
+  if (!m) return true;
+  return ACTIVE_TYPES.has(essence) || m[1] === 'multipart' || m[2]!.endsWith('+xml');
+}

@@ -8,6 +8,7 @@ import { grantOf } from '../auth.js';
 import type { Metrics } from '../metrics.js';
 import { headLive, locate, sendObject } from '../resource-access.js';
 import { signUrlBody, uriQuery } from '../schemas.js';
+import { sandboxActiveContent } from '../stored-content.js';
 
 export interface ResourceDeps {
   config: Config;
@@ -25,7 +26,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
     return toResourceRef(located.loc.workspace, located.loc.store, located.driver, obj);
   });
 
-  app.get<{ Querystring: { uri: string } }>('/v1/resources/content', { schema: { querystring: uriQuery } }, async (request, reply) => {
+  app.get<{ Querystring: { uri: string } }>('/v1/resources/content', { schema: { querystring: uriQuery }, onSend: sandboxActiveContent }, async (request, reply) => {
     const located = locate(stores, request.query.uri, grantOf(request));
     return sendObject(reply, located, request.headers.range);
   });

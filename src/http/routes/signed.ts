@@ -3,6 +3,7 @@ import { BlobgateError } from '../../errors.js';
 import { SIGNED_PATH, type LocalSigner } from '../../signing/local-signer.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { sendObject } from '../resource-access.js';
+import { sandboxActiveContent } from '../stored-content.js';
 
 /** The parameters a signed URL carries. */
 const SIGNED_PARAMS = ['expires', 'download', 'filename', 'signature'] as const;
@@ -12,7 +13,7 @@ const SIGNED_PARAMS = ['expires', 'download', 'filename', 'signature'] as const;
  * the credential. Range is supported like the content route.
  */
 export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; signer: LocalSigner }): void {
-  app.get<{ Querystring: Record<string, string | string[] | undefined> }>(`${SIGNED_PATH}/*`, async (request, reply) => {
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>(`${SIGNED_PATH}/*`, { onSend: sandboxActiveContent }, async (request, reply) => {
     const rawPath = (request.raw.url ?? '').split('?')[0]!.slice(SIGNED_PATH.length + 1);
     let store: string;
     let keySegments: string[];
