@@ -101,7 +101,7 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
  *   slot's own store) takes retained writes.
  *
  * Wherever the bytes land, the tier decides the cap and the expiry
- * (persist-body.ts). README "Key layout and templates" states the rule.
+ * (persist-body.ts). README "Configuration", "Tiers and stores", states the rule.
  */
 export function storeForTier(config: Config, tier: Tier, connection: string | undefined, field: string, details: Record<string, string> = {}): string {
   const store = connection ?? config.tiers[tier].store;
