@@ -75,7 +75,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // route registered after it, so the routes live in a plugin registered next).
   void app.register(swagger, OPENAPI_INFO);
   void app.register(async (root) => {
-    // Public: the OpenAPI document, metrics, health, and URLs blobgate signed (the signature is the credential).
+    // Outside the API token check: the OpenAPI document, health, URLs blobgate signed (the signature is the
+    // credential), and metrics, which have their own rule (src/http/metrics.ts).
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     root.get('/metrics', { schema: { hide: true } }, metricsHandler(metrics, config));
     healthRoutes(root, deps);

@@ -82,17 +82,24 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
-  // The metrics listener first, so the guard refuses its address before the first step can arrive.
-  if (config.metrics.listen) {
-    metricsListener = await startMetricsListener(metrics, config.metrics.listen, config.metrics.tokenSha256);
-    guard.ownListeners([metricsListener.address]);
-    app.log.info({ address: metricsListener.address.address, port: metricsListener.address.port }, 'metrics listening');
-  }
+  metricsListener = await openMetricsListener(config, metrics, guard, app.log);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   if (devToken) printWelcome(base, devToken, config);
+}
+
+/**
+ * The separate metrics listener (metrics.listen), opened before the API
+ * listener so the guard refuses its address before the first step arrives.
+ */
+async function openMetricsListener(config: Config, metrics: Metrics, guard: UpstreamGuard, log: FastifyBaseLogger): Promise<MetricsListener | undefined> {
+  if (!config.metrics.listen) return undefined;
+  const listener = await startMetricsListener(metrics, config.metrics.listen, config.metrics.tokenSha256);
+  guard.ownListeners([listener.address]);
+  log.info({ address: listener.address.address, port: listener.address.port }, 'metrics listening');
+  return listener;
 }
 
 function refuseWithoutToken(host: string): never {
