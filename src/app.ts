@@ -10,9 +10,10 @@ import { resourceRoutes } from './http/routes/resources.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
-import { TransferGate } from './http/transfer-gate.js';
+import { gateLimits, TransferGate } from './http/transfer-gate.js';
 import { Metrics, metricsHandler } from './http/metrics.js';
 import { installRequestLog } from './http/request-log.js';
+import { serverTimeouts } from './http/server-timeouts.js';
 import { LocalSigner } from './signing/local-signer.js';
 import type { SecretsProvider } from './secrets/provider.js';
 import type { StoreRegistry } from './storage/registry.js';
@@ -52,6 +53,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Secrets are never put in log records; redaction is the second line of defence.
     logger: deps.logger === false ? false : { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(typeof deps.logger === 'object' ? deps.logger : {}) },
     bodyLimit: config.limits.requestBodyBytes,
+    // Slow clients: headers, whole-request and client-error answers (src/http/server-timeouts.ts).
+    ...serverTimeouts(config.server),
     // Unknown fields are errors, never silently dropped; no type coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allowUnionTypes: true } },
     return503OnClosing: true,
@@ -61,7 +64,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   installErrorHandling(app);
   installRequestLog(app);
   const auth = new TokenAuth(config.tokens);
-  const gate = deps.gate ?? new TransferGate(config.limits.transfers, config.limits.transferQueue);
+  const gate = deps.gate ?? new TransferGate(gateLimits(config.limits));
   const signer = new LocalSigner(deps.signingSecret, () => config.publicUrl ?? listeningUrl(app, config.host));
   // While shutting down, every answer closes its connection, so keep-alive sockets do not hold the close.
   app.addHook('onSend', async (_request, reply, payload) => {

@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   upstream_status: { status: 502, summary: 'The upstream answered with a status outside 2xx.' },
   upstream_timeout: { status: 504, summary: 'The upstream did not answer, or stalled, within the step timeout.' },
   upstream_unreachable: { status: 502, summary: 'The upstream could not be reached (DNS, connect, reset, TLS).' },
+  client_timeout: { status: 408, summary: 'The client sent its headers, request or upload body too slowly (server.* timeouts); nothing was stored.' },
   unauthorized: { status: 401, summary: 'The bearer API token is missing or not valid.' },
   forbidden: { status: 403, summary: 'The token is not granted the workspace named by the path or the res:// URI.' },
   signature_invalid: { status: 403, summary: 'A signed URL was tampered with or has expired.' },

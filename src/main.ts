@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.js';
 import { BlobgateError } from './errors.js';
-import { TransferGate } from './http/transfer-gate.js';
+import { gateLimits, TransferGate } from './http/transfer-gate.js';
 import { ConfigError, loadConfig, sha256Hex } from './config/load.js';
 import { isLoopbackHost } from './config/listen.js';
 import { Metrics, startMetricsListener, type MetricsListener } from './http/metrics.js';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const stores = await StoreRegistry.open(config);
   const guard = new UpstreamGuard(config.upstream.allow);
   const secrets = new EmbeddedSecrets(config.secrets.file);
-  const gate = new TransferGate(config.limits.transfers, config.limits.transferQueue);
+  const gate = new TransferGate(gateLimits(config.limits));
   const metrics = new Metrics(gate);
   const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics });
   await installLifecycles(config, stores, (msg) => app.log.info(msg));

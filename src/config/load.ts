@@ -43,6 +43,12 @@ export const DEFAULTS = {
   uploadFieldBytes: 8192,
   transfers: 16,
   transferQueue: 64,
+  /** Deadlines of a whole transfer, per tier: 50 MiB at ≥ 58 KB/s, 4 GiB at ≥ 600 KB/s. */
+  retainedTotalTimeoutSeconds: 900,
+  ephemeralTotalTimeoutSeconds: 7200,
+  headersTimeoutSeconds: 15,
+  requestTimeoutSeconds: 900,
+  uploadIdleTimeoutSeconds: 30,
   shutdownDeadlineSeconds: 30,
   sweepIntervalSeconds: 600,
 } as const;
@@ -74,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'metrics']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'metrics', 'server']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -86,7 +92,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const tokens = readTokens(r, env, cwd);
 
   const limits = r.child('limits');
-  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', 'transfers', 'transfer-queue']);
+  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', ...TRANSFER_LIMIT_KEYS]);
   const shutdown = r.child('shutdown');
   shutdown.only(['deadline-seconds']);
   const expiry = r.child('expiry');
@@ -118,9 +124,9 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
       uploadFiles: limits.int('upload-files', 1, 1000) ?? DEFAULTS.uploadFiles,
       uploadFields: limits.int('upload-fields', 0, 1000) ?? DEFAULTS.uploadFields,
       uploadFieldBytes: limits.int('upload-field-bytes', 1, 1024 * 1024) ?? DEFAULTS.uploadFieldBytes,
-      transfers: limits.int('transfers', 1, 10_000) ?? DEFAULTS.transfers,
-      transferQueue: limits.int('transfer-queue', 0, 100_000) ?? DEFAULTS.transferQueue,
+      ...readTransferLimits(limits),
     },
+    server: readServer(r.child('server')),
     shutdown: { deadlineSeconds: shutdown.number('deadline-seconds', 0, 3600) ?? DEFAULTS.shutdownDeadlineSeconds },
     expiry: { sweepIntervalSeconds: expiry.int('sweep-interval-seconds', 0, 86_400) ?? DEFAULTS.sweepIntervalSeconds },
     signing: {
@@ -222,6 +228,46 @@ function readTiers(r: Reader, stores: Record<string, StoreConfig>): Record<'reta
   return {
     retained: tier('retained', DEFAULTS.retainedCapBytes, DEFAULTS.retainedLoadBytes),
     ephemeral: tier('ephemeral', DEFAULTS.ephemeralCapBytes, DEFAULTS.ephemeralLoadBytes, DEFAULTS.ephemeralTtlSeconds),
+  };
+}
+
+const TRANSFER_LIMIT_KEYS = ['transfers', 'transfer-queue', 'workspace-transfers', 'workspace-transfer-queue', 'retained-total-timeout-seconds', 'ephemeral-total-timeout-seconds'];
+
+/**
+ * The transfer gate's limits. A workspace's share defaults to a quarter of
+ * the total (rounded up), so one workspace cannot hold every slot or fill the
+ * wait queue while others wait (README "Timeouts and fairness").
+ */
+function readTransferLimits(limits: Reader): Pick<Config['limits'], 'transfers' | 'transferQueue' | 'workspaceTransfers' | 'workspaceTransferQueue' | 'totalTimeoutSeconds'> {
+  const transfers = limits.int('transfers', 1, 10_000) ?? DEFAULTS.transfers;
+  const transferQueue = limits.int('transfer-queue', 0, 100_000) ?? DEFAULTS.transferQueue;
+  const workspaceTransfers = limits.int('workspace-transfers', 1, 10_000) ?? Math.ceil(transfers / 4);
+  const workspaceTransferQueue = limits.int('workspace-transfer-queue', 0, 100_000) ?? Math.ceil(transferQueue / 4);
+  if (workspaceTransfers > transfers) limits.problem('workspace-transfers', `must not exceed limits.transfers (${transfers})`);
+  if (workspaceTransferQueue > transferQueue) limits.problem('workspace-transfer-queue', `must not exceed limits.transfer-queue (${transferQueue})`);
+  return {
+    transfers,
+    transferQueue,
+    workspaceTransfers,
+    workspaceTransferQueue,
+    totalTimeoutSeconds: {
+      retained: limits.number('retained-total-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.retainedTotalTimeoutSeconds,
+      ephemeral: limits.number('ephemeral-total-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.ephemeralTotalTimeoutSeconds,
+    },
+  };
+}
+
+/** Timeouts of the HTTP server itself: slow clients, not slow upstreams (README "Timeouts and fairness"). */
+function readServer(server: Reader): Config['server'] {
+  server.only(['headers-timeout-seconds', 'request-timeout-seconds', 'upload-idle-timeout-seconds']);
+  const headersTimeoutSeconds = server.number('headers-timeout-seconds', 0.001, 3600) ?? DEFAULTS.headersTimeoutSeconds;
+  const requestTimeoutSeconds = server.number('request-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.requestTimeoutSeconds;
+  // Node refuses a headers timeout longer than the request timeout it is part of.
+  if (headersTimeoutSeconds > requestTimeoutSeconds) server.problem('headers-timeout-seconds', `must not exceed server.request-timeout-seconds (${requestTimeoutSeconds})`);
+  return {
+    headersTimeoutSeconds,
+    requestTimeoutSeconds,
+    uploadIdleTimeoutSeconds: server.number('upload-idle-timeout-seconds', 0.001, 3600) ?? DEFAULTS.uploadIdleTimeoutSeconds,
   };
 }
 

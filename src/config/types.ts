@@ -74,7 +74,22 @@ export interface Config {
   stores: Record<string, StoreConfig>;
   tiers: Record<Tier, TierConfig>;
   tokens: TokenConfig[];
-  limits: { inlineBytes: number; requestBodyBytes: number; uploadFiles: number; uploadFields: number; uploadFieldBytes: number; transfers: number; transferQueue: number };
+  limits: {
+    inlineBytes: number;
+    requestBodyBytes: number;
+    uploadFiles: number;
+    uploadFields: number;
+    uploadFieldBytes: number;
+    transfers: number;
+    transferQueue: number;
+    /** Most transfers one workspace runs at once, and most it has waiting. */
+    workspaceTransfers: number;
+    workspaceTransferQueue: number;
+    /** Deadline of a whole HTTP step, per tier (a step without persist: retained); client-opts.total-timeout may only lower it. */
+    totalTimeoutSeconds: Record<Tier, number>;
+  };
+  /** Timeouts on what clients send: headers, the whole request, and gaps in an upload body. */
+  server: { headersTimeoutSeconds: number; requestTimeoutSeconds: number; uploadIdleTimeoutSeconds: number };
   shutdown: { deadlineSeconds: number };
   expiry: { sweepIntervalSeconds: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };

@@ -2,7 +2,8 @@ import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 
-const gw = await startGateway({ limits: { transfers: 2, 'transfer-queue': 2 } });
+// One workspace here: its share is the whole gate, so these tests see the global limit (fairness: fairness.test.ts).
+const gw = await startGateway({ limits: { transfers: 2, 'transfer-queue': 2, 'workspace-transfers': 2, 'workspace-transfer-queue': 2 } });
 const up = await startUpstream();
 t.teardown(async () => {
   await gw.close();

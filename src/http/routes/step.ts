@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config/types.js';
 import { BlobgateError } from '../../errors.js';
 import { runHttpStep, type StepBody, type StepDeps } from '../../step/run-step.js';
+import type { Tier } from '../../storage/driver.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
 import { stepBodySchema, workspaceParams } from '../schemas.js';
@@ -20,14 +22,9 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
         if (!reply.raw.writableEnded) controller.abort(new BlobgateError('aborted', 'The client disconnected; the transfer was aborted and nothing was stored.'));
       };
       reply.raw.once('close', onClose);
-      // client-opts.total-timeout bounds the whole transfer, time spent waiting for a slot included.
-      const total = request.body.request['client-opts']?.['total-timeout'];
-      const timer =
-        total === undefined
-          ? undefined
-          : setTimeout(() => controller.abort(new BlobgateError('upstream_timeout', `The transfer did not finish within client-opts.total-timeout (${total} s); nothing was stored.`, { 'total-timeout': total })), total * 1000);
+      const timer = startDeadline(deps.config, tier ?? 'retained', request.body.request['client-opts']?.['total-timeout'], controller);
       try {
-        const result = await deps.gate.run(controller, () => runHttpStep(deps, request.params.ws, request.body, controller.signal));
+        const result = await deps.gate.run(controller, () => runHttpStep(deps, request.params.ws, request.body, controller.signal), request.params.ws);
         const ref = 'blob-ref' in result ? result['blob-ref'] : undefined;
         Object.assign(facts, { outcome: 'ok', attempts: result.attempts, ...(ref ? { bytes: ref.size, store: ref.store, tier: ref.tier } : {}) });
         deps.metrics.recordTransfer('step', 'ok', ref ? { tier: ref.tier, store: ref.store, bytes: ref.size } : {});
@@ -36,9 +33,26 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
         deps.metrics.recordTransfer('step', err instanceof BlobgateError ? err.code : 'internal', tier ? { tier } : {});
         throw err;
       } finally {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         reply.raw.off('close', onClose);
       }
     },
   );
+}
+
+/**
+ * Every step has a deadline for the whole transfer, time spent waiting for a
+ * slot included, so an upstream that trickles cannot hold a slot for ever: the
+ * tier's (limits.<tier>-total-timeout-seconds; a step without persist counts
+ * as retained), or client-opts.total-timeout when that is sooner — a step may
+ * shorten its deadline, never extend it.
+ */
+function startDeadline(config: Config, tier: Tier, asked: number | undefined, controller: AbortController): NodeJS.Timeout {
+  const tierSeconds = config.limits.totalTimeoutSeconds[tier];
+  const byStep = asked !== undefined && asked < tierSeconds;
+  const seconds = byStep ? asked : tierSeconds;
+  const message = byStep
+    ? `The transfer did not finish within client-opts.total-timeout (${seconds} s); nothing was stored.`
+    : `The transfer did not finish within the ${tier} tier's deadline of ${seconds} s (limits.${tier}-total-timeout-seconds); nothing was stored. client-opts.total-timeout can shorten this deadline, not extend it.`;
+  return setTimeout(() => controller.abort(new BlobgateError('upstream_timeout', message, { 'total-timeout': seconds })), seconds * 1000);
 }

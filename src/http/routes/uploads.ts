@@ -10,6 +10,7 @@ import { toResourceRef, type ResourceRef } from '../../refs/resource-ref.js';
 import type { SearchIndex } from '../../storage/driver.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import { owned } from '../../storage/stream-owner.js';
+import { abortWhenBodyIdle } from '../body-idle.js';
 import { workspaceParams } from '../schemas.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
@@ -44,7 +45,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         throw new BlobgateError('invalid_request', 'Send uploads as multipart/form-data (or PUT the raw bytes to /v1/workspaces/:ws/uploads/<filename>).');
       }
       const controller = abortOnDisconnect(request, reply);
-      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, request, controller)));
+      abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
+      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, request, controller), request.params.ws));
       return reply.code(201).send({ items });
     });
 
@@ -66,6 +68,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         if (headerType && !fields['content-type'] && headerType !== 'application/octet-stream') fields['content-type'] = headerType;
         const announced = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
         const controller = abortOnDisconnect(request, reply);
+        abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
         // A refusal must not destroy the request (and with it the socket) before the answer is sent: the
         // driver gets a pass-through it may destroy; the request is left for the error handler to close.
         // It is owned from birth: while the upload waits for a transfer slot, a client that leaves
@@ -74,7 +77,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
         try {
-          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced))]);
+          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeFile(deps, request.params.ws, fields, body, controller.signal, announced), request.params.ws)]);
           return reply.code(201).send(ref);
         } finally {
           // A transfer that never started (refused, or given up while queued) leaves the body to us.
