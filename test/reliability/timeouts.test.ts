@@ -74,6 +74,20 @@ t.test('a request body that keeps trickling is cut off at server.request-timeout
   t.same((await gw.residue()).objects, [], 'nothing stored');
 });
 
+t.test('the request timeout covers receiving the request, not the transfer it starts', async (t) => {
+  const gw = await startGateway({ server: { 'headers-timeout-seconds': 0.2, 'request-timeout-seconds': 0.3 } });
+  const up = await startUpstream();
+  t.teardown(async () => {
+    await gw.close();
+    await up.stop();
+  });
+  const started = Date.now();
+  const res = await gw.step({ request: { url: `${up.url}/bytes/100000?delay-ms=1200` }, persist: { type: 'blob' } });
+  t.equal(res.status, 200, 'a step running four request timeouts long succeeds');
+  t.equal(res.json['blob-ref'].size, 100000);
+  t.ok(Date.now() - started >= 1200);
+});
+
 t.test('an upload body that stops is aborted after server.upload-idle-timeout-seconds; nothing is stored', async (t) => {
   const gw = await startGateway({ server: { 'upload-idle-timeout-seconds': 0.3 } });
   t.teardown(() => gw.close());
