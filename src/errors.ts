@@ -2,7 +2,7 @@
  * The one error catalogue. Every error blobgate answers with is built from a
  * code listed here; the HTTP status lives next to it and nowhere else.
  * Callers match on `code`, never on message text. The README lists every code
- * (test/errors-documented.test.ts fails when one is missing).
+ * (test/errors-catalogue.test.ts fails when one is missing; docs/errors.md).
  */
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, summary: 'The request body, query or a field in it is malformed, unknown or not supported.' },
@@ -36,9 +36,10 @@ export const ERROR_CATALOGUE = {
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /**
- * Codes in the catalogue (DESIGN.md names them) that no code path produces
- * yet. Empty now; kept so that a code added ahead of its feature is marked. test/errors-catalogue.test.ts requires a test asserting every other
- * code, and requires this list to shrink as those features land.
+ * Codes in the catalogue that no code path produces yet. Empty now; kept so
+ * that a code added ahead of its feature is marked. test/errors-catalogue.test.ts
+ * requires a test asserting every other code, and requires this list to
+ * shrink as those features land.
  */
 export const RESERVED_CODES: readonly ErrorCode[] = [];
 

@@ -53,7 +53,9 @@ export const stepBodySchema = {
         path: { type: 'string', maxLength: 8192 },
         // Validated by src/upstream/auth.ts, so that an inline credential is inline_secret_rejected, not a schema error.
         auth: {},
-        // Accepted by the schema so that the step runner can say they are not supported yet.
+        // Shapes checked by the step runner, whose messages name the field: retry (src/upstream/retry.ts),
+        // multipart and body-from-ref (src/step/ref-bodies.ts). template and parser-fn are accepted here only
+        // so that src/upstream/build-request.ts refuses them as not supported, rather than as unknown fields.
         retry: {},
         multipart: {},
         'body-from-ref': {},

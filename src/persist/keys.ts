@@ -2,7 +2,7 @@ import { BlobgateError } from '../errors.js';
 import { workspacePrefix } from '../refs/resource-uri.js';
 
 /**
- * Key layout (DESIGN.md "Key layout"):
+ * Key layout (docs/key-layout.md#object-keys):
  *   default: workspaces/<ws>/persist/<flow-slug>/<step-id>/<uuid>/<path>/<filename>
  *   slot:    workspaces/<ws>/storage/<root>/<path>/<filename>
  * Every segment is checked after interpolation, and the final key must start

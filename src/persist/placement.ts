@@ -124,7 +124,7 @@ export function storeForTier(config: Config, tier: Tier, connection: string | un
   return store;
 }
 
-/** An unset root defaults to installations/<profile-id>/<prefix> (seed 000, "Installer-Configured Storage Scopes"). */
+/** An unset root defaults to installations/<profile-id>/<prefix> (docs/seed-contract.md#slots). */
 function resolveSlotRoot(slot: string, binding: SlotBinding, scope: TemplateScope): string[] {
   if (binding.root !== undefined) return checkSegments(binding.root, `slots.${slot}.root`);
   if (binding.profileId === undefined || binding.prefix === undefined) {

@@ -3,7 +3,7 @@ import { BlobgateError } from '../errors.js';
 import type { SearchIndex, Tier } from '../storage/driver.js';
 
 /**
- * Search-index data kept with a blob (seed 000 "Resource Search Indexing"):
+ * Search-index data kept with a blob (docs/seed-contract.md#search-index):
  * the caller's overrides (`text`, `tags`, `source-label`) and, for text-like
  * retained blobs unless `include-raw-content?` is false, an excerpt of the raw
  * text. Ephemeral and binary blobs never get raw content.

@@ -1,7 +1,7 @@
 import { BlobgateError } from '../errors.js';
 
 /**
- * `{{expr}}` and its equivalent spelling `<<expr>>` (DESIGN.md "Templates").
+ * `{{expr}}` and its equivalent spelling `<<expr>>` (docs/key-layout.md#templates).
  * `expr` is a dotted path into the step's resolved params or a runtime field.
  * An unknown variable is `template_unresolved` naming it — never an empty
  * string. Values must be scalars (string, number, boolean).

@@ -1,7 +1,7 @@
 import type { StorageDriver, StoredObject } from '../storage/driver.js';
 import { formatResourceUri } from './resource-uri.js';
 
-/** The blob ref of DESIGN.md: the concrete storage location of a resource. */
+/** The blob ref: the concrete storage location of a resource (docs/key-layout.md#resource-refs-and-blob-refs). */
 export interface BlobRef {
   store: string;
   backend: StorageDriver['backend'];

@@ -1,13 +1,14 @@
 import { BlobgateError } from '../errors.js';
 
 /**
- * The only module that knows the `res://` grammar (DESIGN.md "Vocabulary"):
+ * The only module that knows the `res://` grammar (docs/key-layout.md#resource-uris):
  *
  *   res://v1/ws/<workspace>/file/blob/<store>/<key-under-workspace>
  *
  * where the object key is `workspaces/<workspace>/<key-under-workspace>`.
  * Every segment is percent-encoded with encodeURIComponent, so a key segment
- * holding '/', '?', '#' or '%' survives the round trip.
+ * holding '?', '#', '%' or a space survives the round trip. A decoded segment
+ * holding '/' (an encoded %2F) is refused: keys are split on '/'.
  */
 export interface BlobLocator {
   workspace: string;

@@ -12,7 +12,7 @@ import type { StreamedBody } from '../upstream/build-request.js';
 
 /**
  * Request bodies read from stored blobs: `body-from-ref` and multipart parts
- * with `from-ref` (seed 004). Load caps by the source blob's tier (retained
+ * with `from-ref` (docs/seed-contract.md#request-bodies-from-stored-blobs). Load caps by the source blob's tier (retained
  * 10 MiB, ephemeral 20 MiB) are checked on the stored size before any byte
  * goes upstream; the bytes are streamed, never buffered whole.
  */

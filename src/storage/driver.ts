@@ -28,7 +28,7 @@ export const TIERS: readonly Tier[] = ['retained', 'ephemeral'];
 
 export type Backend = 'local' | 's3' | 'gcs';
 
-/** Storage scope fields of a slot persist, indexed for filtering (seed 000, "Resource Search Indexing"). */
+/** Storage scope fields of a slot persist, indexed for filtering (docs/seed-contract.md#slots). */
 export interface StorageScope {
   slot: string;
   root: string;

@@ -5,7 +5,7 @@ import { BlobgateError } from '../errors.js';
 /**
  * A pass-through stage that counts bytes, hashes them with sha256 and fails the
  * stream with `cap_exceeded` the moment one byte more than `maxBytes` arrives.
- * Caps fail the stream; they never truncate (STYLE.md habit 5). Every driver
+ * Caps fail the stream; they never truncate (docs/storage-contract.md#caps). Every driver
  * runs its body through one of these, so the count and hash are the bytes the
  * store received.
  */

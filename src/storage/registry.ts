@@ -5,7 +5,7 @@ import { resolveConfigSecret } from '../config/secret-ref.js';
 import { LocalDriver } from './local/local-driver.js';
 
 /**
- * The one place that turns store config into drivers (STYLE.md habit 8:
+ * The one place that turns store config into drivers (docs/architecture.md#configuration:
  * drivers receive ready clients; only the registry reads config).
  *
  * The S3 and GCS drivers, and their SDKs, are loaded only when a store of

@@ -6,8 +6,8 @@ import { assertDestination } from './credential-policy.js';
 import type { GoogleTokenSource } from './google-token.js';
 
 /**
- * Step and connection auth: secret references only (seed 004: "Auth must use
- * secret references. Inline tokens or API keys are rejected.").
+ * Step and connection auth: secret references only; an inline token, key or
+ * password is refused (docs/seed-contract.md#auth).
  *   {type: "bearer", secret-ref}
  *   {type: "api-key", secret-ref, header? (default X-Api-Key) | query?}
  *   {type: "basic", secret-ref, username?}   secret is the password, or "user:password" without username

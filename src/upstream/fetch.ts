@@ -67,7 +67,7 @@ export async function fetchUpstream(req: BuiltRequest, opts: FetchOptions): Prom
   };
 }
 
-/** Undoes Content-Encoding. Caps count decoded bytes (DESIGN.md "Numbers"). */
+/** Undoes Content-Encoding. Caps count decoded bytes (docs/seed-contract.md#limits). */
 function decode(body: Readable, encoding: string): Readable {
   // pipeline (not pipe) so an error on either side destroys both.
   switch (encoding) {

@@ -21,7 +21,7 @@ export const MAX_JSON_DEPTH = 512;
 /**
  * Buffers a response that is not persisted, up to `limit` bytes (the inline
  * limit, or max-response-bytes when lower), and parses it per `response-as`.
- * Binary bodies are never inlined (seed 004 "Limits And Behavior").
+ * Binary bodies are never inlined (docs/seed-contract.md#inline-results-and-binary-bodies).
  */
 export async function inlineResponse(res: UpstreamResponse, responseAs: ResponseAs, limit: number): Promise<InlineResult> {
   const contentType = res.headers['content-type'];

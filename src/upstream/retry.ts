@@ -3,7 +3,7 @@ import { BlobgateError } from '../errors.js';
 
 /**
  * The step's `retry: {max-attempts, backoff-ms, max-backoff-ms?, non-idempotent?}`
- * (seed 004 "common option"). Default: one attempt. Exponential backoff with
+ * (docs/seed-contract.md#the-http-step). Default: one attempt. Exponential backoff with
  * full jitter; `Retry-After` is honoured up to RETRY_AFTER_MAX_MS. POST and
  * PATCH are retried only when the step says `non-idempotent: true`.
  */

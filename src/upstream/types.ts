@@ -1,4 +1,4 @@
-/** The HTTP step's `request` object as the API receives it (kebab-case, seed 004 "Canonical Shape"). */
+/** The HTTP step's `request` object as the API receives it (kebab-case, docs/seed-contract.md#the-http-step). */
 export interface StepRequest {
   url?: string;
   method?: string;

@@ -19,8 +19,8 @@ export function findRclone(): string | undefined {
 /**
  * An environment for rclone with everything set through `vars` (RCLONE_CONFIG_<REMOTE>_…):
  * an empty config file and a cache in `dir`, none of the caller's RCLONE_ or AWS_
- * variables (AWS_CA_BUNDLE breaks rclone's plain-HTTP S3 client, TESTING.md), and no
- * proxy for loopback.
+ * variables (AWS_CA_BUNDLE breaks rclone's plain-HTTP S3 client,
+ * docs/testing.md#environment-variables-the-harness-ignores), and no proxy for loopback.
  */
 export function rcloneEnv(dir: string, vars: Record<string, string>): NodeJS.ProcessEnv {
   const config = join(dir, 'rclone.conf');

@@ -5,7 +5,7 @@ import { collect, patternChunk, patternStream } from '../helpers/bytes.js';
 import { testClient } from '../servers/s3/clients.js';
 import { startS3Server } from '../servers/s3/fauxqs.js';
 
-// This machine sets AWS_CA_BUNDLE (TESTING.md). The JS SDK v3 does not read
+// This machine sets AWS_CA_BUNDLE (docs/testing.md#environment-variables-the-harness-ignores). The JS SDK v3 does not read
 // it (unlike v2 and the CLI); a client for a loopback http endpoint must work
 // whatever it says, even when it names a file that does not exist.
 

@@ -24,9 +24,9 @@ const MAX_BACKEND_CALLS = 10;
 /**
  * Lists a workspace's blobs across every configured store, in store order and
  * key order within a store. `storage-root` narrows to a slot root and
- * `path-prefix` is then relative to it (seed 000, "storage-root … path-prefix
- * is relative to the configured root"); without a root, path-prefix is
- * relative to the workspace (e.g. `persist/daily`). Expired blobs are skipped.
+ * `path-prefix` is then relative to it (docs/seed-contract.md#listing-filters);
+ * without a root, path-prefix is relative to the workspace (e.g.
+ * `persist/daily`). Expired blobs are skipped.
  * The token and its grant of `:ws` are checked before this runs (src/http/auth.ts).
  */
 export function listRoutes(app: FastifyInstance, deps: { stores: StoreRegistry }): void {

@@ -1,7 +1,7 @@
 import { BlobgateError } from '../../errors.js';
 
 /**
- * SDK error → driver error, at the edge (STYLE.md habit 4). The SDK error is
+ * SDK error → driver error, at the edge (docs/storage-contract.md#errors). The SDK error is
  * kept as `cause`; its message (which names buckets and objects, or quotes the
  * server's answer) never reaches the BlobgateError message.
  *

@@ -2,7 +2,7 @@ import { S3ServiceException } from '@aws-sdk/client-s3';
 import { BlobgateError } from '../../errors.js';
 
 /**
- * SDK error → driver error, at the edge (STYLE.md habit 4). The SDK error is
+ * SDK error → driver error, at the edge (docs/storage-contract.md#errors). The SDK error is
  * kept as `cause`; its message (which can name buckets, keys, request ids or
  * say why a signature failed) never reaches the BlobgateError message.
  *

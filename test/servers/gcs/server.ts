@@ -1,5 +1,5 @@
 // A GCS JSON-API test server (node:http only, objects in memory), faithful to the protocol
-// that @google-cloud/storage 7.x and rclone's Go client speak. See /work/shared/TESTING.md.
+// that @google-cloud/storage 7.x and rclone's Go client speak. See docs/testing.md#gcs-the-projects-own-json-api-server.
 //
 // Routes (every JSON-API path is accepted with and without the /storage/v1 prefix, because
 // with STORAGE_EMULATOR_HOST / apiEndpoint the Node client drops it for metadata calls):

@@ -5,7 +5,7 @@ import { type S3Operation, failS3Request, s3Operation } from './operations.js';
 export type { S3Operation } from './operations.js';
 
 /**
- * fauxqs 1.9.2 (TESTING.md "S3: fauxqs, pinned") in-process, on 127.0.0.1
+ * fauxqs 1.9.2 (docs/testing.md#s3-fauxqs-behind-a-sigv4-verifying-proxy) in-process, on 127.0.0.1
  * port 0, with repairs made in the harness, not in the driver:
  *
  * - `startFauxqs()` listens on 0.0.0.0 whatever `host` says, and keeps its

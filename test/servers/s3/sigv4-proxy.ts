@@ -8,7 +8,7 @@ import { type SigV4Config, verifySigV4 } from './sigv4.js';
 
 /**
  * A SigV4-verifying reverse proxy in front of fauxqs, which verifies no
- * signatures itself (TESTING.md). Every request must carry a valid signature,
+ * signatures itself (docs/testing.md#s3-fauxqs-behind-a-sigv4-verifying-proxy). Every request must carry a valid signature,
  * header-signed (`Authorization: AWS4-HMAC-SHA256 …`) or presigned
  * (`X-Amz-Signature` & co. in the query), for a known access key; else it is
  * answered as S3 would (403 SignatureDoesNotMatch / InvalidAccessKeyId /
