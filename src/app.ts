@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/types.js';
 import { requireTokenFor, TokenAuth } from './http/auth.js';
 import { installErrorHandling } from './http/error-handler.js';
+import { OPENAPI_OPTIONS } from './http/openapi-operations.js';
 import { healthRoutes } from './http/routes/health.js';
 import { listRoutes } from './http/routes/list.js';
 import { resourceRoutes } from './http/routes/resources.js';
@@ -34,15 +35,6 @@ export interface AppDeps {
   /** Options for the pino logger fastify creates; `false` silences it. */
   logger?: boolean | Record<string, unknown>;
 }
-
-const OPENAPI_INFO = {
-  openapi: {
-    openapi: '3.0.3',
-    info: { title: 'blobgate', version: '0.1.0', description: 'Streaming blob persistence gateway: runs HTTP steps and streams responses into S3, GCS or a local directory.' },
-    components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
-    security: [{ bearer: [] }],
-  },
-};
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers["x-api-key"]', '*.secret', '*.token', '*.password'];
 
@@ -76,7 +68,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onListen', async () => deps.guard.ownListeners(app.addresses().filter((a): a is AddressInfo => typeof a === 'object')));
   // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every
   // route registered after it, so the routes live in a plugin registered next).
-  void app.register(swagger, OPENAPI_INFO);
+  void app.register(swagger, OPENAPI_OPTIONS);
   void app.register(async (root) => {
     // Outside the API token check: the OpenAPI document, health, URLs blobgate signed (the signature is the
     // credential), and metrics, which have their own rule (src/http/metrics.ts).

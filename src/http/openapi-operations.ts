@@ -1,0 +1,201 @@
+import type { SwaggerOptions, SwaggerTransformObject } from '@fastify/swagger';
+import type { ErrorCode } from '../errors.js';
+import { SIGNED_PATH } from '../signing/local-signer.js';
+import { bytes, COMPONENT_SCHEMAS, errorResponses, json, type ResponseObject } from './openapi-components.js';
+
+/**
+ * What the OpenAPI document says about each operation beyond its request
+ * schemas: id, summary, who may call it, every answer with its body, and the
+ * request bodies the routes read as streams. @fastify/swagger builds the paths
+ * from the route schemas; `documentOperations` (its transformObject) then adds
+ * this. A route with no entry here fails the generation, so a new route cannot
+ * reach openapi.json undocumented.
+ */
+interface Operation {
+  operationId: string;
+  summary: string;
+  tags: string[];
+  /** Routes outside the API token check (src/app.ts). */
+  public?: true;
+  responses: Record<string, ResponseObject>;
+  errors: readonly ErrorCode[];
+  requestBody?: Record<string, unknown>;
+  parameters?: Record<string, unknown>[];
+}
+
+const API: readonly ErrorCode[] = ['invalid_request', 'unauthorized', 'forbidden', 'internal'];
+const READ: readonly ErrorCode[] = [...API, 'not_found', 'gone', 'storage_error'];
+const UPLOAD: readonly ErrorCode[] = [...API, 'not_found', 'path_invalid', 'template_unresolved', 'client_timeout', 'cap_exceeded', 'storage_error', 'aborted', 'overloaded'];
+const STEP: readonly ErrorCode[] = [
+  ...UPLOAD,
+  'gone',
+  'inline_secret_rejected',
+  'secret_not_found',
+  'destination_blocked',
+  'secret_destination_refused',
+  'inline_limit_exceeded',
+  'load_limit_exceeded',
+  'binary_requires_persist',
+  'response_unparseable',
+  'upstream_status',
+  'upstream_unreachable',
+  'upstream_timeout',
+];
+
+const rangeHeader = { name: 'Range', in: 'header', required: false, schema: { type: 'string', example: 'bytes=0-1023' }, description: 'One byte range (bytes=s-e, bytes=s-, bytes=-n).' };
+const partial = { ...bytes('The requested range (Content-Range says which).'), headers: { 'Content-Range': { schema: { type: 'string' } } } };
+const uploadFields = ['path', 'filename', 'slot', 'root', 'profile-id', 'prefix', 'connection', 'content-type', 'search-index'];
+
+const OPERATIONS: Record<string, Operation> = {
+  'GET /healthz': { operationId: 'getLiveness', summary: 'Liveness', tags: ['operations'], public: true, responses: { 200: json('Liveness', 'The process answers.') }, errors: [] },
+  'GET /readyz': {
+    operationId: 'getReadiness',
+    summary: 'Readiness: every store answers',
+    tags: ['operations'],
+    public: true,
+    responses: { 200: json('Readiness', 'Every store answered.'), 503: json('Readiness', 'At least one store did not answer (no backend text).') },
+    errors: [],
+  },
+  'POST /v1/workspaces/{ws}/http': {
+    operationId: 'runHttpStep',
+    summary: 'Run one HTTP step, inline or persisted into a store',
+    tags: ['steps'],
+    responses: { 200: { description: 'The step result.', content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/InlineResult' }, { $ref: '#/components/schemas/PersistedResult' }] } } } } },
+    errors: STEP,
+  },
+  'POST /v1/workspaces/{ws}/uploads': {
+    operationId: 'uploadMultipart',
+    summary: 'Upload files (multipart/form-data) into the retained tier',
+    tags: ['uploads'],
+    requestBody: {
+      required: true,
+      description: 'Form fields apply to the file parts that follow them.',
+      content: { 'multipart/form-data': { schema: { type: 'object', properties: Object.fromEntries([...uploadFields.map((f) => [f, { type: 'string' }]), ['file', { type: 'string', format: 'binary' }]]) } } },
+    },
+    responses: { 201: json('UploadedItems', 'Every file part stored, in order.') },
+    errors: UPLOAD,
+  },
+  'PUT /v1/workspaces/{ws}/uploads/{filename}': {
+    operationId: 'uploadRaw',
+    summary: 'Upload the raw request body as one file into the retained tier',
+    tags: ['uploads'],
+    requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+    responses: { 201: json('ResourceRef', 'The stored file.') },
+    errors: UPLOAD,
+  },
+  'GET /v1/resources': { operationId: 'getResource', summary: 'Describe one resource', tags: ['resources'], responses: { 200: json('ResourceRef', 'The resource.') }, errors: READ },
+  'DELETE /v1/resources': {
+    operationId: 'deleteResource',
+    summary: 'Delete one resource (idempotent)',
+    tags: ['resources'],
+    responses: { 204: { description: 'Deleted, or there was nothing at the URI.' } },
+    errors: READ,
+  },
+  'GET /v1/resources/content': {
+    operationId: 'getResourceContent',
+    summary: 'Stream the bytes of one resource',
+    tags: ['resources'],
+    parameters: [rangeHeader],
+    responses: { 200: bytes('The whole resource.'), 206: partial },
+    errors: [...READ, 'range_not_satisfiable'],
+  },
+  'POST /v1/resources/url': {
+    operationId: 'signResourceUrl',
+    summary: 'Mint a signed URL for one resource',
+    tags: ['resources'],
+    responses: { 200: json('SignedUrl', 'A URL that needs no token until expires-at.') },
+    errors: READ,
+  },
+  'GET /v1/workspaces/{ws}/resources': {
+    operationId: 'listResources',
+    summary: 'List and search the resources of a workspace',
+    tags: ['resources'],
+    responses: { 200: json('ListPage', 'One page.') },
+    errors: [...API, 'storage_error'],
+  },
+  [`GET ${SIGNED_PATH}/{path}`]: {
+    operationId: 'getSignedContent',
+    summary: 'Stream a resource through a URL blobgate signed (local store)',
+    tags: ['resources'],
+    public: true,
+    parameters: [
+      rangeHeader,
+      ...['expires', 'signature'].map((name) => ({ name, in: 'query', required: true, schema: { type: 'string' } })),
+      ...['download', 'filename'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
+    ],
+    responses: { 200: bytes('The whole resource.'), 206: partial },
+    errors: ['invalid_request', 'signature_invalid', 'not_found', 'gone', 'range_not_satisfiable', 'storage_error', 'internal'],
+  },
+};
+
+type Doc = { paths?: Record<string, Record<string, Record<string, unknown>>>; components?: Record<string, unknown> };
+
+/**
+ * The route `${SIGNED_PATH}/*` is a wildcard, which OpenAPI cannot write; the
+ * document names it `{path}`: the store, then the object key, as signed.
+ */
+function renameWildcards(paths: NonNullable<Doc['paths']>): NonNullable<Doc['paths']> {
+  const out: NonNullable<Doc['paths']> = {};
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.endsWith('/{*}')) {
+      out[path] = item;
+      continue;
+    }
+    const renamed: Record<string, Record<string, unknown>> = {};
+    for (const [method, op] of Object.entries(item)) {
+      const params = (op.parameters as { in: string; name: string }[] | undefined) ?? [];
+      const described = { name: 'path', in: 'path', required: true, schema: { type: 'string' }, description: 'Store name and object key, slash-separated, as signed.' };
+      renamed[method] = { ...op, parameters: [...params.filter((p) => !(p.in === 'path' && p.name === '*')), described] };
+    }
+    out[`${path.slice(0, -'/{*}'.length)}/{path}`] = renamed;
+  }
+  return out;
+}
+
+/** @fastify/swagger's transformObject: completes the generated document (see OPERATIONS). */
+export function documentOperations({ openapiObject }: { openapiObject: Doc }): Doc {
+  const paths = renameWildcards(openapiObject.paths ?? {});
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const key = `${method.toUpperCase()} ${path}`;
+      const doc = OPERATIONS[key];
+      if (!doc) throw new Error(`The route ${key} has no entry in src/http/openapi-operations.ts; document it there.`);
+      item[method] = {
+        operationId: doc.operationId,
+        summary: doc.summary,
+        tags: doc.tags,
+        ...op,
+        parameters: [...((op.parameters as unknown[] | undefined) ?? []), ...(doc.parameters ?? [])],
+        ...(doc.requestBody ? { requestBody: doc.requestBody } : {}),
+        responses: { ...doc.responses, ...errorResponses(doc.errors) },
+        ...(doc.public ? { security: [] } : {}),
+      };
+      if ((item[method]!.parameters as unknown[]).length === 0) delete item[method]!.parameters;
+    }
+  }
+  return { ...openapiObject, paths, components: { ...openapiObject.components, schemas: COMPONENT_SCHEMAS } };
+}
+
+const transformObject: SwaggerTransformObject = (document) => {
+  if (!('openapiObject' in document)) throw new Error('blobgate documents OpenAPI 3, not Swagger 2.');
+  return documentOperations({ openapiObject: document.openapiObject as Doc }) as ReturnType<SwaggerTransformObject>;
+};
+
+/** Options of @fastify/swagger for src/app.ts. */
+export const OPENAPI_OPTIONS: SwaggerOptions = {
+  openapi: {
+    // 3.1: its Schema Object is JSON Schema, the dialect the route schemas are written in (numeric exclusiveMinimum, type arrays).
+    openapi: '3.1.0',
+    info: { title: 'blobgate', version: '0.1.0', description: 'Streaming blob persistence gateway: runs HTTP steps and streams responses into S3, GCS or a local directory.' },
+    servers: [{ url: 'http://127.0.0.1:8787', description: 'The embedded default (npm start); a deployment serves the same paths at its own base URL.' }],
+    tags: [
+      { name: 'steps', description: 'HTTP steps' },
+      { name: 'uploads', description: 'Uploads into the retained tier' },
+      { name: 'resources', description: 'Stored resources: describe, read, sign, list, delete' },
+      { name: 'operations', description: 'Health and readiness' },
+    ],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (README, Secrets and auth).' } } },
+    security: [{ bearer: [] }],
+  },
+  transformObject,
+};
