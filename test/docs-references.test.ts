@@ -7,7 +7,8 @@ import t from 'tap';
 // old design, style and testing notes, the platform's seed documents, a
 // sibling "shared" folder) or a path of one machine, and when a link to
 // docs/ in a comment, the README or docs/ itself names a file or a section
-// heading that does not exist.
+// heading that does not exist, or a comment names a src/, test/, scripts/ or
+// bench/ file that is not there.
 
 const root = new URL('..', import.meta.url).pathname;
 const CODE_DIRS = ['src', 'test', 'scripts'];
@@ -232,6 +233,18 @@ t.test('every docs/ link in a comment names a file and section that exist', asyn
     for (const c of list) for (const p of brokenDocsLinks(c.text)) found.push(`${file}:${c.line}: ${p}`);
   }
   t.same(found, []);
+});
+
+t.test('every repository path a comment names exists', async (t) => {
+  const found: string[] = [];
+  for (const { file, comments: list } of comments) {
+    for (const c of list) {
+      for (const m of c.text.matchAll(/(?<![\w./-])((?:src|test|scripts|bench)\/[\w./-]*\w\.(?:ts|js|json|md))\b/g)) {
+        if (!existsSync(join(root, m[1]!))) found.push(`${file}:${lineOf(c, m.index)}: ${m[1]} does not exist`);
+      }
+    }
+  }
+  t.same(found, [], 'a comment that names a file names one that is there');
 });
 
 t.test('every docs/ link in the README names a file and section that exist', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * Child process (started by sdk.ts): the "SDK ceiling" baselines. It pipes
+ * Child process (started by peers.ts): the "SDK ceiling" baselines. It pipes
  * the same upstream into the same SDK call blobgate's drivers make, with the
  * same client settings (the client builders in src/storage/s3 and src/storage/gcs) and part/chunk sizes, and
  * nothing else: no metering, no sha256, no staging copy, no HTTP API.
