@@ -51,6 +51,10 @@ export const DEFAULTS = {
   uploadIdleTimeoutSeconds: 30,
   shutdownDeadlineSeconds: 30,
   sweepIntervalSeconds: 600,
+  janitorGraceSeconds: 6 * 3600,
+  janitorSweepIntervalSeconds: 3600,
+  janitorRetryMaxSeconds: 60,
+  janitorMaxPending: 1000,
 } as const;
 
 export class ConfigError extends Error {
@@ -80,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'metrics', 'server']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'janitor', 'metrics', 'server']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -97,6 +101,8 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   shutdown.only(['deadline-seconds']);
   const expiry = r.child('expiry');
   expiry.only(['sweep-interval-seconds']);
+  const janitor = r.child('janitor');
+  janitor.only(['grace-seconds', 'sweep-interval-seconds', 'retry-max-seconds', 'max-pending']);
   const signing = r.child('signing');
   signing.only(['secret', 'default-ttl-seconds', 'min-ttl-seconds', 'max-ttl-seconds']);
   const upstream = r.child('upstream');
@@ -129,6 +135,12 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     server: readServer(r.child('server')),
     shutdown: { deadlineSeconds: shutdown.number('deadline-seconds', 0, 3600) ?? DEFAULTS.shutdownDeadlineSeconds },
     expiry: { sweepIntervalSeconds: expiry.int('sweep-interval-seconds', 0, 86_400) ?? DEFAULTS.sweepIntervalSeconds },
+    janitor: {
+      graceSeconds: janitor.int('grace-seconds', 1, 30 * 86_400) ?? DEFAULTS.janitorGraceSeconds,
+      sweepIntervalSeconds: janitor.int('sweep-interval-seconds', 0, 86_400) ?? DEFAULTS.janitorSweepIntervalSeconds,
+      retryMaxSeconds: janitor.int('retry-max-seconds', 1, 3600) ?? DEFAULTS.janitorRetryMaxSeconds,
+      maxPending: janitor.int('max-pending', 1, 1_000_000) ?? DEFAULTS.janitorMaxPending,
+    },
     signing: {
       ...(signingSecret ? { secret: signingSecret } : {}),
       defaultTtlSeconds: signing.int('default-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlDefaultTtl,
