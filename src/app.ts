@@ -63,7 +63,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (gate.isClosing) reply.header('connection', 'close');
     return payload;
   });
-  const metrics = deps.metrics ?? new Metrics(gate);
+  const metrics = deps.metrics ?? new Metrics(gate, deps.stores);
   // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).
   app.addHook('onListen', async () => deps.guard.ownListeners(app.addresses().filter((a): a is AddressInfo => typeof a === 'object')));
   // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every

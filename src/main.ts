@@ -11,6 +11,7 @@ import { Metrics, startMetricsListener, type MetricsListener } from './http/metr
 import type { Config } from './config/types.js';
 import { EmbeddedSecrets } from './secrets/provider.js';
 import { installLifecycles } from './storage/lifecycle.js';
+import { cleanupLogLine } from './storage/janitor.js';
 import { StoreRegistry } from './storage/registry.js';
 import { GoogleTokenSource } from './upstream/google-token.js';
 import { UpstreamGuard } from './upstream/guard.js';
@@ -44,9 +45,15 @@ async function main(): Promise<void> {
   const guard = new UpstreamGuard(config.upstream.allow);
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(gateLimits(config.limits));
-  const metrics = new Metrics(gate);
+  const metrics = new Metrics(gate, stores);
   const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics });
   await installLifecycles(config, stores, (msg) => app.log.info(msg));
+  // Each store's janitor: a log line per failed cleanup, recovery and sweep; then the sweep of what a crashed process left.
+  stores.onCleanupEvent((e) => {
+    const line = cleanupLogLine(e);
+    app.log[line.level](line.fields, line.msg);
+  });
+  stores.startJanitors();
   const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
 
   /**

@@ -92,6 +92,8 @@ export interface Config {
   server: { headersTimeoutSeconds: number; requestTimeoutSeconds: number; uploadIdleTimeoutSeconds: number };
   shutdown: { deadlineSeconds: number };
   expiry: { sweepIntervalSeconds: number };
+  /** Each store's janitor (src/storage/janitor.ts): crash-debris grace period and sweep period, cleanup retries. */
+  janitor: { graceSeconds: number; sweepIntervalSeconds: number; retryMaxSeconds: number; maxPending: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
   upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
   /**

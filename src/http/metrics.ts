@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { TokenAuth } from './auth.js';
 import type { TransferGate } from './transfer-gate.js';
+import type { CleanupCounts } from '../storage/janitor.js';
 
 /**
  * Prometheus metrics, on a registry of this app's own (several apps in one
@@ -22,7 +23,7 @@ export class Metrics {
   readonly refusals: Counter<'reason'>;
   readonly signedUrls: Counter<'store'>;
 
-  constructor(gate: TransferGate) {
+  constructor(gate: TransferGate, cleanup?: CleanupSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'blobgate_' });
     const registers = [this.registry];
     this.transfers = new Counter({ name: 'blobgate_transfers_total', help: 'Transfers (HTTP steps, uploads) by outcome: ok or the error code.', labelNames: ['kind', 'outcome', 'tier', 'store'], registers });
@@ -49,6 +50,7 @@ export class Metrics {
     new Gauge({ name: 'blobgate_transfer_queue_length', help: 'Transfers waiting for a slot.', registers, collect() {
       this.set(gate.queued);
     } });
+    if (cleanup) cleanupMetrics(this.registry, cleanup);
   }
 
   /** Counts one finished transfer and, by its error code, a refusal. */
@@ -58,6 +60,42 @@ export class Metrics {
     const reason = { cap_exceeded: 'cap', load_limit_exceeded: 'cap', destination_blocked: 'ssrf', overloaded: 'overload' }[outcome];
     if (reason) this.refusals.inc({ reason });
   }
+}
+
+/** The stores' janitors as the store registry reports them (src/storage/registry.ts). */
+export interface CleanupSource {
+  cleanupCounts(): Array<{ store: string; counts: CleanupCounts }>;
+}
+
+/**
+ * blobgate_cleanup_pending{store} and blobgate_cleanups_total{store, outcome}:
+ * read from each store's janitor when scraped (the storage layer counts, this
+ * layer only reports).
+ */
+function cleanupMetrics(registry: Registry, source: CleanupSource): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'blobgate_cleanup_pending',
+    help: 'Cleanups (aborts, cancels, deletes of staging objects and files) not done yet; the store janitor retries them.',
+    labelNames: ['store'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { store, counts } of source.cleanupCounts()) this.set({ store }, counts.pending);
+    },
+  });
+  new Counter({
+    name: 'blobgate_cleanups_total',
+    help: 'Cleanups by outcome: done, failed (an attempt; retried), dropped (queue full), swept (crash leftovers the sweep removed).',
+    labelNames: ['store', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { store, counts } of source.cleanupCounts()) {
+        for (const outcome of ['done', 'failed', 'dropped', 'swept'] as const) this.inc({ store, outcome }, counts[outcome]);
+      }
+    },
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Janitor } from './janitor.js';
 
 /**
  * The storage driver contract. Every driver (local, s3, gcs) implements it and
@@ -135,7 +136,10 @@ export interface StorageDriver {
    * backend committed it; an existing object at `key` is replaced atomically.
    * On any failure (body error, cap, abort, backend error) nothing is visible
    * at the key and nothing is left behind (no temp file, no multipart upload,
-   * no resumable session), and the promise rejects with a driver error.
+   * no resumable session), and the promise rejects with a driver error. The
+   * cleanup's first attempt is made before the promise settles; one that
+   * fails (the store is down) is handed to the driver's janitor, which
+   * retries it until it is done.
    */
   write(req: WriteRequest): Promise<StoredObject>;
 
@@ -177,6 +181,21 @@ export interface StorageDriver {
    */
   installLifecycle?(opts: { expireAfterDays?: number }): Promise<{ rules: string[] }>;
 
-  /** Releases clients and sockets. The driver is unusable afterwards. */
+  /**
+   * Optional capability: the janitor that owns this store's cleanups
+   * (src/storage/janitor.ts). The driver hands it every discard that failed
+   * or was deferred, and closes it in close().
+   */
+  readonly janitor?: Janitor;
+
+  /**
+   * Optional capability: removes what a crashed process left behind —
+   * staging objects, multipart uploads, recorded sessions, temp files, data
+   * files no meta names — that is older than `olderThan`, never a write still
+   * running. Resolves with how many items it removed. Rejects `storage_error`.
+   */
+  sweepDebris?(olderThan: Date): Promise<number>;
+
+  /** Closes the janitor (one last attempt at pending cleanups), then releases clients and sockets. The driver is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { Config, StoreConfig } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageDriver } from './driver.js';
+import { type CleanupCounts, Janitor, type JanitorEvent } from './janitor.js';
 import { resolveConfigSecret } from '../config/secret-ref.js';
 import { LocalDriver } from './local/local-driver.js';
 
@@ -20,7 +21,9 @@ export class StoreRegistry {
   static async open(config: Config, opts: { cleanLocalTmp?: boolean } = {}): Promise<StoreRegistry> {
     const drivers = new Map<string, StorageDriver>();
     try {
-      for (const [name, store] of Object.entries(config.stores)) drivers.set(name, await openDriver(store, opts.cleanLocalTmp ?? true));
+      for (const [name, store] of Object.entries(config.stores)) {
+        drivers.set(name, await openDriver(store, opts.cleanLocalTmp ?? true, janitorFor(name, config)));
+      }
     } catch (err) {
       await Promise.allSettled([...drivers.values()].map((d) => d.close()));
       throw err;
@@ -47,15 +50,53 @@ export class StoreRegistry {
     return [...this.drivers.entries()];
   }
 
+  /** Each store's cleanup counts (src/storage/janitor.ts), for the metrics. */
+  cleanupCounts(): Array<{ store: string; counts: CleanupCounts }> {
+    return this.janitors().map(([store, j]) => ({ store, counts: j.counts() }));
+  }
+
+  /** Subscribes to every store's janitor events (one per failed cleanup, recovery, sweep). Returns the unsubscribe. */
+  onCleanupEvent(listener: (e: JanitorEvent) => void): () => void {
+    const offs = this.janitors().map(([, j]) => j.onEvent(listener));
+    return () => offs.forEach((off) => off());
+  }
+
+  /**
+   * Starts every store's sweep of crash debris: now, then periodically
+   * (`janitor.sweep-interval-seconds`). Only a serving gateway calls this;
+   * tools that open the stores for a moment do not sweep.
+   */
+  startJanitors(): void {
+    for (const [, driver] of this.drivers) {
+      const { janitor, sweepDebris } = driver;
+      if (janitor && sweepDebris) janitor.start((olderThan) => sweepDebris.call(driver, olderThan));
+    }
+  }
+
+  private janitors(): Array<[string, Janitor]> {
+    return [...this.drivers.entries()].flatMap(([name, d]): Array<[string, Janitor]> => (d.janitor ? [[name, d.janitor]] : []));
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.drivers.values()].map((d) => d.close()));
   }
 }
 
-async function openDriver(store: StoreConfig, cleanLocalTmp: boolean): Promise<StorageDriver> {
+function janitorFor(store: string, config: Config): Janitor {
+  const j = config.janitor;
+  return new Janitor({
+    store,
+    graceMs: j.graceSeconds * 1000,
+    sweepIntervalMs: j.sweepIntervalSeconds * 1000,
+    retryMaxMs: j.retryMaxSeconds * 1000,
+    maxPending: j.maxPending,
+  });
+}
+
+async function openDriver(store: StoreConfig, cleanLocalTmp: boolean, janitor: Janitor): Promise<StorageDriver> {
   switch (store.driver) {
     case 'local':
-      return LocalDriver.open({ root: store.root, cleanTmp: cleanLocalTmp, ...(store.prefix ? { prefix: store.prefix } : {}) });
+      return LocalDriver.open({ root: store.root, cleanTmp: cleanLocalTmp, janitor, ...(store.prefix ? { prefix: store.prefix } : {}) });
     case 's3': {
       const c = store.credentials;
       const credentials = c
@@ -75,6 +116,7 @@ async function openDriver(store: StoreConfig, cleanLocalTmp: boolean): Promise<S
       });
       return new S3Driver({
         client,
+        janitor,
         bucket: store.bucket,
         ...(store.prefix ? { prefix: store.prefix } : {}),
         ...(store.partSize ? { partSize: store.partSize } : {}),
@@ -91,6 +133,7 @@ async function openDriver(store: StoreConfig, cleanLocalTmp: boolean): Promise<S
       });
       return new GcsDriver({
         storage,
+        janitor,
         bucket: store.bucket,
         ...(store.prefix ? { prefix: store.prefix } : {}),
         ...(store.chunkSize ? { chunkSize: store.chunkSize } : {}),

@@ -94,12 +94,13 @@ export function driverContract(t: Test, name: string, open: () => Promise<Contra
       t.same(await h.leftovers(), []);
     });
 
-    t.test('a successful write replaces an existing object', async (t) => {
+    t.test('a successful write replaces an existing object and leaves nothing of the old one', async (t) => {
       const key = `${base}/overwrite`;
       await put(key, patternStream(1000, { seed: 1 }));
       await put(key, patternStream(500, { seed: 3 }));
       const read = await driver.read(key);
       t.same(await sha256OfStream(read.body), { sha256: patternSha256(500, 3), size: 500 });
+      t.same(await h.leftovers(), [], 'nothing left of the previous version');
     });
 
     t.test('concurrent writes to one key leave one whole version: bytes, size and sha256 agree', async (t) => {
@@ -178,6 +179,20 @@ export function driverContract(t: Test, name: string, open: () => Promise<Contra
       await driver.delete(key);
       await driver.delete(`${base}/del/never-existed`);
       t.pass('deleting absent keys succeeded');
+      t.same(await h.leftovers(), [], 'nothing left of the deleted object');
+    });
+
+    t.test('a sweep of debris at any age never touches a stored object', async (t) => {
+      if (!driver.sweepDebris) return t.pass('no sweep on this driver');
+      const keys = [`${base}/sweep/small`, `${base}/sweep/large`];
+      const sizes = [10, h.extraSizes?.at(-1) ?? 1024 * 1024 + 3];
+      for (const [i, key] of keys.entries()) await put(key, patternStream(sizes[i]!, { seed: 40 + i }));
+      await driver.sweepDebris(new Date(Date.now() + 86_400_000));
+      for (const [i, key] of keys.entries()) {
+        const read = await driver.read(key);
+        t.same(await sha256OfStream(read.body), { sha256: patternSha256(sizes[i]!, 40 + i), size: sizes[i] }, `${key} intact`);
+      }
+      t.same(await h.leftovers(), []);
     });
 
     t.test('list pages in key order under a prefix', async (t) => {

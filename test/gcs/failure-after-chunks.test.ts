@@ -57,7 +57,8 @@ t.test('a GCS error on a chunk (bucket deleted mid-upload) cancels the session t
   write.catch(() => undefined);
   await src.drained;
   await until(() => (gcs.server.openSessions(bucket)[0]?.received ?? 0) >= 3 * CHUNK, 'three chunks at the server');
-  // Finalization checks that the bucket still exists: drop it, then end the body.
+  // Finalization checks that the bucket still exists: drop it (and the session record in it), then end the body.
+  for (const name of gcs.server.objectNames(bucket)) await fetch(`${gcs.server.url}/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}`, { method: 'DELETE' });
   const res = await fetch(`${gcs.server.url}/storage/v1/b/${bucket}`, { method: 'DELETE' });
   t.equal(res.status, 204, 'bucket deleted');
   src.body.push(null);

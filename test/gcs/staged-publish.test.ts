@@ -31,7 +31,9 @@ t.test('a large write over an existing object publishes atomically', async (t) =
   t.same(await sha256OfStream(midRead.body), { sha256: patternSha256(1000, 1), size: 1000 }, 'and its bytes');
   const listed = await driver.list({ prefix: `workspaces/ws-p/`, limit: 100 });
   t.same(listed.items.map((i) => i.key), [key], 'no staging name in the listing');
-  t.same(gcs.server.objectNames(gcs.bucket).filter((n) => n.includes('.blobgate-staging/')), [], 'the staging object does not exist before finalization');
+  const staged = gcs.server.objectNames(gcs.bucket).filter((n) => n.includes('.blobgate-staging/'));
+  t.same(staged.filter((n) => !n.endsWith('.session')), [], 'the staging object does not exist before finalization');
+  t.equal(staged.length, 1, "only the session's record (what a sweep after a crash needs) is there");
 
   src.body.push(null);
   const stored = await write;

@@ -1,11 +1,13 @@
 import type { Bucket, File, Storage } from '@google-cloud/storage';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { Janitor } from '../janitor.js';
 import { resolveRange } from '../range.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
 import { installGcsLifecycle, type LifecycleOptions } from './gcs-lifecycle.js';
 import { metaOf, openDownload } from './gcs-read.js';
 import { signReadUrl } from './gcs-sign.js';
 import { STAGING_DIR, newStagingName } from './gcs-staging.js';
+import { sweepGcsStaging } from './gcs-sweep.js';
 import { CHUNK_ALIGN, DEFAULT_CHUNK_SIZE, writeGcsObject } from './gcs-write.js';
 
 export interface GcsDriverOptions {
@@ -22,6 +24,8 @@ export interface GcsDriverOptions {
    * see DEFAULT_CHUNK_SIZE in gcs-write.ts).
    */
   chunkSize?: number;
+  /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
+  janitor?: Janitor;
 }
 
 /**
@@ -37,6 +41,7 @@ export class GcsDriver implements StorageDriver {
   private readonly gcsBucket: Bucket;
   private readonly prefix: string;
   private readonly chunkSize: number;
+  readonly janitor: Janitor;
 
   constructor(opts: GcsDriverOptions) {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -49,6 +54,7 @@ export class GcsDriver implements StorageDriver {
     this.gcsBucket = opts.storage.bucket(opts.bucket);
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.chunkSize = chunkSize;
+    this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -59,6 +65,7 @@ export class GcsDriver implements StorageDriver {
         objectName: this.physical(req.key),
         stagingName: newStagingName(this.prefix),
         chunkSize: this.chunkSize,
+        janitor: this.janitor,
       },
       req,
     );
@@ -156,8 +163,14 @@ export class GcsDriver implements StorageDriver {
     return installGcsLifecycle(this.gcsBucket, this.prefix, opts);
   }
 
+  /** Staging objects and recorded sessions under `<prefix>.blobgate-staging/` older than `olderThan` (gcs-sweep.ts). */
+  sweepDebris(olderThan: Date): Promise<number> {
+    return sweepGcsStaging(this.storage, this.gcsBucket, this.prefix + STAGING_DIR, olderThan);
+  }
+
   async close(): Promise<void> {
-    // Nothing to release: the client keeps no connections of its own beyond Node's global agent.
+    await this.janitor.close();
+    // Nothing else to release: the client keeps no connections of its own beyond Node's global agent.
   }
 
   private physical(key: string): string {

@@ -1,26 +1,35 @@
-import type { File, FileMetadata, Storage } from '@google-cloud/storage';
+import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
 import { randomUUID } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gcsStatus, isBucketMissing } from './gcs-errors.js';
+import type { Janitor } from '../janitor.js';
+import { gcsStatus } from './gcs-errors.js';
 
 /**
  * Staging names live under `<store prefix>.blobgate-staging/`: beside the
  * `workspaces/` tree, so no workspace listing ever shows them, and under one
- * prefix an operator can give a lifecycle rule (delete after 1 day) for what
- * a crashed process leaves.
+ * prefix the janitor's sweep (gcs-sweep.ts) and a lifecycle rule find what a
+ * crashed process left.
  */
 export const STAGING_DIR = '.blobgate-staging/';
+
+/**
+ * The session record of a staging upload: `<staging name>.session`, a small
+ * object holding the session URI, written once the session exists and
+ * removed with the staging object. GCS cannot list resumable sessions, so
+ * after a crash the record is the only way to find and cancel one.
+ */
+export const SESSION_SUFFIX = '.session';
 
 export function newStagingName(storePrefix: string): string {
   return `${storePrefix}${STAGING_DIR}${randomUUID()}`;
 }
 
 /**
- * Longest a failed write waits for each cleanup step (the client's stream to
- * close, the session cancel, the staging delete) before moving on. The
- * client's write stream has hung on stream errors before
+ * Longest a failed write waits for the client's stream to close and for a
+ * session POST still in flight before it hands the cleanup to the janitor.
+ * The client's write stream has hung on stream errors before
  * (googleapis/nodejs-storage#2367, fixed by #2437, which regressed into #2560
  * and was fixed again by #2624): a failed write must reject in bounded time
  * whatever the client does, so no cleanup step is awaited unbounded.
@@ -43,7 +52,7 @@ const FRESH = Object.freeze({ ifGenerationMatch: 0 });
  * it until GCS acknowledged it (see DEFAULT_CHUNK_SIZE in gcs-write.ts).
  */
 export class StagedUpload {
-  private opening: Promise<string> | undefined;
+  private opening: Promise<void> | undefined;
   private session: string | undefined;
   private stream: Writable | undefined;
 
@@ -52,13 +61,24 @@ export class StagedUpload {
     private readonly file: File,
     private readonly metadata: FileMetadata,
     private readonly chunkSize: number,
+    private readonly janitor: Janitor,
   ) {}
 
-  /** Creates the resumable session; resolves with nothing once its URI is known. */
-  async open(): Promise<void> {
+  /** Creates the resumable session and its record; resolves once both exist. */
+  open(): Promise<void> {
+    this.opening ??= this.create();
+    return this.opening;
+  }
+
+  private async create(): Promise<void> {
     // ifGenerationMatch 0: the staging name is fresh, so the session (and every chunk sent to it) is safe to retry.
-    this.opening = this.file.createResumableUpload({ metadata: this.metadata, preconditionOpts: FRESH }).then(([uri]) => (this.session = uri));
-    await this.opening;
+    const [uri] = await this.file.createResumableUpload({ metadata: this.metadata, preconditionOpts: FRESH });
+    this.session = uri;
+    await recordOf(this.file).save(JSON.stringify({ session: uri, staging: this.file.name }), {
+      resumable: false,
+      contentType: 'application/json',
+      preconditionOpts: FRESH,
+    });
   }
 
   /**
@@ -89,43 +109,80 @@ export class StagedUpload {
 
   /**
    * After a failure: waits (bounded) for the client's stream to close and for
-   * a session POST still in flight, cancels the session (DELETE on its URI;
-   * GCS answers 499), then deletes the staging object in case the last chunk
-   * finalized it before the cancel arrived. Best effort by nature: the write
-   * has already failed, and its own error is what the caller gets.
+   * a session POST (or its record) still in flight, then hands the janitor the cleanup:
+   * cancel the session, delete the staging object (the last chunk may have
+   * finalized it before the cancel arrived) and the session record.
    */
   async discard(): Promise<void> {
     const stream = this.stream;
     if (stream && !stream.closed) await bounded(finished(stream).catch(() => undefined));
-    if (this.session === undefined && this.opening) await bounded(this.opening.catch(() => undefined));
-    if (this.session !== undefined) await bounded(cancelSession(this.storage, this.session));
-    await bounded(removeStagingObject(this.file));
+    if (this.opening) await bounded(this.opening.catch(() => undefined));
+    const { storage, file, session } = this;
+    await this.janitor.discard(`resumable upload to ${file.name}`, () => discardStaging(storage, file, session));
   }
+
+  /** After a publish: the janitor deletes the staging object and its session record. */
+  async release(): Promise<void> {
+    const { storage, file } = this;
+    await this.janitor.discard(`staging object ${file.name}`, () => discardStaging(storage, file, undefined));
+  }
+}
+
+/** The session record object of a staging object. */
+export function recordOf(staging: File): File {
+  return staging.bucket.file(staging.name + SESSION_SUFFIX);
+}
+
+/**
+ * Everything a staging upload may have left: the session (when its URI is
+ * known), the staging object, the session record. Safe to run again; rejects
+ * while anything may remain.
+ */
+export async function discardStaging(storage: Storage, staging: File, session: string | undefined): Promise<void> {
+  if (session !== undefined) await cancelSession(storage, session);
+  await removeObject(staging);
+  await removeObject(recordOf(staging));
 }
 
 /**
  * DELETE on the session URI. Requests go through the Storage client, so they
- * get its credentials policy, proxy and user agent; the session URI itself
- * authorises the request on GCS. 499 (cancelled), 404 (unknown or expired) and
- * 400 (already finalized: the caller deletes the object) all end the session.
+ * get its credentials policy, proxy, user agent and retries; the session URI
+ * itself authorises the request on GCS. 499 (cancelled), 404 (unknown or
+ * expired) and 400 (already finalized: the caller deletes the object) all end
+ * the session; anything else rejects.
  */
 export function cancelSession(storage: Storage, uri: string): Promise<void> {
-  return new Promise((resolve) => {
-    storage.request({ uri, method: 'DELETE', headers: { 'Content-Length': '0' } }, () => resolve());
+  return new Promise((resolve, reject) => {
+    storage.request({ uri, method: 'DELETE', headers: { 'Content-Length': '0' } }, (err) => {
+      const status = err ? gcsStatus(err) : undefined;
+      if (!err || status === 499 || status === 404 || status === 400) resolve();
+      else reject(err);
+    });
   });
 }
 
-/** Deletes a staging object; a 404 means it is gone already. One retry covers a transient failure. */
-export async function removeStagingObject(file: File): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await file.delete();
-      return;
-    } catch (err) {
-      if (gcsStatus(err) === 404 && !isBucketMissing(err)) return;
-      // the client already retried transient errors; one more round, then the lifecycle rule takes over
-    }
+/** Deletes one object; a 404 means it is gone already (so is a missing bucket's every object). The client retries transient failures. */
+export async function removeObject(file: File): Promise<void> {
+  try {
+    await file.delete();
+  } catch (err) {
+    if (gcsStatus(err) === 404) return;
+    throw err;
   }
+}
+
+/** The staging object a session record names, if the record is readable. */
+export async function readRecord(bucket: Bucket, record: File): Promise<{ session?: string; staging: File }> {
+  const staging = bucket.file(record.name.slice(0, -SESSION_SUFFIX.length));
+  const [buf] = await record.download();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(buf.toString('utf8'));
+  } catch {
+    return { staging }; // not ours, or torn: the staging object is still swept
+  }
+  const session = (parsed as { session?: unknown }).session;
+  return typeof session === 'string' ? { session, staging } : { staging };
 }
 
 /** Waits for `p` at most CLEANUP_STEP_MS; never rejects. */

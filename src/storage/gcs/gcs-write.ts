@@ -7,7 +7,8 @@ import { encodeMeta } from '../meta-codec.js';
 import { ByteMeter } from '../meter.js';
 import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
 import { gcsStatus, isBucketMissing } from './gcs-errors.js';
-import { StagedUpload, removeStagingObject } from './gcs-staging.js';
+import { StagedUpload } from './gcs-staging.js';
+import type { Janitor } from '../janitor.js';
 
 /**
  * The GCS write path: all or nothing, with the complete meta (incl. sha256)
@@ -46,14 +47,17 @@ import { StagedUpload, removeStagingObject } from './gcs-staging.js';
  *
  * On any failure (cap, source error, abort, GCS error) the client's stream
  * is destroyed, the body is destroyed, the resumable session is cancelled
- * and the staging object deleted (gcs-staging.ts, every step bounded in time
- * against googleapis/nodejs-storage#2367), and the write rejects per
- * write-errors.ts precedence. Waiting for the upload is raced against the
- * signal and the meter's failure, so a client stream that never settles on
- * a source error (#2367) cannot hold the write. A crash of the process
- * mid-write can still leave a session (GCS expires it after a week; it never
- * becomes an object) or a staging object: the README recommends a lifecycle
- * rule deleting `.blobgate-staging/` objects after 1 day.
+ * and the staging object and session record deleted (gcs-staging.ts, every
+ * wait bounded in time against googleapis/nodejs-storage#2367), and the
+ * write rejects per write-errors.ts precedence. That cleanup is the store's
+ * janitor's (janitor.ts): when GCS is unreachable it is retried until done.
+ * Waiting for the upload is raced against the signal and the meter's
+ * failure, so a client stream that never settles on a source error (#2367)
+ * cannot hold the write. A crash of the process mid-write can still leave a
+ * session (it never becomes an object) or a staging object: the janitor's
+ * sweep (gcs-sweep.ts) finds both through the staging prefix and the session
+ * record once older than the grace period; a lifecycle rule deleting
+ * `.blobgate-staging/` objects after 1 day is the last line.
  */
 
 /** GCS wants every chunk but the last to be a multiple of 256 KiB. */
@@ -80,6 +84,8 @@ export interface GcsWriteTarget {
   /** A fresh physical staging name for this write. */
   stagingName: string;
   chunkSize: number;
+  /** Owns the cleanup of a failed upload and of the staging object after a publish. */
+  janitor: Janitor;
 }
 
 export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Promise<StoredObject> {
@@ -102,7 +108,7 @@ export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Prom
       return await putWhole(t, req, head.chunks, meter.bytes, meter.sha256);
     }
     const staging = t.bucket.file(t.stagingName);
-    staged = new StagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize);
+    staged = new StagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize, t.janitor);
     await Promise.race([staged.open(), stop.promise]);
     if (req.signal.aborted) throw abortError(req.signal);
     const sent = staged.send(Readable.from(feed(head.chunks, bytes), { objectMode: false }));
@@ -110,7 +116,7 @@ export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Prom
     await Promise.race([sent, stop.promise]);
     await piped;
     if (req.signal.aborted) throw abortError(req.signal);
-    return await publishStaged(t, req, staging, meter);
+    return await publishStaged(t, req, staged, staging, meter);
   } catch (err) {
     // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
     const failure = writeFailure(stop.meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
@@ -214,13 +220,13 @@ async function liveGeneration(file: File): Promise<number | string> {
 }
 
 /** Publishes the finalized staging object at the final name with the complete metadata. */
-async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staging: File, meter: ByteMeter): Promise<StoredObject> {
+async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staged: StagedUpload, staging: File, meter: ByteMeter): Promise<StoredObject> {
   const meta = finalMeta(req, meter.bytes, meter.sha256);
   const file = t.bucket.file(t.objectName);
   // The client retries the rewrite (GCS_RETRY_OPTIONS in client.ts): sent twice it publishes the same bytes and meta.
   await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta));
-  // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
-  await removeStagingObject(staging);
+  // Committed: the write succeeded even if these deletes fail; the janitor retries them.
+  await staged.release();
   return { key: req.key, meta };
 }
 

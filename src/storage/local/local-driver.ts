@@ -7,9 +7,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobgateError } from '../../errors.js';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { Janitor } from '../janitor.js';
 import { ByteMeter } from '../meter.js';
 import { resolveRange } from '../range.js';
 import { abortError, watchBody, writeFailure } from '../write-errors.js';
+import { sweepLocalDebris } from './local-sweep.js';
 import { walkKeys } from './walk.js';
 
 /**
@@ -30,9 +32,13 @@ export interface LocalDriverOptions {
   /**
    * Remove temp files left by a crash (default true). A second process opening
    * the same directory while a gateway runs on it (the smoke test) passes false,
-   * or it would remove the gateway's in-flight writes.
+   * or it would remove the gateway's in-flight writes. It also says whether
+   * this process owns the directory alone, which lets the sweep remove crash
+   * debris without waiting out the grace period.
    */
   cleanTmp?: boolean;
+  /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
+  janitor?: Janitor;
 }
 
 /**
@@ -46,8 +52,10 @@ export interface LocalDriverOptions {
  * So concurrent writers of one key never mix one's bytes with another's meta,
  * and a reader that already opened the old version keeps reading it. An
  * object without meta is invisible; stale tmp files from a crash are removed
- * by open(). (A crash between the data rename and the meta commit leaves an
- * unreferenced file under objects/: invisible, but not reclaimed.)
+ * by open(), and a data file a crash left unreferenced under objects/ (between
+ * the data rename and the meta commit) by the janitor's sweep (local-sweep.ts).
+ * A file that cannot be removed when it should (the previous version's data,
+ * a failed write's temp files) is the janitor's to retry.
  */
 export class LocalDriver implements StorageDriver {
   readonly backend = 'local' as const;
@@ -56,10 +64,18 @@ export class LocalDriver implements StorageDriver {
   private readonly prefix: string;
   /** Serialises commits and deletes per key (this process owns the directory). */
   private readonly keyLocks = new Map<string, Promise<void>>();
+  /** Data ids (which also name the temp files) of the writes in flight in this process, shared by every driver of the root. */
+  private readonly inFlight: Set<string>;
+  private readonly exclusive: boolean;
+  private sweptOnce = false;
+  readonly janitor: Janitor;
 
   private constructor(opts: LocalDriverOptions) {
     this.root = resolve(opts.root);
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
+    this.exclusive = opts.cleanTmp !== false;
+    this.inFlight = inFlightOf(this.root);
+    this.janitor = opts.janitor ?? new Janitor({ store: this.root });
   }
 
   static async open(opts: LocalDriverOptions): Promise<LocalDriver> {
@@ -78,7 +94,7 @@ export class LocalDriver implements StorageDriver {
     }
     const dataId = randomUUID();
     const tmpData = join(this.dir('tmp'), `${dataId}.data`);
-    const tmpMeta = join(this.dir('tmp'), `${randomUUID()}.meta`);
+    const tmpMeta = join(this.dir('tmp'), `${dataId}.meta`);
     const dataPath = this.dataPath(dataId);
     const metaPath = this.path('meta', req.key);
     const meter = new ByteMeter(req.maxBytes);
@@ -86,6 +102,7 @@ export class LocalDriver implements StorageDriver {
     const sink = createWriteStream(tmpData, { flags: 'wx', flush: true, highWaterMark: SINK_BUFFER_BYTES });
     const watched = watchBody(req.body, meter, sink);
     let dataPlaced = false;
+    this.inFlight.add(dataId);
     try {
       await pipeline(req.body, meter, sink, { signal: req.signal });
       const meta: ObjectMeta = { ...req.meta, size: meter.bytes, sha256: meter.sha256 };
@@ -95,11 +112,12 @@ export class LocalDriver implements StorageDriver {
       await rename(tmpData, dataPath);
       dataPlaced = true;
       await mkdir(dirname(metaPath), { recursive: true });
-      await this.withKeyLock(req.key, async () => {
-        const previous = await this.readStored(req.key).catch(() => undefined);
+      const previous = await this.withKeyLock(req.key, async () => {
+        const before = await this.readStored(req.key).catch(() => undefined);
         await rename(tmpMeta, metaPath); // the commit
-        if (previous && previous.data !== dataId) await unlink(this.dataPath(previous.data)).catch(() => undefined);
+        return before;
       });
+      if (previous && previous.data !== dataId) await this.removeData(previous.data, `the previous data file of ${req.key}`);
       return { key: req.key, meta };
     } catch (err) {
       if (!req.body.destroyed) req.body.destroy();
@@ -108,9 +126,13 @@ export class LocalDriver implements StorageDriver {
         sink.destroy();
         await once(sink, 'close').catch(() => undefined);
       }
-      await Promise.all([rm(tmpData, { force: true }), rm(tmpMeta, { force: true }), dataPlaced ? rm(dataPath, { force: true }) : undefined]);
+      const files = [tmpData, tmpMeta, ...(dataPlaced ? [dataPath] : [])];
+      await this.janitor.discard(`the files of a failed write of ${req.key}`, async () => {
+        await Promise.all(files.map((f) => rm(f, { force: true })));
+      });
       throw writeFailure(err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
     } finally {
+      this.inFlight.delete(dataId);
       watched.dispose();
     }
   }
@@ -139,16 +161,44 @@ export class LocalDriver implements StorageDriver {
   }
 
   async delete(key: string): Promise<void> {
-    await this.withKeyLock(key, async () => {
-      const stored = await this.readStored(key).catch(() => undefined);
+    const stored = await this.withKeyLock(key, async () => {
+      const before = await this.readStored(key).catch(() => undefined);
       try {
         await unlink(this.path('meta', key)).catch(ignoreMissing);
-        if (stored) await unlink(this.dataPath(stored.data)).catch(ignoreMissing);
       } catch (err) {
         throw translate(err, key);
       }
+      return before;
     });
+    // The object is gone with its meta; its data file is the janitor's if it cannot be removed now.
+    if (stored) await this.removeData(stored.data, `the data file of deleted ${key}`);
     await this.pruneEmptyDirs(key);
+  }
+
+  /**
+   * Temp files, and data files no meta names, that a crash left (local-sweep.ts),
+   * older than `olderThan`. The first sweep of a process that owns the
+   * directory alone (`cleanTmp`, the default: open() already claimed tmp/)
+   * takes them at any age: nothing but this process's own writes, which it
+   * skips, can be under way then.
+   */
+  async sweepDebris(olderThan: Date): Promise<number> {
+    const anyAge = this.exclusive && !this.sweptOnce;
+    this.sweptOnce = true;
+    try {
+      return await sweepLocalDebris(
+        { objects: this.dir('objects'), meta: this.dir('meta'), tmp: this.dir('tmp') },
+        this.inFlight,
+        anyAge ? Date.now() : olderThan.getTime(),
+      );
+    } catch (err) {
+      throw new BlobgateError('storage_error', 'The local store sweep failed; see the server log.', undefined, { cause: err });
+    }
+  }
+
+  private async removeData(id: string, what: string): Promise<void> {
+    const path = this.dataPath(id);
+    await this.janitor.discard(what, () => unlink(path).catch(ignoreMissing));
   }
 
   async list(req: ListRequest): Promise<ListPage> {
@@ -199,7 +249,8 @@ export class LocalDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {
-    // Nothing to release: every handle is opened and closed per call.
+    await this.janitor.close();
+    // Nothing else to release: every handle is opened and closed per call.
   }
 
   private async readMeta(key: string): Promise<ObjectMeta> {
@@ -260,6 +311,15 @@ export class LocalDriver implements StorageDriver {
       dir = dirname(dir);
     }
   }
+}
+
+const IN_FLIGHT = new Map<string, Set<string>>();
+
+/** The in-flight set of a root: one per process, so that two stores over one directory see each other's writes. */
+function inFlightOf(root: string): Set<string> {
+  let set = IN_FLIGHT.get(root);
+  if (!set) IN_FLIGHT.set(root, (set = new Set()));
+  return set;
 }
 
 /** What meta/<key> holds: the object meta plus the name of its data file. */

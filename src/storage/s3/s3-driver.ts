@@ -10,6 +10,7 @@ import {
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { BlobgateError } from '../../errors.js';
+import { Janitor } from '../janitor.js';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
@@ -18,6 +19,7 @@ import { installS3Lifecycle, type LifecycleOptions } from './s3-lifecycle.js';
 import { presignGet } from './s3-sign.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
 import { STAGING_DIR, newStagingKey } from './staging.js';
+import { sweepS3Staging } from './s3-sweep.js';
 
 export interface S3DriverOptions {
   /** A ready client (src/storage/s3/client.ts builds one from config). The driver destroys it on close(). */
@@ -34,6 +36,8 @@ export interface S3DriverOptions {
   partSize?: number;
   /** Parts uploaded concurrently per transfer. Default 4. */
   queueSize?: number;
+  /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
+  janitor?: Janitor;
 }
 
 /** HeadObject calls in flight per list() page (ListObjectsV2 returns no user metadata). */
@@ -51,6 +55,7 @@ export class S3Driver implements StorageDriver {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  readonly janitor: Janitor;
 
   constructor(opts: S3DriverOptions) {
     const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
@@ -65,6 +70,7 @@ export class S3Driver implements StorageDriver {
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.partSize = partSize;
     this.queueSize = queueSize;
+    this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -76,6 +82,7 @@ export class S3Driver implements StorageDriver {
         stagingKey: newStagingKey(this.prefix),
         partSize: this.partSize,
         queueSize: this.queueSize,
+        janitor: this.janitor,
       },
       req,
     );
@@ -175,7 +182,13 @@ export class S3Driver implements StorageDriver {
     return installS3Lifecycle(this.client, this.bucket, this.prefix, opts);
   }
 
+  /** Multipart uploads and staging objects under `<prefix>.blobgate-staging/` older than `olderThan` (s3-sweep.ts). */
+  sweepDebris(olderThan: Date): Promise<number> {
+    return sweepS3Staging(this.client, this.bucket, this.prefix + STAGING_DIR, olderThan);
+  }
+
   async close(): Promise<void> {
+    await this.janitor.close();
     this.client.destroy();
   }
 

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { BlobgateError } from '../../errors.js';
 import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
+import type { Janitor } from '../janitor.js';
 import { ByteMeter } from '../meter.js';
 import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
 import { discardStaging, encodeKeyPath, removeStagingObject } from './staging.js';
@@ -47,10 +48,13 @@ import { type TransferClient, trackTransfer } from './transfer-client.js';
  *
  * On any failure the body is destroyed, the multipart upload is aborted (by
  * lib-storage and again by us, see transfer-client.ts), the staging object is
- * deleted, and the write rejects per write-errors.ts precedence. A crash of
- * the process mid-write can still leave a multipart upload or a staging
- * object: the README recommends a bucket lifecycle rule (abort incomplete
- * multipart uploads after 1 day, expire `.blobgate-staging/` after 1 day).
+ * deleted, and the write rejects per write-errors.ts precedence. That cleanup
+ * is the store's janitor's (janitor.ts): when the store is unreachable it is
+ * retried until done. A crash of the process mid-write can still leave a
+ * multipart upload or a staging object: the janitor's sweep (s3-sweep.ts)
+ * removes them once older than the grace period, and a bucket lifecycle rule
+ * is the last line (abort incomplete multipart uploads, expire
+ * `.blobgate-staging/`, after 1 day).
  */
 
 /** S3's minimum part size (all parts but the last). */
@@ -85,6 +89,8 @@ export interface S3WriteTarget {
   stagingKey: string;
   partSize: number;
   queueSize: number;
+  /** Owns the cleanup of a failed upload and of the staging object after a publish. */
+  janitor: Janitor;
 }
 
 /**
@@ -176,8 +182,8 @@ async function publishStaged(t: S3WriteTarget, req: WriteRequest, meter: ByteMet
     Metadata: encodeMeta(meta),
   });
   await commit(() => t.client.send(copy), () => isCommitted(t, meta));
-  // Committed: the write succeeded even if this delete fails (the lifecycle rule reclaims the staging object then).
-  await removeStagingObject(t.client, t.bucket, t.stagingKey);
+  // Committed: the write succeeded even if this delete fails; the janitor retries it.
+  await t.janitor.discard(`staging object ${t.stagingKey}`, () => removeStagingObject(t.client, t.bucket, t.stagingKey));
   return { key: req.key, meta };
 }
 
@@ -228,10 +234,12 @@ class StagedUpload {
     this.body.destroy();
   }
 
-  /** After a failure: waits for lib-storage's requests to come back, then removes whatever the upload left. */
+  /** After a failure: waits for lib-storage's requests to come back, then has the janitor remove whatever the upload left. */
   async discard(): Promise<void> {
     await this.transfer.settled();
-    await discardStaging(this.t.client, this.t.bucket, this.t.stagingKey, this.transfer.uploadIds);
+    const { client, bucket, stagingKey } = this.t;
+    const ids = new Set(this.transfer.uploadIds);
+    await this.t.janitor.discard(`multipart upload to ${stagingKey}`, () => discardStaging(client, bucket, stagingKey, ids));
   }
 
   dispose(): void {

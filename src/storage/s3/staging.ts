@@ -22,35 +22,30 @@ export function encodeKeyPath(key: string): string {
  * Removes every trace of a failed staged upload: aborts each multipart upload
  * we saw created, plus any the listing shows for the staging key (one whose
  * CreateMultipartUpload answer never reached us), then deletes the staging
- * object in case CompleteMultipartUpload got through. Best effort by nature:
- * the write has already failed, and its own error is what the caller gets.
+ * object in case CompleteMultipartUpload got through. Safe to run again (an
+ * upload already aborted is NoSuchUpload, a deleted object deletes again);
+ * rejects while anything may remain, so the janitor retries it.
  */
 export async function discardStaging(client: S3Client, bucket: string, stagingKey: string, uploadIds: ReadonlySet<string>): Promise<void> {
   const ids = new Set(uploadIds);
-  try {
-    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stagingKey }));
-    for (const u of listed.Uploads ?? []) if (u.Key === stagingKey && u.UploadId) ids.add(u.UploadId);
-  } catch {
-    // The listing is the second line of defence; the recorded UploadIds are the first.
-  }
-  await Promise.allSettled(
-    [...ids].map((UploadId) =>
-      client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: stagingKey, UploadId })).catch((err: unknown) => {
-        if (errorName(err) !== 'NoSuchUpload') throw err; // already aborted (by lib-storage) or completed
-      }),
-    ),
-  );
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: stagingKey }));
+  for (const u of listed.Uploads ?? []) if (u.Key === stagingKey && u.UploadId) ids.add(u.UploadId);
+  const aborts = await Promise.allSettled([...ids].map((UploadId) => abortUpload(client, bucket, stagingKey, UploadId)));
+  const failed = aborts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   await removeStagingObject(client, bucket, stagingKey);
 }
 
-/** Deletes the staging object; DeleteObject is idempotent, so one retry covers a transient failure. */
-export async function removeStagingObject(client: S3Client, bucket: string, stagingKey: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: stagingKey }));
-      return;
-    } catch {
-      // the SDK already retried transient errors; one more round, then the lifecycle rule takes over
-    }
+/** AbortMultipartUpload; NoSuchUpload means it is gone already (aborted by lib-storage, or completed). */
+export async function abortUpload(client: S3Client, bucket: string, key: string, uploadId: string): Promise<void> {
+  try {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+  } catch (err) {
+    if (errorName(err) !== 'NoSuchUpload') throw err;
   }
+}
+
+/** Deletes the staging object (DeleteObject is idempotent; the SDK retries transient failures). */
+export async function removeStagingObject(client: S3Client, bucket: string, stagingKey: string): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: stagingKey }));
 }

@@ -1,0 +1,34 @@
+import t from 'tap';
+import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
+import { TEST_CREDENTIALS, listedKeys, testClient } from '../servers/s3/clients.js';
+import { startS3Server } from '../servers/s3/fauxqs.js';
+import { outageScenario } from './outage-scenario.js';
+
+const BUCKET = 'bg-outage';
+process.env.BG_TEST_S3_KEY = TEST_CREDENTIALS.accessKeyId;
+process.env.BG_TEST_S3_SECRET = TEST_CREDENTIALS.secretAccessKey;
+
+outageScenario(t, 's3', async () => {
+  const server = await startS3Server();
+  server.createBucket(BUCKET);
+  const inspect = testClient(server.endpoint);
+  return {
+    store: {
+      driver: 's3',
+      bucket: BUCKET,
+      endpoint: server.endpoint,
+      'force-path-style': true,
+      'part-size': MIN_PART_SIZE,
+      credentials: { 'access-key-id': 'env:BG_TEST_S3_KEY', 'secret-access-key': 'env:BG_TEST_S3_SECRET' },
+    },
+    unit: MIN_PART_SIZE,
+    writing: () => server.multipartUploads(BUCKET).length > 0,
+    leftovers: async () => [...server.multipartUploads(BUCKET).map((u) => `multipart upload ${u.key}`), ...(await listedKeys(inspect, BUCKET)).map((k) => `object ${k}`)],
+    outage: () => server.outage(),
+    restore: () => server.restore(),
+    stop: async () => {
+      inspect.destroy();
+      await server.stop();
+    },
+  };
+});
