@@ -255,9 +255,14 @@ t.test('B works while A attacks', async (t) => {
   idle = await memory(gw.pid);
   peakSample = idle.rssMiB;
   const started = Date.now();
+  // A's share of the gate is small: between phases, wait until the transfers A abandoned have been
+  // aborted and cleaned up (a condition, not a sleep), so the next phase's requests are admitted.
+  const aSettled = async (): Promise<boolean> => (await admitted()) <= bTransfers;
   const attacks = (async () => {
     await leaveWhileQueued(t);
+    await eventually(aSettled, 10_000);
     await leaveAtEveryStage();
+    await eventually(aSettled, 10_000);
     return hostileRequests();
   })();
   attacks.catch(() => undefined);
