@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerConfig } from './commands/config.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGet } from './commands/get.js';
 import { registerHead } from './commands/head.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerGet(program);
   registerUrl(program);
   registerRm(program);
+  registerConfig(program);
   return program;
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
+import { checkPublicUrl, endpointUrl, gcsChunkSize, readLogLevel } from './value-checks.js';
 import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
 import { parseAllowList } from '../upstream/address-policy.js';
 import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
@@ -58,7 +59,11 @@ export const DEFAULTS = {
 } as const;
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  /** `partial`: the configuration as read so far, for checks that report more problems (blobgate config check). */
+  constructor(
+    readonly problems: string[],
+    readonly partial?: Config,
+  ) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigError';
   }
@@ -90,6 +95,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
   const dataDir = resolve(cwd, env.BLOBGATE_DATA_DIR ?? r.string('data-dir') ?? DEFAULTS.dataDir);
   const publicUrl = (env.BLOBGATE_PUBLIC_URL ?? r.string('public-url'))?.replace(/\/+$/, '');
+  if (publicUrl !== undefined) checkPublicUrl(r, env.BLOBGATE_PUBLIC_URL !== undefined ? 'BLOBGATE_PUBLIC_URL' : 'public-url', publicUrl);
 
   const stores = readStores(r, dataDir, cwd);
   const tiers = readTiers(r, stores);
@@ -154,7 +160,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     },
     secrets: { ...(secretsFile ? { file: resolve(cwd, secretsFile) } : {}), allowPlainOnUrl },
     connections: readConnections(r),
-    logLevel: env.BLOBGATE_LOG_LEVEL ?? r.string('log-level') ?? 'info',
+    logLevel: readLogLevel(r, env),
     metrics: readMetrics(r, env, cwd),
   };
   if (signingSecret !== undefined && signingSecret.length < 32) problems.push('signing.secret (or BLOBGATE_SIGNING_SECRET) must be at least 32 characters');
@@ -162,7 +168,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   if (!(minTtlSeconds <= defaultTtlSeconds && defaultTtlSeconds <= maxTtlSeconds)) {
     problems.push('signing: min-ttl-seconds ≤ default-ttl-seconds ≤ max-ttl-seconds must hold');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, config);
   return deepFreeze(config);
 }
 
@@ -196,7 +202,7 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
         driver,
         bucket: s.string('bucket', true) ?? '',
         region: s.string('region') ?? 'us-east-1',
-        ...opt('endpoint', s.string('endpoint')),
+        ...opt('endpoint', endpointUrl(s, 'endpoint', true)),
         ...opt('forcePathStyle', s.boolean('force-path-style')),
         ...opt('prefix', s.string('prefix')),
         ...opt('credentials', credentials),
@@ -211,10 +217,10 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
         driver,
         bucket: s.string('bucket', true) ?? '',
         ...opt('projectId', s.string('project-id')),
-        ...opt('apiEndpoint', s.string('api-endpoint')),
+        ...opt('apiEndpoint', endpointUrl(s, 'api-endpoint', false)),
         ...opt('prefix', s.string('prefix')),
         ...opt('credentials', storeCredential(s, 'credentials', cwd)),
-        ...opt('chunkSize', s.int('chunk-size', 256 * 1024, 1024 * 1024 * 1024)),
+        ...opt('chunkSize', gcsChunkSize(s)),
         ...opt('installLifecycle', s.boolean('install-lifecycle')),
       };
     }

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../../config/load.js';
+import { isLoopbackHost } from '../../config/listen.js';
+import { resolveSecretRefSync, secretRefProblem } from '../../config/secret-ref.js';
+import type { Config, StoreConfig } from '../../config/types.js';
+import { printJson } from '../output.js';
+
+interface CheckOptions {
+  file?: string;
+  json?: boolean;
+}
+
+/**
+ * `blobgate config check [--file <path>]`: validates the configuration the
+ * gateway would start with (the file, then BLOBGATE_* variables over it)
+ * without opening a store or a port. Every problem is printed with its key
+ * path; credentials are references and no value is ever printed.
+ * Exit 0 valid, 2 invalid (as the gateway itself exits on a bad configuration).
+ */
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('work with the gateway configuration (blobgate config check --help)');
+  config
+    .command('check')
+    .description('validate the configuration completely, without starting anything (exit 0 valid, 2 invalid)')
+    .option('--file <path>', 'JSON config file (default: BLOBGATE_CONFIG; BLOBGATE_* variables apply as at start)')
+    .option('--json', 'print {valid, problems} as JSON')
+    .action((opts: CheckOptions) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.file !== undefined ? { BLOBGATE_CONFIG: opts.file } : {}) };
+      const { problems, config } = check(env);
+      if (opts.json) printJson({ valid: problems.length === 0, problems });
+      if (problems.length > 0) {
+        if (!opts.json) process.stderr.write(`configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+        process.exitCode = 2;
+        return;
+      }
+      if (!opts.json && config) process.stdout.write(summary(config, env.BLOBGATE_CONFIG));
+    });
+}
+
+/** The problems loadConfig collects, plus the start-up rules that look at the whole configuration (src/main.ts). */
+export function check(env: NodeJS.ProcessEnv, cwd = process.cwd()): { problems: string[]; config?: Config } {
+  let config: Config;
+  const problems: string[] = [];
+  try {
+    config = loadConfig(env, cwd);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // The rest of the checks still run on what could be read, so every problem is reported at once.
+    if (!err.partial) return { problems: err.problems };
+    problems.push(...err.problems);
+    config = err.partial;
+  }
+  if (config.tokens.length === 0 && !isLoopbackHost(config.host)) {
+    problems.push(`host: listening on ${config.host} (not loopback) needs an API token: set BLOBGATE_TOKEN or "tokens"`);
+  }
+  problems.push(...credentialProblems(config, env, cwd));
+  return problems.length > 0 ? { problems } : { problems, config };
+}
+
+/**
+ * Store credentials are references the registry resolves when the gateway
+ * starts; resolving them here finds an unset variable or unreadable file
+ * before that. Messages name the reference, never the value.
+ */
+function credentialProblems(config: Config, env: NodeJS.ProcessEnv, cwd: string): string[] {
+  const problems: string[] = [];
+  const resolveAt = (where: string, ref: string | undefined): string | undefined => {
+    // A reference of the wrong form is already one of loadConfig's problems.
+    if (ref === undefined || secretRefProblem(ref) !== undefined) return undefined;
+    try {
+      return resolveSecretRefSync(ref, env, cwd);
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  for (const [name, store] of Object.entries(config.stores)) {
+    const at = `stores.${name}.credentials`;
+    if (store.driver === 's3' && store.credentials) {
+      resolveAt(`${at}.access-key-id`, store.credentials.accessKeyId);
+      resolveAt(`${at}.secret-access-key`, store.credentials.secretAccessKey);
+      resolveAt(`${at}.session-token`, store.credentials.sessionToken);
+    } else if (store.driver === 'gcs') {
+      const key = resolveAt(at, store.credentials);
+      if (key !== undefined && !isServiceAccountKey(key)) problems.push(`${at}: ${store.credentials} does not hold a service-account key JSON (client_email, private_key)`);
+    }
+  }
+  return problems;
+}
+
+function isServiceAccountKey(text: string): boolean {
+  try {
+    const key = JSON.parse(text) as Record<string, unknown>;
+    return typeof key.client_email === 'string' && typeof key.private_key === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function summary(config: Config, file: string | undefined): string {
+  const stores = Object.entries(config.stores).map(([name, s]) => `${name} (${describe(s)})`);
+  const tiers = (['retained', 'ephemeral'] as const).map((t) => `${t} → store ${config.tiers[t].store}`);
+  return [
+    `configuration is valid (${file ? `file ${file}` : 'no config file'}, BLOBGATE_* variables applied)`,
+    `  listen: ${config.host}:${config.port}${config.publicUrl ? `, public URL ${config.publicUrl}` : ''}`,
+    `  stores: ${stores.join(', ')}`,
+    `  tiers: ${tiers.join(', ')}`,
+    `  tokens: ${config.tokens.length === 0 ? 'none (a dev token is generated on loopback)' : config.tokens.length}`,
+    '',
+  ].join('\n');
+}
+
+function describe(s: StoreConfig): string {
+  if (s.driver === 'local') return `local, ${s.root}`;
+  if (s.driver === 's3') return `s3, bucket ${s.bucket}${s.endpoint ? ` at ${s.endpoint}` : ''}`;
+  return `gcs, bucket ${s.bucket}${s.apiEndpoint ? ` at ${s.apiEndpoint}` : ''}`;
+}
