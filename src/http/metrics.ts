@@ -9,12 +9,13 @@ import { BlobgateError } from '../errors.js';
 import { TokenAuth } from './auth.js';
 import type { TransferGate } from './transfer-gate.js';
 import type { CleanupCounts } from '../storage/janitor.js';
+import type { TransferObserver } from '../step/transfer-observer.js';
 
 /**
  * Prometheus metrics, on a registry of this app's own (several apps in one
  * process, as in tests, do not share counters). Served at /metrics.
  */
-export class Metrics {
+export class Metrics implements TransferObserver {
   readonly registry = new Registry();
   readonly transfers: Counter<'kind' | 'outcome' | 'tier' | 'store'>;
   readonly bytesPersisted: Counter<'tier' | 'store'>;
@@ -51,6 +52,16 @@ export class Metrics {
       this.set(gate.queued);
     } });
     if (cleanup) cleanupMetrics(this.registry, cleanup);
+  }
+
+  upstreamStarted(): (outcome: string) => void {
+    const end = this.upstreamSeconds.startTimer();
+    return (outcome) => void end({ outcome });
+  }
+
+  storeWriteStarted(store: string): (outcome: string) => void {
+    const end = this.storeSeconds.startTimer({ store });
+    return (outcome) => void end({ outcome });
   }
 
   /** Counts one finished transfer and, by its error code, a refusal. */

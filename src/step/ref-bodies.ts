@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline, Readable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
-import { checkNotExpired, headLive, type Located } from '../http/resource-access.js';
+import { checkNotExpired, headLive, type Located } from '../resources/locate.js';
 import { parseResourceUri } from '../refs/resource-uri.js';
 import type { StoredObject } from '../storage/driver.js';
 import { ByteMeter } from '../storage/meter.js';

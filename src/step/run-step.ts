@@ -1,11 +1,11 @@
+import type { Readable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { finishPlacement, planPlacement, type PersistSpec, type PlacementPlan, type SlotBinding } from '../persist/placement.js';
-import { persistBody } from '../persist/persist-body.js';
+import { persistUnderCap, writeCap } from '../persist/write-cap.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import type { SearchIndex } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
-import type { Metrics } from '../http/metrics.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import type { UpstreamResponse } from '../upstream/fetch.js';
 import type { GoogleTokenSource } from '../upstream/google-token.js';
@@ -16,6 +16,7 @@ import { resumableBody, ResumeRefused, type AttemptBudget } from '../upstream/re
 import { backoffDelay, isRetryable, mayRetryMethod, NO_RETRY, parseRetry, parseRetryAfter, waitBeforeRetry } from '../upstream/retry.js';
 import { prepareRequest, scrubSecrets, type PreparedRequest } from './prepare-request.js';
 import { inlineResponse, type InlineResult } from '../upstream/inline.js';
+import type { TransferObserver } from './transfer-observer.js';
 import type { StepRequest } from '../upstream/types.js';
 
 /** The body of POST /v1/workspaces/:ws/http, as validated by its JSON schema. */
@@ -43,7 +44,8 @@ export interface StepDeps {
   guard: UpstreamGuard;
   secrets: SecretsProvider;
   google: GoogleTokenSource;
-  metrics?: Metrics;
+  /** Told when upstream requests and store writes start and end (the HTTP layer's metrics). */
+  observer?: TransferObserver;
 }
 
 export type PersistedResult = ResourceRef & { status: number; headers: Record<string, string> };
@@ -77,7 +79,7 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
   for (;;) {
     budget.used++;
     try {
-      const result = await attempt(deps, workspace, step, prepared, plan, budget, signal);
+      const result = await attempt({ deps, workspace, step, prepared, plan, budget, signal });
       return { ...result, attempts: budget.used };
     } catch (err) {
       if (budget.used >= budget.policy.maxAttempts || signal.aborted) throw unwrapRestart(err);
@@ -89,22 +91,28 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
   }
 }
 
+/** Everything one attempt needs; the runner builds it once per step and counts attempts in `budget`. */
+interface AttemptOptions {
+  deps: StepDeps;
+  workspace: string;
+  step: StepBody;
+  prepared: PreparedRequest;
+  /** Present when the step persists: placement resolved before any upstream byte moved. */
+  plan: PlacementPlan | undefined;
+  budget: AttemptBudget;
+  signal: AbortSignal;
+}
+
+type Send = (req: BuiltRequest) => ReturnType<typeof fetchFollowingRedirects>;
+type Followed = Awaited<ReturnType<Send>>;
+
 /** One request (with its redirects and any ranged resumes), inlined or persisted. */
-async function attempt(
-  deps: StepDeps,
-  workspace: string,
-  step: StepBody,
-  prepared: PreparedRequest,
-  plan: PlacementPlan | undefined,
-  budget: AttemptBudget,
-  signal: AbortSignal,
-): Promise<PersistedResult | InlineResult> {
+async function attempt(opts: AttemptOptions): Promise<PersistedResult | InlineResult> {
+  const { deps, step, prepared, plan, signal } = opts;
   const { config } = deps;
   const request = step.request;
-  const persist = step.persist;
-  const maxResponseBytes = request['client-opts']?.['max-response-bytes'];
   const timeoutMs = Math.round((request.timeout ?? config.upstream.timeoutSeconds) * 1000);
-  const send = (req: BuiltRequest) =>
+  const send: Send = (req) =>
     fetchFollowingRedirects(req, {
       guard: deps.guard,
       timeoutMs,
@@ -113,52 +121,72 @@ async function attempt(
       credentialHeaders: prepared.credentialHeaders,
       secretValues: prepared.secretValues,
     });
-  const upstreamTimer = deps.metrics?.upstreamSeconds.startTimer();
-  let res: Awaited<ReturnType<typeof send>>;
+  const upstreamDone = deps.observer?.upstreamStarted();
+  let res: Followed;
   try {
     res = await send(prepared.built);
-    upstreamTimer?.({ outcome: String(res.status) });
+    upstreamDone?.(String(res.status));
   } catch (err) {
-    upstreamTimer?.({ outcome: err instanceof BlobgateError ? err.code : 'internal' });
+    upstreamDone?.(err instanceof BlobgateError ? err.code : 'internal');
     throw err;
   }
-  let body = res.body;
+  const fetched: Fetched = { res, headers: resultHeaders(res.headers), send, body: res.body };
   try {
     if (res.status < 200 || res.status > 299) throw await upstreamStatus(res, prepared.secretValues);
-    const headers = resultHeaders(res.headers);
-    if (!plan || !persist) {
-      const limit = Math.min(config.limits.inlineBytes, maxResponseBytes ?? Infinity);
-      return await inlineResponse({ ...res, headers }, request['response-as'] ?? 'auto', limit);
+    if (!plan || !step.persist) {
+      const limit = Math.min(config.limits.inlineBytes, request['client-opts']?.['max-response-bytes'] ?? Infinity);
+      return await inlineResponse({ ...res, headers: fetched.headers }, request['response-as'] ?? 'auto', limit);
     }
-    const placement = finishPlacement(plan, workspace, { url: res.url, ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) });
-    const tier = config.tiers[placement.tier];
-    const cap = Math.min(tier.capBytes, maxResponseBytes ?? Infinity);
-    const driver = deps.stores.get(placement.store);
-    const searchIndex = toSearchIndex(persist['search-index']);
-    body = resumableBody(res, res.request, budget, send, signal);
-    const storeTimer = deps.metrics?.storeSeconds.startTimer({ store: placement.store });
-    const stored = await persistBody({
-      driver,
-      key: placement.key,
-      body,
-      cap,
-      ...(res.decodedLength !== undefined ? { announcedBytes: res.decodedLength } : {}),
-      tier: placement.tier,
-      ...(tier.ttlSeconds !== undefined ? { ttlSeconds: tier.ttlSeconds } : {}),
-      contentType: placement.contentType,
-      ...(placement.storage ? { storage: placement.storage } : {}),
-      ...(searchIndex ? { searchIndex } : {}),
-      signal,
-    }).catch((err: unknown) => {
-      storeTimer?.({ outcome: err instanceof BlobgateError ? err.code : 'error' });
-      throw err;
-    });
-    storeTimer?.({ outcome: 'ok' });
-    return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers };
+    return await persistResponse(opts, plan, step.persist, fetched);
   } finally {
-    if (!body.destroyed) body.destroy();
+    if (!fetched.body.destroyed) fetched.body.destroy();
     if (!res.body.destroyed) res.body.destroy();
   }
+}
+
+/** A response in hand, and the body stream the attempt destroys when it ends. */
+interface Fetched {
+  res: Followed;
+  /** The headers reported back to the runner. */
+  headers: Record<string, string>;
+  /** Sends the ranged requests of a resume. */
+  send: Send;
+  body: Readable;
+}
+
+/**
+ * Streams a successful response into its store under the step's cap. The
+ * resumable body replaces the response body in `fetched`, so the attempt
+ * destroys whichever stream is live when it ends.
+ */
+async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persist: NonNullable<StepBody['persist']>, fetched: Fetched): Promise<PersistedResult> {
+  const { deps, workspace, budget, signal } = opts;
+  const { res, headers, send } = fetched;
+  const placement = finishPlacement(plan, workspace, { url: res.url, ...(res.headers['content-type'] ? { contentType: res.headers['content-type'] } : {}) });
+  const tier = deps.config.tiers[placement.tier];
+  const maxResponseBytes = opts.step.request['client-opts']?.['max-response-bytes'];
+  const cap = writeCap({ caller: 'step', tier: placement.tier, tierCap: tier.capBytes, ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) });
+  const driver = deps.stores.get(placement.store);
+  const searchIndex = toSearchIndex(persist['search-index']);
+  fetched.body = resumableBody(res, res.request, budget, send, signal);
+  const storeDone = deps.observer?.storeWriteStarted(placement.store);
+  const stored = await persistUnderCap(cap, {
+    driver,
+    key: placement.key,
+    body: fetched.body,
+    ...(res.decodedLength !== undefined ? { announcedBytes: res.decodedLength } : {}),
+    tier: placement.tier,
+    ...(tier.ttlSeconds !== undefined ? { ttlSeconds: tier.ttlSeconds } : {}),
+    contentType: placement.contentType,
+    ...(placement.storage ? { storage: placement.storage } : {}),
+    ...(searchIndex ? { searchIndex } : {}),
+    signal,
+  }).catch((err: unknown) => {
+    storeDone?.(err instanceof BlobgateError ? err.code : 'error');
+    throw err;
+  });
+  storeDone?.('ok');
+  return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers };
 }
 
 /** A restart that cannot happen (no attempts left) reports what the upstream did. */

@@ -48,11 +48,15 @@ export class ByteMeter extends Transform {
   }
 }
 
+/**
+ * The store's own words for a breach: the storage layer does not know who is
+ * writing, so it names no remedy. Callers that know (a step, an upload) say
+ * what to change through src/persist/write-cap.ts.
+ */
 export function capExceeded(maxBytes: number, announced?: number): BlobgateError {
   const seen = announced === undefined ? 'more bytes than that arrived' : `the source announced ${announced} bytes`;
-  return new BlobgateError(
-    'cap_exceeded',
-    `The body is larger than the write cap of ${maxBytes} bytes (${seen}). Use the ephemeral tier for large downloads, or raise client-opts.max-response-bytes up to the tier cap.`,
-    { 'max-bytes': maxBytes, ...(announced === undefined ? {} : { 'announced-bytes': announced }) },
-  );
+  return new BlobgateError('cap_exceeded', `The body is larger than the write cap of ${maxBytes} bytes (${seen}).`, {
+    'max-bytes': maxBytes,
+    ...(announced === undefined ? {} : { 'announced-bytes': announced }),
+  });
 }

@@ -1,12 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/types.js';
-import { BlobgateError } from '../../errors.js';
-import { toResourceRef } from '../../refs/resource-ref.js';
+import { deleteResource } from '../../resources/delete.js';
+import { locate, type Located } from '../../resources/locate.js';
+import { describeResource } from '../../resources/read.js';
+import { signResource } from '../../resources/sign.js';
 import type { StoreRegistry } from '../../storage/registry.js';
 import type { LocalSigner } from '../../signing/local-signer.js';
-import { grantOf } from '../auth.js';
+import { grantOf, requireWorkspace } from '../auth.js';
 import type { Metrics } from '../metrics.js';
-import { headLive, locate, sendObject } from '../resource-access.js';
+import { sendObject } from '../send-object.js';
 import { signUrlBody, uriQuery } from '../schemas.js';
 import { sandboxActiveContent } from '../stored-content.js';
 
@@ -17,23 +19,23 @@ export interface ResourceDeps {
   metrics: Metrics;
 }
 
+/** The resource routes; what each does lives in src/resources/. */
 export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
   const { stores } = deps;
+  // The token's grant decides which workspaces a res:// URI may name.
+  const located = (request: FastifyRequest, uri: string): Located => {
+    const grant = grantOf(request);
+    return locate(stores, uri, (ws) => requireWorkspace(grant, ws));
+  };
 
-  app.get<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request) => {
-    const located = locate(stores, request.query.uri, grantOf(request));
-    const obj = await headLive(located);
-    return toResourceRef(located.loc.workspace, located.loc.store, located.driver, obj);
-  });
+  app.get<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request) => describeResource(located(request, request.query.uri)));
 
   app.get<{ Querystring: { uri: string } }>('/v1/resources/content', { schema: { querystring: uriQuery }, onSend: sandboxActiveContent }, async (request, reply) => {
-    const located = locate(stores, request.query.uri, grantOf(request));
-    return sendObject(reply, located, request.headers.range);
+    return sendObject(reply, located(request, request.query.uri), request.headers.range);
   });
 
   app.delete<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request, reply) => {
-    const located = locate(stores, request.query.uri, grantOf(request));
-    await located.driver.delete(located.loc.key);
+    await deleteResource(located(request, request.query.uri));
     return reply.code(204).send();
   });
 
@@ -41,33 +43,15 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
     '/v1/resources/url',
     { schema: { body: signUrlBody } },
     async (request) => {
-      const { signing } = deps.config;
-      const located = locate(stores, request.body.uri, grantOf(request));
-      const ttl = request.body['ttl-seconds'] ?? signing.defaultTtlSeconds;
-      if (ttl < signing.minTtlSeconds || ttl > signing.maxTtlSeconds) {
-        throw new BlobgateError('invalid_request', `ttl-seconds must be from ${signing.minTtlSeconds} to ${signing.maxTtlSeconds}; got ${ttl}.`, { field: 'ttl-seconds' });
-      }
-      const filename = request.body.filename;
-      if (filename !== undefined && /[\u0000-\u001f\u007f/\\]/.test(filename)) {
-        throw new BlobgateError('invalid_request', 'filename may not contain "/", "\\" or control characters.', { field: 'filename' });
-      }
-      const obj = await headLive(located);
-      // A URL never outlives the blob it points at.
-      let expiresMs = Date.now() + ttl * 1000;
-      if (obj.meta.expiresAt) expiresMs = Math.min(expiresMs, Date.parse(obj.meta.expiresAt));
-      const expiresInSeconds = Math.max(1, Math.floor((expiresMs - Date.now()) / 1000));
-      const download = request.body.download ?? false;
-      const url = located.driver.signUrl
-        ? await located.driver.signUrl({ key: located.loc.key, expiresInSeconds, download, ...(filename ? { filename } : {}) })
-        : deps.signer.sign({
-            store: located.loc.store,
-            key: located.loc.key,
-            expires: Math.floor(Date.now() / 1000) + expiresInSeconds,
-            download,
-            ...(filename ? { filename } : {}),
-          });
-      deps.metrics.signedUrls.inc({ store: located.loc.store });
-      return { url, 'expires-at': new Date(Date.now() + expiresInSeconds * 1000).toISOString() };
+      const { body } = request;
+      const target = located(request, body.uri);
+      const signed = await signResource({ signing: deps.config.signing, signer: deps.signer }, target, {
+        ...(body['ttl-seconds'] !== undefined ? { ttlSeconds: body['ttl-seconds'] } : {}),
+        ...(body.download !== undefined ? { download: body.download } : {}),
+        ...(body.filename !== undefined ? { filename: body.filename } : {}),
+      });
+      deps.metrics.signedUrls.inc({ store: target.loc.store });
+      return { url: signed.url, 'expires-at': signed.expiresAt };
     },
   );
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BlobgateError } from '../../errors.js';
 import { SIGNED_PATH, type LocalSigner } from '../../signing/local-signer.js';
 import type { StoreRegistry } from '../../storage/registry.js';
-import { sendObject } from '../resource-access.js';
+import { sendObject } from '../send-object.js';
 import { sandboxActiveContent } from '../stored-content.js';
 
 /** The parameters a signed URL carries. */

@@ -24,7 +24,7 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
       reply.raw.once('close', onClose);
       const timer = startDeadline(deps.config, tier ?? 'retained', request.body.request['client-opts']?.['total-timeout'], controller);
       try {
-        const result = await deps.gate.run(controller, () => runHttpStep(deps, request.params.ws, request.body, controller.signal), request.params.ws);
+        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, request.body, controller.signal), request.params.ws);
         const ref = 'blob-ref' in result ? result['blob-ref'] : undefined;
         Object.assign(facts, { outcome: 'ok', attempts: result.attempts, ...(ref ? { bytes: ref.size, store: ref.store, tier: ref.tier } : {}) });
         deps.metrics.recordTransfer('step', 'ok', ref ? { tier: ref.tier, store: ref.store, bytes: ref.size } : {});

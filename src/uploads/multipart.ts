@@ -1,0 +1,151 @@
+import busboy from 'busboy';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { BlobgateError } from '../errors.js';
+import type { WriteCap } from '../persist/write-cap.js';
+import type { ResourceRef } from '../refs/resource-ref.js';
+import { owned } from '../storage/stream-owner.js';
+import { isUploadField, storeUpload, uploadCap, UPLOAD_FIELDS, type UploadDeps, type UploadFields } from './store-upload.js';
+
+export interface MultipartRequest {
+  workspace: string;
+  headers: IncomingHttpHeaders;
+  /** The raw request body; read here, and drained when the parse stops early. */
+  body: Readable;
+  /** Aborted by the caller (client gone, deadline) and by this upload when any part fails. */
+  controller: AbortController;
+}
+
+/**
+ * A multipart/form-data upload: each file part is stored as it streams by,
+ * and the whole request is all or nothing — when any part fails (cap,
+ * malformed body, limits, disconnect) the files it already stored are deleted
+ * and the first failure is thrown.
+ */
+export function receiveMultipart(deps: UploadDeps, req: MultipartRequest): Promise<ResourceRef[]> {
+  return new MultipartUpload(deps, req).run();
+}
+
+class MultipartUpload {
+  private readonly cap: WriteCap;
+  private readonly stored: ResourceRef[] = [];
+  private readonly writes: Array<Promise<void>> = [];
+  /** Fields seen so far; each file takes the fields before it. */
+  private readonly fields: UploadFields = {};
+  private failure: unknown;
+  /** Ends the parse (set once the parse runs). */
+  private stopParsing = (): void => undefined;
+
+  constructor(
+    private readonly deps: UploadDeps,
+    private readonly req: MultipartRequest,
+  ) {
+    this.cap = uploadCap(deps.config);
+  }
+
+  async run(): Promise<ResourceRef[]> {
+    const bb = this.parser();
+    const { signal } = this.req.controller;
+    // A client that leaves between parts: no file stream fails, so the abort itself must end the parse.
+    const onAbort = (): void => this.fail(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.parse(bb);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    await Promise.allSettled(this.writes);
+    if (this.failure === undefined && this.writes.length === 0) this.failure = new BlobgateError('invalid_request', 'The upload holds no file part.');
+    if (this.failure !== undefined) {
+      await this.rollback();
+      throw this.failure;
+    }
+    return this.stored;
+  }
+
+  private parser(): busboy.Busboy {
+    const { limits } = this.deps.config;
+    try {
+      // fileSize: one byte over the cap, so the meter sees the breach; busboy's truncation is never taken as a short file.
+      // defParamCharset: browsers and curl send UTF-8 filenames (busboy's default would read them as latin1).
+      return busboy({
+        headers: this.req.headers,
+        defParamCharset: 'utf8',
+        limits: { files: limits.uploadFiles, fields: limits.uploadFields, fieldSize: limits.uploadFieldBytes, fileSize: this.cap.bytes + 1 },
+      });
+    } catch (err) {
+      throw new BlobgateError('invalid_request', 'The multipart/form-data header has no usable boundary.', undefined, { cause: err });
+    }
+  }
+
+  /** Resolves when busboy is done, or when a failure stopped the parse. */
+  private parse(bb: busboy.Busboy): Promise<void> {
+    const { limits } = this.deps.config;
+    const { body, controller } = this.req;
+    return new Promise<void>((resolve) => {
+      this.stopParsing = () => {
+        body.unpipe(bb);
+        body.resume();
+        bb.removeAllListeners('file');
+        resolve();
+      };
+      bb.on('field', (name, value, info) => this.onField(name, value, info.valueTruncated));
+      bb.on('file', (_name, stream, info) => this.onFile(stream, info));
+      bb.on('filesLimit', () => this.fail(new BlobgateError('invalid_request', `More than limits.upload-files (${limits.uploadFiles}) files in one upload.`)));
+      bb.on('fieldsLimit', () => this.fail(new BlobgateError('invalid_request', `More than limits.upload-fields (${limits.uploadFields}) fields in one upload.`)));
+      bb.on('partsLimit', () => this.fail(new BlobgateError('invalid_request', 'Too many parts in one upload.')));
+      bb.on('error', (err) => {
+        this.fail(controller.signal.aborted ? controller.signal.reason : new BlobgateError('invalid_request', 'The multipart/form-data body is malformed or was cut off.', undefined, { cause: err }));
+        resolve();
+      });
+      bb.on('close', () => resolve());
+      body.pipe(bb);
+    });
+  }
+
+  private onField(name: string, value: string, truncated: boolean): void {
+    const { uploadFieldBytes } = this.deps.config.limits;
+    if (truncated) return this.fail(new BlobgateError('invalid_request', `Form field "${name}" is longer than limits.upload-field-bytes (${uploadFieldBytes}).`, { field: name }));
+    if (!isUploadField(name)) return this.fail(new BlobgateError('invalid_request', `Unknown form field "${name}" (known: ${UPLOAD_FIELDS.join(', ')}).`, { field: name }));
+    this.fields[name] = value;
+  }
+
+  private onFile(stream: Readable, info: busboy.FileInfo): void {
+    // Owned from birth: busboy destroys a part with an error when the form breaks off, whether
+    // a store is reading it yet or it is only being drained.
+    owned(stream);
+    if (this.failure !== undefined) {
+      stream.resume();
+      return;
+    }
+    stream.once('limit', () => stream.destroy(this.cap.exceeded()));
+    const fields: UploadFields = { ...this.fields, filename: this.fields.filename ?? info.filename };
+    if (!fields['content-type'] && info.mimeType && info.mimeType !== 'application/octet-stream') fields['content-type'] = info.mimeType;
+    delete this.fields.filename; // a filename field names the next file only
+    const index = this.writes.length;
+    const write = storeUpload(this.deps, { workspace: this.req.workspace, fields, body: stream, signal: this.req.controller.signal });
+    this.writes.push(
+      write.then(
+        (ref) => void (this.stored[index] = ref),
+        (err: unknown) => {
+          stream.resume();
+          this.fail(err);
+        },
+      ),
+    );
+  }
+
+  /** The first failure wins; it aborts every write of this request and stops the parse. */
+  private fail(err: unknown): void {
+    if (this.failure === undefined) this.failure = err;
+    if (!this.req.controller.signal.aborted) this.req.controller.abort(err);
+    // Stop parsing: busboy stalls on a file stream nobody reads, so it may never close by itself.
+    this.stopParsing();
+  }
+
+  /** All or nothing: removes what this request already stored. */
+  private async rollback(): Promise<void> {
+    const refs = this.stored.filter(Boolean);
+    await Promise.allSettled(refs.map((ref) => this.deps.stores.get(ref['blob-ref'].store).delete(ref['blob-ref'].path)));
+  }
+}
