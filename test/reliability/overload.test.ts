@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startGateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { until } from '../helpers/until.js';
 
 // One workspace here: its share is the whole gate, so these tests see the global limit (fairness: fairness.test.ts).
 const gw = await startGateway({ limits: { transfers: 2, 'transfer-queue': 2, 'workspace-transfers': 2, 'workspace-transfer-queue': 2 } });
@@ -36,8 +37,10 @@ t.test('2× (limit + queue) at once: the excess gets 503 overloaded with Retry-A
 
 t.test('total-timeout counts time spent waiting in the queue', async (t) => {
   const slow = (id: string) => gw.step({ 'step-id': id, request: { url: `${up.url}/hang`, timeout: 1 } });
+  const first = up.requests.length;
   const blockers = [slow('a'), slow('b')];
-  await new Promise((r) => setTimeout(r, 100));
+  // Both blockers hold their slots once their requests reached the upstream.
+  await until('both blockers reached the upstream', () => up.requests.length >= first + 2);
   const before = up.requests.length;
   const started = Date.now();
   const queued = await gw.step({ request: { url: `${up.url}/json`, 'client-opts': { 'total-timeout': 0.3 } } });

@@ -1,6 +1,5 @@
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
@@ -29,6 +28,19 @@ const client = testClient(server.endpoint);
 const sent = recordRequests(client);
 let fault: ((req: Parameters<Parameters<typeof onWire>[1]>[0], command: string) => void) | undefined;
 onWire(client, (req, command) => fault?.(req, command));
+// Commands of `client` not finished yet, counted around the whole command (its SDK retries included).
+let inFlight = 0;
+client.middlewareStack.add(
+  (next) => async (args) => {
+    inFlight++;
+    try {
+      return await next(args);
+    } finally {
+      inFlight--;
+    }
+  },
+  { step: 'initialize', name: 'bg-in-flight' },
+);
 const driver = new S3Driver({ client, bucket, prefix: PREFIX, partSize: MIN_PART_SIZE });
 t.teardown(async () => {
   await driver.close();
@@ -52,11 +64,18 @@ function assertMultipartStarted(t: Test, from: number): void {
   t.match(create?.path ?? '', new RegExp(`^/${bucket}/${PREFIX}\\.blobgate-staging/[0-9a-f-]{36}$`), 'to a staging key');
 }
 
-/** After the write rejected nothing more is sent: lib-storage's background loop had finished. */
+/**
+ * After the write rejected nothing more is sent: lib-storage's background loop
+ * had finished. Checked on the state itself (no command of the client still
+ * running when the write rejected: nothing is left that could send), then on
+ * the wire: a marker command through the same client goes out and comes back,
+ * and it is the only request sent in the meantime.
+ */
 async function assertQuiet(t: Test): Promise<void> {
+  t.equal(inFlight, 0, 'no command of the client was still running when the write rejected');
   const before = sent.length;
-  await sleep(300);
-  t.same(sent.slice(before).map((r) => r.command), [], 'no request after the write rejected');
+  await client.send(new HeadBucketCommand({ Bucket: bucket }));
+  t.same(sent.slice(before).map((r) => r.command), ['HeadBucket'], 'no request after the write rejected but the marker');
 }
 
 /** Endless pattern bytes; calls `at` once after `after` bytes were produced. */
