@@ -1,6 +1,6 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import t, { type Test } from 'tap';
-import { generateOpenApi } from '../../src/http/openapi.js';
+import { generateOpenApi } from '../../scripts/openapi-document.js';
 import { startGateway, TOKEN_ALL } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
 

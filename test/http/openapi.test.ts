@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createConfig, lintFromString, type NormalizedProblem } from '@redocly/openapi-core';
 import t from 'tap';
-import { generateOpenApi } from '../../src/http/openapi.js';
+import { generateOpenApi } from '../../scripts/openapi-document.js';
 import { startGateway } from '../helpers/gateway.js';
 
 const KEPT = new URL('../../openapi.json', import.meta.url);

@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import ts from 'typescript';
+
+// The layer picture of docs/architecture.md#layers, as a rule: every import
+// under src/ points sideways or down. A module that imports one of a higher
+// layer (a use case reaching into http/, storage/ knowing about steps) fails
+// here, with the file and the import that broke the rule.
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Higher numbers sit higher; a layer is a top-level folder (or file) of src/. */
+const RANK: Record<string, number> = {
+  'main.ts': 9,
+  cli: 9,
+  smoke: 9,
+  'app.ts': 8,
+  http: 7,
+  step: 6,
+  resources: 5,
+  uploads: 5,
+  persist: 4,
+  upstream: 4,
+  refs: 3,
+  signing: 3,
+  secrets: 3,
+  storage: 2,
+  config: 1,
+  'errors.ts': 0,
+};
+
+/**
+ * Upward imports the picture names and allows, so config and requests are
+ * checked by the same rules (docs/architecture.md#layers): nothing else.
+ */
+const ALLOWED_UPWARD = new Set([
+  'config/types.ts -> storage/driver.ts',
+  'config/load.ts -> upstream/address-policy.ts',
+  'config/load.ts -> secrets/credential-names.ts',
+]);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(path);
+    return e.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function layerOf(file: string): string {
+  return relative(SRC, file).split('/')[0]!;
+}
+
+/** Relative imports of a file (static, re-exports, dynamic import() and import type), as src-relative .ts paths. */
+export function importsOf(file: string): string[] {
+  const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  return info.importedFiles
+    .map((f) => f.fileName)
+    .filter((spec) => spec.startsWith('.'))
+    .map((spec) => relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, '.ts'));
+}
+
+const files = sourceFiles(SRC);
+
+t.test('every top-level part of src/ has a place in the picture', async (t) => {
+  const layers = new Set(files.map(layerOf));
+  for (const layer of layers) t.ok(layer in RANK, `${layer} has a rank (add it to RANK and to docs/architecture.md)`);
+});
+
+t.test('no import points to a higher layer', async (t) => {
+  const upward: string[] = [];
+  for (const file of files) {
+    const from = layerOf(file);
+    for (const target of importsOf(file)) {
+      if (target.startsWith('..')) continue; // outside src/ (package.json and the like)
+      const to = target.split('/')[0]!;
+      const arrow = `${relative(SRC, file)} -> ${target}`;
+      if ((RANK[to] ?? 0) > (RANK[from] ?? 0) && !ALLOWED_UPWARD.has(arrow)) upward.push(arrow);
+    }
+  }
+  t.same(upward, [], 'upward imports');
+});
+
+t.test('nothing below the HTTP layer imports from http/ or app.ts', async (t) => {
+  const below = files.filter((f) => (RANK[layerOf(f)] ?? 0) < RANK.http!);
+  const offenders = below.flatMap((f) => importsOf(f).filter((i) => i.startsWith('http/') || i === 'app.ts').map((i) => `${relative(SRC, f)} -> ${i}`));
+  t.same(offenders, []);
+});
+
+t.test('the rule is checked on real imports: a known arrow is found', async (t) => {
+  // Guards the parser: if it silently found no imports, every rule above would pass.
+  t.ok(importsOf(join(SRC, 'step/run-step.ts')).includes('persist/write-cap.ts'));
+  t.ok(importsOf(join(SRC, 'http/metrics.ts')).includes('step/transfer-observer.ts'), 'import type is counted');
+});
