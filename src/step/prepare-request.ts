@@ -57,7 +57,7 @@ export async function prepareRequest(deps: Deps, workspace: string, request: Ste
     const r = await refBody(deps, workspace, request['body-from-ref']);
     built.body = r.body;
     // The blob's content type unless the step sets one (content-type field, or a Content-Type header).
-    built.headers['content-type'] = request['content-type'] !== undefined ? mimeOf(request['content-type']) : (built.headers['content-type'] ?? r.contentType);
+    built.headers['content-type'] = request['content-type'] !== undefined ? mimeOf(request['content-type'], 'request.content-type') : (built.headers['content-type'] ?? r.contentType);
   }
   if (!target.auth || !secret) return { built, secretValues: [], credentialHeaders: [] };
   const applied = await applyAuth(built, target.auth, secret, { google: deps.google });

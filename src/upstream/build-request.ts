@@ -1,7 +1,7 @@
-import mime from 'mime-types';
 import { BlobgateError } from '../errors.js';
+import { resolveMediaType } from '../persist/media-type.js';
 import type { RequestCredential } from './credential-policy.js';
-import { NOT_YET_SUPPORTED, type QueryValue, type StepRequest } from './types.js';
+import { keyword, METHODS, type QueryValue, type StepRequest } from './types.js';
 
 /**
  * A request body read from storage (body-from-ref, multipart with from-ref
@@ -36,10 +36,8 @@ const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'te', 'trailer', 't
 
 /** Turns the step's request fields into one upstream request; `json` wins over `body`. */
 export function buildRequest(req: StepRequest): BuiltRequest {
-  for (const field of NOT_YET_SUPPORTED) {
-    if (req[field] !== undefined) {
-      throw new BlobgateError('invalid_request', `request.${field} is not supported yet by this blobgate version; remove it.`, { field: `request.${field}` });
-    }
+  for (const field of ['template', 'parser-fn'] as const) {
+    if (req[field] !== undefined) throw new BlobgateError('invalid_request', `request.${field} is not supported yet by this blobgate version; remove it.`, { field: `request.${field}` });
   }
   if (req.url === undefined) throw new BlobgateError('invalid_request', 'request.url is required.', { field: 'request.url' });
   let url: URL;
@@ -50,7 +48,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
   }
   for (const [name, value] of Object.entries(req.query ?? {})) appendParam(url.searchParams, name, value);
 
-  const method = (req.method ?? 'get').toUpperCase() as BuiltRequest['method'];
+  const method = toMethod(req.method);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers ?? {})) {
     if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
@@ -60,7 +58,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
     if (DROPPED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
     headers[lower] = value;
   }
-  if (req.accept !== undefined) headers.accept = mimeOf(req.accept);
+  if (req.accept !== undefined) headers.accept = mimeOf(req.accept, 'request.accept');
   headers['accept-encoding'] = 'gzip, deflate, br';
 
   let body: string | undefined;
@@ -84,7 +82,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
       bodyType = 'application/json';
     }
   }
-  if (req['content-type'] !== undefined) bodyType = mimeOf(req['content-type']);
+  if (req['content-type'] !== undefined) bodyType = mimeOf(req['content-type'], 'request.content-type');
   if (body !== undefined && bodyType !== undefined && headers['content-type'] === undefined) headers['content-type'] = bodyType;
   return { url, method, headers, ...(body !== undefined ? { body } : {}) };
 }
@@ -106,11 +104,23 @@ function appendParam(params: URLSearchParams, name: string, value: QueryValue | 
   for (const v of Array.isArray(value) ? value : [value]) params.append(name, String(v));
 }
 
-/** `json`, `:json`, `csv` … become full MIME types; anything with a '/' is taken as is. */
-export function mimeOf(value: string): string {
-  const v = value.replace(/^:/, '');
-  if (v.includes('/')) return v;
-  return mime.lookup(v) || v;
+/** `json`, `:json`, `csv` … become full media types (src/persist/media-type.ts); anything else is invalid_request naming `field`. */
+export function mimeOf(value: string, field: string): string {
+  return resolveMediaType(value, field);
+}
+
+/**
+ * `get`, `:get`, `GET` … as the method undici sends. undici refuses a method
+ * it does not know (`:GET`) as a network error, which would surface as
+ * upstream_unreachable and burn retries; so anything else is the caller's
+ * invalid_request before any request.
+ */
+function toMethod(value: string | undefined): BuiltRequest['method'] {
+  const m = keyword(value ?? 'get').toLowerCase();
+  if (!(METHODS as readonly string[]).includes(m)) {
+    throw new BlobgateError('invalid_request', `request.method ${JSON.stringify(value)} is not one of ${METHODS.join(', ')} (also written :get or GET).`, { field: 'request.method' });
+  }
+  return m.toUpperCase() as BuiltRequest['method'];
 }
 
 function sanitize(name: string): string {

@@ -18,12 +18,23 @@ export interface StepRequest {
   multipart?: unknown;
   'body-from-ref'?: unknown;
   retry?: unknown;
-  // Fields of later issues; rejected with a clear message until they land.
+  /** An HTTP request template id (src/step/seed-shape.ts merges it in before the request is built). */
   template?: unknown;
+  /** Refused: blobgate runs no caller code (src/step/seed-shape.ts). */
   'parser-fn'?: unknown;
 }
 
 export type QueryValue = string | number | boolean;
 export type ResponseAs = 'auto' | 'json' | 'text' | 'bytes' | 'edn' | 'xml';
 
-export const NOT_YET_SUPPORTED = ['template', 'parser-fn'] as const;
+export const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+export const RESPONSE_AS = ['auto', 'json', 'text', 'bytes', 'edn', 'xml'] as const;
+
+/**
+ * An enumerated value as blobgate compares it: the seeds write keywords
+ * (`:get`, `:bytes`), JSON callers plain strings (`get`, `bytes`); both mean
+ * the same value.
+ */
+export function keyword(value: string): string {
+  return value.startsWith(':') ? value.slice(1) : value;
+}
