@@ -63,8 +63,9 @@ export class StoreRegistry {
 
   /**
    * Starts every store's sweep of crash debris: now, then periodically
-   * (`janitor.sweep-interval-seconds`). Only a serving gateway calls this;
-   * tools that open the stores for a moment do not sweep.
+   * (`janitor.sweep-interval-seconds`). Only a serving gateway calls this,
+   * before it starts serving (a local store's first sweep counts on no write
+   * being under way); tools that open the stores for a moment do not sweep.
    */
   startJanitors(): void {
     for (const [, driver] of this.drivers) {

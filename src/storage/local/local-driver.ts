@@ -190,6 +190,7 @@ export class LocalDriver implements StorageDriver {
         { objects: this.dir('objects'), meta: this.dir('meta'), tmp: this.dir('tmp') },
         this.inFlight,
         anyAge ? Date.now() : olderThan.getTime(),
+        { noWriteYet: anyAge },
       );
     } catch (err) {
       throw new BlobgateError('storage_error', 'The local store sweep failed; see the server log.', undefined, { cause: err });

@@ -12,14 +12,20 @@ import { walkKeys } from './walk.js';
  * A write that commits while the sweep walks the meta tree was in flight
  * when the sweep started, so its id is in the snapshot taken first; a write
  * that starts later has files younger than the sweep (a margin covers the
- * file system's coarse timestamps). objects/ is shared by every prefix of
+ * file system's coarse timestamps; `noWriteYet` drops it for the sweep at
+ * start-up, before the process serves). objects/ is shared by every prefix of
  * one root, so the whole meta tree is read; a meta file that cannot be read
  * stops the sweep rather than orphan its data.
  */
-export async function sweepLocalDebris(dirs: { objects: string; meta: string; tmp: string }, busy: ReadonlySet<string>, cutoffMs: number): Promise<number> {
+export async function sweepLocalDebris(
+  dirs: { objects: string; meta: string; tmp: string },
+  busy: ReadonlySet<string>,
+  cutoffMs: number,
+  opts: { noWriteYet?: boolean } = {},
+): Promise<number> {
   const started = Date.now();
   const atStart = new Set(busy);
-  const limit = Math.min(cutoffMs, started - TIMESTAMP_MARGIN_MS);
+  const limit = Math.min(cutoffMs, started - (opts.noWriteYet ? 0 : TIMESTAMP_MARGIN_MS));
   const skip = (id: string): boolean => atStart.has(id) || busy.has(id);
   const referenced = await referencedData(dirs.meta);
   let removed = 0;
