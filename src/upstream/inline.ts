@@ -1,6 +1,8 @@
 import { BlobgateError } from '../errors.js';
 import type { UpstreamResponse } from './fetch.js';
 import { jsonNestingExceeds } from './json-depth.js';
+import { parseEdn } from './parse-edn.js';
+import { parseXml } from './parse-xml.js';
 import type { ResponseAs } from './types.js';
 
 export interface InlineResult {
@@ -12,9 +14,9 @@ export interface InlineResult {
 }
 
 /**
- * Deepest nesting of arrays and objects an inline JSON body may have. Real
- * documents stay far below; a few thousand levels overflow the stack when the
- * result is serialised.
+ * Deepest nesting of arrays and objects an inline JSON body may have (and of
+ * collections in EDN, elements in XML). Real documents stay far below; a few
+ * thousand levels overflow the stack when the result is serialised.
  */
 export const MAX_JSON_DEPTH = 512;
 
@@ -41,22 +43,27 @@ export async function inlineResponse(res: UpstreamResponse, responseAs: Response
   } catch {
     throw binaryRequiresPersist(contentType);
   }
-  let body: unknown = text;
-  if (kind === 'json') {
-    if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) {
-      throw new BlobgateError(
-        'response_unparseable',
-        `The upstream JSON response nests deeper than ${MAX_JSON_DEPTH} levels; use response-as "text" to receive it as a string, or persist it.`,
-        { status: res.status, 'max-depth': MAX_JSON_DEPTH },
-      );
-    }
-    try {
-      body = text.trim() === '' ? null : JSON.parse(text);
-    } catch {
-      throw new BlobgateError('response_unparseable', 'The upstream response is not valid JSON; use response-as "text" to receive it as a string.', { status: res.status });
-    }
-  }
+  if (kind === 'binary') throw binaryRequiresPersist(contentType); // refused above already; this narrows the type
+  const body = parseAs(kind, text, res.status);
   return { type: 'http-response', status: res.status, headers: res.headers, ...(contentType ? { 'content-type': contentType } : {}), body };
+}
+
+function parseAs(kind: 'json' | 'text' | 'edn' | 'xml', text: string, status: number): unknown {
+  if (kind === 'edn') return parseEdn(text, MAX_JSON_DEPTH, status);
+  if (kind === 'xml') return parseXml(text, MAX_JSON_DEPTH, status);
+  if (kind === 'text') return text;
+  if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) {
+    throw new BlobgateError(
+      'response_unparseable',
+      `The upstream JSON response nests deeper than ${MAX_JSON_DEPTH} levels; use response-as "text" to receive it as a string, or persist it.`,
+      { status, 'max-depth': MAX_JSON_DEPTH },
+    );
+  }
+  try {
+    return text.trim() === '' ? null : JSON.parse(text);
+  } catch {
+    throw new BlobgateError('response_unparseable', 'The upstream response is not valid JSON; use response-as "text" to receive it as a string.', { status });
+  }
 }
 
 async function readBounded(res: UpstreamResponse, limit: number): Promise<Buffer> {
@@ -73,13 +80,15 @@ async function readBounded(res: UpstreamResponse, limit: number): Promise<Buffer
   return Buffer.concat(parts, size);
 }
 
-function classify(contentType: string): 'json' | 'text' | 'binary' {
+/** What `auto` makes of a content type: JSON, EDN and XML are parsed, other text-like types stay text. */
+function classify(contentType: string): 'json' | 'edn' | 'xml' | 'text' | 'binary' {
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  if (type === 'application/edn') return 'edn';
+  if (type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml')) return 'xml';
   if (
     type.startsWith('text/') ||
-    type.endsWith('+xml') ||
-    ['application/xml', 'application/javascript', 'application/x-www-form-urlencoded', 'application/edn', 'application/yaml', 'application/x-ndjson', 'application/graphql'].includes(type)
+    ['application/javascript', 'application/x-www-form-urlencoded', 'application/yaml', 'application/x-ndjson', 'application/graphql'].includes(type)
   ) {
     return 'text';
   }
