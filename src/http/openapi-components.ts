@@ -118,7 +118,7 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
     required: ['status', 'stores'],
     properties: {
       status: { type: 'string', enum: ['ready', 'not-ready'] },
-      stores: { type: 'object', additionalProperties: { type: 'string', enum: ['ok', 'unreachable'] } },
+      stores: { type: 'object', additionalProperties: { type: 'string', enum: ['ok', 'unreachable', 'bucket_missing'] } },
     },
   },
 };

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { BlobgateError } from '../errors.js';
 import type { Janitor } from './janitor.js';
 
 /**
@@ -23,6 +24,14 @@ import type { Janitor } from './janitor.js';
  * A write whose source `body` emitted an error rejects with that same error,
  * unchanged, after cleaning up.
  */
+
+/**
+ * The probe's error for a bucket that does not exist. blobgate never creates
+ * buckets (README "Operating blobgate"): that is the operator's to do.
+ */
+export function bucketMissing(bucket: string, cause: unknown): BlobgateError {
+  return new BlobgateError('storage_error', `The bucket "${bucket}" does not exist; blobgate never creates buckets: create it, or correct the store's bucket.`, { reason: 'bucket_missing' }, { cause });
+}
 
 export type Tier = 'retained' | 'ephemeral';
 export const TIERS: readonly Tier[] = ['retained', 'ephemeral'];
@@ -170,7 +179,11 @@ export interface StorageDriver {
    */
   sweepExpired?(now: number): Promise<number>;
 
-  /** Optional capability: a cheap reachability probe for /readyz. Rejects `storage_error`. */
+  /**
+   * Optional capability: a cheap reachability probe for /readyz. Rejects
+   * `storage_error`; made by `bucketMissing()` (details.reason
+   * `bucket_missing`) when the bucket does not exist.
+   */
   ping?(): Promise<void>;
 
   /**

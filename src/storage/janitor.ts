@@ -215,15 +215,15 @@ export class Janitor {
 export function cleanupLogLine(e: JanitorEvent): { level: 'warn' | 'info'; fields: Record<string, unknown>; msg: string } {
   switch (e.type) {
     case 'cleanup-failed':
-      return { level: 'warn', fields: { store: e.store, what: e.what, attempt: e.attempt, retryInMs: e.retryInMs, error: describeCleanupError(e.err) }, msg: 'store cleanup failed; retrying' };
+      return { level: 'warn', fields: { store: e.store, what: e.what, attempt: e.attempt, retryInMs: e.retryInMs, error: describeStoreError(e.err) }, msg: 'store cleanup failed; retrying' };
     case 'cleanup-dropped':
-      return { level: 'warn', fields: { store: e.store, what: e.what, reason: e.reason, error: describeCleanupError(e.err) }, msg: 'store cleanup given up; the sweep will reclaim it' };
+      return { level: 'warn', fields: { store: e.store, what: e.what, reason: e.reason, error: describeStoreError(e.err) }, msg: 'store cleanup given up; the sweep will reclaim it' };
     case 'cleanup-recovered':
       return { level: 'info', fields: { store: e.store, what: e.what, attempts: e.attempts }, msg: 'store cleanup done after retries' };
     case 'swept':
       return { level: 'info', fields: { store: e.store, removed: e.removed }, msg: 'store sweep removed crash leftovers' };
     case 'sweep-failed':
-      return { level: 'warn', fields: { store: e.store, error: describeCleanupError(e.err) }, msg: 'store sweep failed' };
+      return { level: 'warn', fields: { store: e.store, error: describeStoreError(e.err) }, msg: 'store sweep failed' };
   }
 }
 
@@ -235,8 +235,8 @@ export interface ErrorSummary {
   cause?: ErrorSummary;
 }
 
-/** What a log line may say about a cleanup's error: its kind and cause chain, never a request's headers or body. */
-export function describeCleanupError(err: unknown, depth = 0): ErrorSummary {
+/** What a log line may say about a store's error: its kind and cause chain, never a request's headers or body. */
+export function describeStoreError(err: unknown, depth = 0): ErrorSummary {
   if (typeof err !== 'object' || err === null) return { message: String(err).slice(0, 200) };
   const e = err as { name?: unknown; code?: unknown; status?: unknown; message?: unknown; cause?: unknown; $metadata?: { httpStatusCode?: unknown }; response?: { status?: unknown } };
   const status = [e.status, e.$metadata?.httpStatusCode, e.response?.status, e.code].find((v): v is number => typeof v === 'number');
@@ -246,7 +246,7 @@ export function describeCleanupError(err: unknown, depth = 0): ErrorSummary {
     ...(status === undefined ? {} : { status }),
     // SDK messages can be long (a whole XML or JSON answer): the first line, shortened.
     ...(typeof e.message === 'string' ? { message: e.message.split('\n')[0]!.slice(0, 200) } : {}),
-    ...(e.cause !== undefined && depth < 3 ? { cause: describeCleanupError(e.cause, depth + 1) } : {}),
+    ...(e.cause !== undefined && depth < 3 ? { cause: describeStoreError(e.cause, depth + 1) } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Bucket, File, Storage } from '@google-cloud/storage';
-import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { Janitor } from '../janitor.js';
 import { resolveRange } from '../range.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
@@ -147,6 +147,7 @@ export class GcsDriver implements StorageDriver {
     try {
       await this.gcsBucket.getFiles({ prefix: this.prefix, maxResults: 1, autoPaginate: false });
     } catch (err) {
+      if (isBucketMissing(err)) throw bucketMissing(this.bucket, err);
       throw storageError(err, 'checking that the bucket is reachable');
     }
   }

@@ -11,10 +11,10 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { BlobgateError } from '../../errors.js';
 import { Janitor } from '../janitor.js';
-import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, SignUrlRequest, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
+import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
-import { errorName, storageError, translateS3Error } from './s3-errors.js';
+import { errorName, httpStatus, storageError, translateS3Error } from './s3-errors.js';
 import { installS3Lifecycle, type LifecycleOptions } from './s3-lifecycle.js';
 import { presignGet } from './s3-sign.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
@@ -167,6 +167,8 @@ export class S3Driver implements StorageDriver {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
+      // HeadBucket has no body: a missing bucket is a bare 404 (NotFound), or NoSuchBucket from some S3-compatible stores.
+      if (httpStatus(err) === 404 || errorName(err) === 'NoSuchBucket') throw bucketMissing(this.bucket, err);
       throw storageError(err, 'checking that the bucket is reachable');
     }
   }
