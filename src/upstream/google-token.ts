@@ -1,4 +1,4 @@
-import { createSign } from 'node:crypto';
+import { createHash, createSign } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
 import { BlobgateError } from '../errors.js';
 import type { UpstreamGuard } from './guard.js';
@@ -21,6 +21,8 @@ interface ServiceAccountKey {
 const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 /** Refresh this long before expiry, so a token never expires mid-request. */
 const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+/** Tokens kept at most; the oldest entry goes first when a new one would exceed it. */
+const MAX_CACHED_TOKENS = 1000;
 
 export class GoogleTokenSource {
   private readonly cache = new Map<string, { token: string; expiresAt: number }>();
@@ -35,7 +37,7 @@ export class GoogleTokenSource {
   /** An access token for the key held in `secretValue` (the service-account JSON). */
   async token(secretValue: string, scopes: readonly string[]): Promise<string> {
     const key = parseKey(secretValue);
-    const cacheKey = `${key.client_email}\n${key.token_uri ?? ''}\n${[...scopes].sort().join(' ')}`;
+    const cacheKey = tokenCacheKey(secretValue, key, scopes);
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt - REFRESH_MARGIN_MS > this.now()) return cached.token;
     let pending = this.inflight.get(cacheKey);
@@ -75,13 +77,44 @@ export class GoogleTokenSource {
       throw new BlobgateError('upstream_unreachable', `The token endpoint ${new URL(tokenUri).host} could not be reached.`, undefined, { cause: err });
     }
     if (res.statusCode !== 200) {
-      res.body.destroy();
+      // undici's body emits RequestAbortedError when destroyed unread; unowned, it would crash the process.
+      res.body.once('error', () => {}).destroy();
       throw new BlobgateError('upstream_status', `The token endpoint refused the service account (status ${res.statusCode}).`, { status: res.statusCode });
     }
     const answer = tokenAnswer(await readAnswer(res, tokenUri));
-    this.cache.set(cacheKey, { token: answer.token, expiresAt: this.now() + answer.expiresInSeconds * 1000 });
+    this.remember(cacheKey, answer.token, this.now() + answer.expiresInSeconds * 1000);
     return answer.token;
   }
+
+  /** Caches a token, dropping expired entries and then the oldest ones so the cache stays bounded. */
+  private remember(cacheKey: string, token: string, expiresAt: number): void {
+    this.cache.delete(cacheKey);
+    if (this.cache.size >= MAX_CACHED_TOKENS) {
+      const now = this.now();
+      for (const [k, v] of this.cache) if (v.expiresAt - REFRESH_MARGIN_MS <= now) this.cache.delete(k);
+    }
+    for (const k of this.cache.keys()) {
+      if (this.cache.size < MAX_CACHED_TOKENS) break;
+      this.cache.delete(k);
+    }
+    this.cache.set(cacheKey, { token, expiresAt });
+  }
+}
+
+/**
+ * The cache key covers the whole secret value, not only `client_email`: two
+ * workspaces may hold keys naming the same (public) service account, and only
+ * the one holding the private key that the token endpoint accepted may reuse
+ * its token. A hash, so the cache never holds a private key as a map key.
+ */
+function tokenCacheKey(secretValue: string, key: ServiceAccountKey, scopes: readonly string[]): string {
+  return createHash('sha256')
+    .update(secretValue)
+    .update('\0')
+    .update(key.token_uri ?? '')
+    .update('\0')
+    .update([...scopes].sort().join(' '))
+    .digest('hex');
 }
 
 /** A token answer is a small JSON object; anything longer is not one. */
