@@ -41,7 +41,7 @@ const resourceRefProperties: Record<string, JsonSchema> = {
   storage: {
     type: 'object',
     description: 'Present for slot writes.',
-    properties: { backend: str, slot: str, root: str, 'relative-path': str },
+    properties: { backend: str, slot: str, root: str, 'path-under-root': str, 'relative-path': { type: 'string', deprecated: true, description: 'The former name of path-under-root, same value.' } },
   },
   'search-index': {
     type: 'object',

@@ -15,13 +15,28 @@ export interface BlobRef {
   'expires-at': string | null;
 }
 
+/**
+ * A slot write's storage scope, named as the listing names it at top level
+ * (`storage-backend`, `storage-root`, `path-under-root`; README "Field
+ * names"). `relative-path` is the name this field had before; it carries the
+ * same value until clients have moved to `path-under-root`.
+ */
+export interface StorageFields {
+  backend: string;
+  slot: string;
+  root: string;
+  'path-under-root': string;
+  /** @deprecated the same value as `path-under-root`. */
+  'relative-path': string;
+}
+
 export interface ResourceRef {
   type: 'resource-ref';
   uri: string;
   'resource-uri': string;
   'content-type': string;
   'blob-ref': BlobRef;
-  storage?: { backend: string; slot: string; root: string; 'relative-path': string };
+  storage?: StorageFields;
   'search-index'?: { text?: string; tags?: string[]; 'source-label'?: string; 'include-raw-content?'?: boolean };
 }
 
@@ -47,7 +62,8 @@ export function toResourceRef(workspace: string, store: string, driver: Pick<Sto
     },
   };
   if (meta.storage) {
-    ref.storage = { backend: driver.backend, slot: meta.storage.slot, root: meta.storage.root, 'relative-path': meta.storage.relativePath };
+    const { slot, root, relativePath } = meta.storage;
+    ref.storage = { backend: driver.backend, slot, root, 'path-under-root': relativePath, 'relative-path': relativePath };
   }
   const s = meta.searchIndex;
   if (s && (s.text !== undefined || s.tags !== undefined || s.sourceLabel !== undefined || s.includeRawContent !== undefined)) {

@@ -19,7 +19,7 @@ t.test('a slot persist lands at workspaces/<ws>/storage/<root>/<path>/<filename>
   t.equal(res.status, 200, JSON.stringify(res.json));
   t.equal(res.json['blob-ref'].path, 'workspaces/ws-1/storage/reports/acme/cust-77/2026-03-24/summary-rep-42.pdf');
   t.equal(res.json.uri, 'res://v1/ws/ws-1/file/blob/ephemeral/storage/reports/acme/cust-77/2026-03-24/summary-rep-42.pdf');
-  t.same(res.json.storage, { backend: 'local', slot: 'archive', root: 'reports/acme', 'relative-path': 'cust-77/2026-03-24/summary-rep-42.pdf' });
+  t.same(res.json.storage, { backend: 'local', slot: 'archive', root: 'reports/acme', 'path-under-root': 'cust-77/2026-03-24/summary-rep-42.pdf', 'relative-path': 'cust-77/2026-03-24/summary-rep-42.pdf' });
   t.equal(res.json['blob-ref'].tier, 'ephemeral');
   const desc = await gw.call('GET', `/v1/resources?uri=${encodeURIComponent(res.json.uri)}`);
   t.same(desc.json.storage, res.json.storage, 'storage fields survive in the store');

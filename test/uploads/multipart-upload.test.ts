@@ -56,7 +56,7 @@ t.test('a slot upload lands under the slot root', async (t) => {
   const res = await upload(form([['slot', 'archive'], ['root', 'reports/acme'], ['path', 'q1'], ['file', { bytes: Buffer.from('x'), filename: 'r.pdf', type: 'application/pdf' }]]));
   t.equal(res.status, 201, JSON.stringify(res.json));
   t.equal(res.json.items[0]['blob-ref'].path, 'workspaces/ws-1/storage/reports/acme/q1/r.pdf');
-  t.same(res.json.items[0].storage, { backend: 'local', slot: 'archive', root: 'reports/acme', 'relative-path': 'q1/r.pdf' });
+  t.same(res.json.items[0].storage, { backend: 'local', slot: 'archive', root: 'reports/acme', 'path-under-root': 'q1/r.pdf', 'relative-path': 'q1/r.pdf' });
 });
 
 t.test('a 3-file request whose last file is over the cap stores nothing', async (t) => {
