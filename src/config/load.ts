@@ -4,6 +4,7 @@ import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
 import { checkPublicUrl, endpointUrl, gcsChunkSize, readLogLevel } from './value-checks.js';
 import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
+import { readStorageConnections, readTemplates } from './step-config.js';
 import { parseAllowList } from '../upstream/address-policy.js';
 import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 
@@ -89,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'janitor', 'metrics', 'server']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'janitor', 'metrics', 'server', 'templates', 'storage-connections']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -160,6 +161,8 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
     },
     secrets: { ...(secretsFile ? { file: resolve(cwd, secretsFile) } : {}), allowPlainOnUrl },
     connections: readConnections(r),
+    templates: readTemplates(r, isCredentialHeader),
+    storageConnections: readStorageConnections(r, stores),
     logLevel: readLogLevel(r, env),
     metrics: readMetrics(r, env, cwd),
   };

@@ -65,6 +65,9 @@ export interface ConnectionConfig {
   headers?: Record<string, string>;
 }
 
+/** An HTTP request template: request fields (kebab-case) checked at load; a step's own fields override them. */
+export type RequestTemplate = Record<string, unknown>;
+
 export interface Config {
   host: string;
   port: number;
@@ -103,6 +106,10 @@ export interface Config {
   secrets: { file?: string; allowPlainOnUrl?: boolean };
   /** connections[workspace][name] */
   connections: Record<string, Record<string, ConnectionConfig>>;
+  /** templates[workspace][id]: request fields a step names with `template` (README "The HTTP step"). */
+  templates: Record<string, Record<string, RequestTemplate>>;
+  /** storage-connections[id] = store: what a slot binding's `connection-id` names; "platform" is always the tier's store. */
+  storageConnections: Record<string, string>;
   logLevel: string;
   /** Who may read /metrics, and where (README "Operating blobgate"). */
   metrics: MetricsConfig;

@@ -21,55 +21,93 @@ export const searchIndexSchema = {
   },
 } as const;
 
+/** An enumerated value in its plain and its keyword spelling (`get`, `:get`): the seeds write keywords. */
+function keywordEnum<const V extends string>(values: readonly V[]) {
+  return { type: 'string', enum: [...values, ...values.map((v) => `:${v}` as const)] } as const;
+}
+
+const methods = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+/** The HTTP step's request fields: under `request` (blobgate's nested form) or at the top of the body (the seed's flat step). */
+const requestProperties = {
+  url: { type: 'string', minLength: 1, maxLength: 8192 },
+  method: keywordEnum([...methods, ...methods.map((m) => m.toUpperCase() as Uppercase<typeof m>)]),
+  headers: { type: 'object', additionalProperties: { type: 'string', maxLength: 8192 }, maxProperties: 100 },
+  query: scalarMap,
+  json: {},
+  form: scalarMap,
+  body: {},
+  // Media types or keywords (json, :csv …), resolved and checked by src/persist/media-type.ts before any request.
+  'content-type': { type: 'string', minLength: 1, maxLength: 255 },
+  accept: { type: 'string', minLength: 1, maxLength: 255 },
+  'response-as': keywordEnum(['auto', 'json', 'text', 'bytes', 'edn', 'xml']),
+  timeout: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
+  'client-opts': {
+    type: 'object',
+    additionalProperties: false,
+    properties: { 'max-response-bytes': { type: 'integer', minimum: 0 }, 'max-redirects': { type: 'integer', minimum: 0, maximum: 20 }, 'total-timeout': { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
+  },
+  connection: { type: 'string', minLength: 1, maxLength: 128 },
+  path: { type: 'string', maxLength: 8192 },
+  // Validated by src/upstream/auth.ts, so that an inline credential is inline_secret_rejected, not a schema error.
+  auth: {},
+  // Shapes checked by the step runner, whose messages name the field: retry (src/upstream/retry.ts),
+  // multipart and body-from-ref (src/step/ref-bodies.ts). parser-fn is accepted here only so that
+  // src/step/seed-shape.ts refuses it saying why (blobgate runs no caller code), rather than as an unknown field.
+  retry: {},
+  multipart: {},
+  'body-from-ref': {},
+  template: { type: 'string', minLength: 1, maxLength: 128 },
+  'parser-fn': {},
+} as const;
+
+/** A slot binding: blobgate's short form `{root, connection, profile-id, prefix}` or the seed's `{binding-type, connection-id, config}`. */
+const slotBindingSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    root: { type: 'string', minLength: 1, maxLength: 1024 },
+    connection: { type: 'string', minLength: 1 },
+    'profile-id': { type: 'string', minLength: 1, maxLength: 255 },
+    prefix: { type: 'string', minLength: 1, maxLength: 1024 },
+    'binding-type': keywordEnum(['connection']),
+    'connection-id': { type: 'string', minLength: 1, maxLength: 128 },
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { root: { type: 'string', minLength: 1, maxLength: 1024 }, prefix: { type: 'string', minLength: 1, maxLength: 1024 } },
+    },
+  },
+} as const;
+
+/**
+ * The body of POST /v1/workspaces/:ws/http. Both shapes of a step pass here;
+ * src/step/seed-shape.ts refuses a body that mixes them and turns the seed's
+ * flat step into the nested one.
+ */
 export const stepBodySchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['flow-slug', 'step-id', 'request'],
+  required: ['flow-slug', 'step-id'],
   properties: {
     'flow-slug': segment,
     'step-id': segment,
     'run-id': segment,
-    request: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        url: { type: 'string', minLength: 1, maxLength: 8192 },
-        method: { type: 'string', enum: ['get', 'post', 'put', 'patch', 'delete', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', ':get', ':post', ':put', ':patch', ':delete'] },
-        headers: { type: 'object', additionalProperties: { type: 'string', maxLength: 8192 }, maxProperties: 100 },
-        query: scalarMap,
-        json: {},
-        form: scalarMap,
-        body: {},
-        'content-type': { type: 'string', minLength: 1, maxLength: 255 },
-        accept: { type: 'string', minLength: 1, maxLength: 255 },
-        'response-as': { type: 'string', enum: ['auto', 'json', 'text', 'bytes', 'edn', 'xml'] },
-        timeout: { type: 'number', exclusiveMinimum: 0, maximum: 86400 },
-        'client-opts': {
-          type: 'object',
-          additionalProperties: false,
-          properties: { 'max-response-bytes': { type: 'integer', minimum: 0 }, 'max-redirects': { type: 'integer', minimum: 0, maximum: 20 }, 'total-timeout': { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
-        },
-        connection: { type: 'string', minLength: 1, maxLength: 128 },
-        path: { type: 'string', maxLength: 8192 },
-        // Validated by src/upstream/auth.ts, so that an inline credential is inline_secret_rejected, not a schema error.
-        auth: {},
-        // Shapes checked by the step runner, whose messages name the field: retry (src/upstream/retry.ts),
-        // multipart and body-from-ref (src/step/ref-bodies.ts). template and parser-fn are accepted here only
-        // so that src/upstream/build-request.ts refuses them as not supported, rather than as unknown fields.
-        retry: {},
-        multipart: {},
-        'body-from-ref': {},
-        template: {},
-        'parser-fn': {},
-      },
-    },
+    'profile-id': { type: 'string', minLength: 1, maxLength: 255 },
+    // The seed's step map names its kind and may carry a title; both are accepted and change nothing.
+    type: keywordEnum(['http']),
+    title: { type: 'string', maxLength: 1024 },
+    request: { type: 'object', additionalProperties: false, properties: requestProperties },
+    ...requestProperties,
+    data: { type: 'object' },
+    input: { type: 'object' },
     persist: {
       type: 'object',
       additionalProperties: false,
       required: ['type'],
       properties: {
-        type: { type: 'string', enum: ['blob'] },
-        tier: { type: 'string', enum: ['retained', 'ephemeral'] },
+        type: keywordEnum(['blob']),
+        tier: keywordEnum(['retained', 'ephemeral']),
         path: { type: 'string', maxLength: 1024 },
         filename: { type: 'string', minLength: 1, maxLength: 1024 },
         'content-type': { type: 'string', minLength: 1, maxLength: 255 },
@@ -82,19 +120,9 @@ export const stepBodySchema = {
       additionalProperties: false,
       properties: { input: { type: 'object' }, data: { type: 'object' } },
     },
-    slots: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          root: { type: 'string', minLength: 1, maxLength: 1024 },
-          connection: { type: 'string', minLength: 1 },
-          'profile-id': { type: 'string', minLength: 1, maxLength: 255 },
-          prefix: { type: 'string', minLength: 1, maxLength: 1024 },
-        },
-      },
-    },
+    slots: { type: 'object', additionalProperties: slotBindingSchema },
+    // The seed's name for the same map (an installation's `bindings`).
+    bindings: { type: 'object', additionalProperties: slotBindingSchema },
   },
 } as const;
 

@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageScope, Tier } from '../storage/driver.js';
 import { buildKey, checkSegments } from './keys.js';
-import { isMediaType } from './media-type.js';
+import { isMediaType, resolveMediaType } from './media-type.js';
 import { interpolate, type TemplateScope } from './templates.js';
 
 export interface PersistSpec {
@@ -58,7 +58,8 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
   const tier: Tier = spec.tier ?? 'retained';
   const path = spec.path === undefined ? [] : checkSegments(interpolate(spec.path, scope, 'persist.path'), 'persist.path', { allowEmpty: true });
   const filenameSegments = spec.filename === undefined ? undefined : checkSegments(interpolate(spec.filename, scope, 'persist.filename'), 'persist.filename');
-  const contentType = spec.contentType;
+  // Checked here, before the upstream request, not when the response arrives.
+  const contentType = spec.contentType === undefined ? undefined : resolveMediaType(spec.contentType, 'persist.content-type');
 
   if (spec.slot === undefined) {
     checkSegments(id.flowSlug, 'flow-slug');

@@ -48,7 +48,11 @@ export interface StepDeps {
   observer?: TransferObserver;
 }
 
-export type PersistedResult = ResourceRef & { status: number; headers: Record<string, string> };
+/**
+ * `headers` are true of the stored bytes; `upstream-headers` are the
+ * response headers as they came off the wire (README "The HTTP step").
+ */
+export type PersistedResult = ResourceRef & { status: number; headers: Record<string, string>; 'upstream-headers': Record<string, string> };
 
 const EXCERPT_BYTES = 512;
 
@@ -130,12 +134,12 @@ async function attempt(opts: AttemptOptions): Promise<PersistedResult | InlineRe
     upstreamDone?.(err instanceof BlobgateError ? err.code : 'internal');
     throw err;
   }
-  const fetched: Fetched = { res, headers: resultHeaders(res.headers), send, body: res.body };
+  const fetched: Fetched = { res, headers: wireHeaders(res.headers), send, body: res.body };
   try {
     if (res.status < 200 || res.status > 299) throw await upstreamStatus(res, prepared.secretValues);
     if (!plan || !step.persist) {
       const limit = Math.min(config.limits.inlineBytes, request['client-opts']?.['max-response-bytes'] ?? Infinity);
-      return await inlineResponse({ ...res, headers: fetched.headers }, request['response-as'] ?? 'auto', limit);
+      return await inlineResponse({ ...res, headers: decodedHeaders(fetched.headers) }, request['response-as'] ?? 'auto', limit);
     }
     return await persistResponse(opts, plan, step.persist, fetched);
   } finally {
@@ -147,7 +151,7 @@ async function attempt(opts: AttemptOptions): Promise<PersistedResult | InlineRe
 /** A response in hand, and the body stream the attempt destroys when it ends. */
 interface Fetched {
   res: Followed;
-  /** The headers reported back to the runner. */
+  /** The response headers as received (cookies left out). */
   headers: Record<string, string>;
   /** Sends the ranged requests of a resume. */
   send: Send;
@@ -186,7 +190,8 @@ async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persis
     throw err;
   });
   storeDone?.('ok');
-  return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers };
+  const described = { ...decodedHeaders(headers), 'content-type': placement.contentType, 'content-length': String(stored.meta.size) };
+  return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers: described, 'upstream-headers': headers };
 }
 
 /** A restart that cannot happen (no attempts left) reports what the upstream did. */
@@ -221,10 +226,28 @@ async function upstreamStatus(res: UpstreamResponse, secrets: readonly string[])
   });
 }
 
-/** Response headers reported back to the runner; cookies are credentials and stay out. */
-function resultHeaders(headers: Record<string, string>): Record<string, string> {
+/** Response headers as received; cookies are credentials and stay out. */
+function wireHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (k !== 'set-cookie') out[k] = v;
+  return out;
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the bytes. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate']);
+
+/**
+ * The headers that stay true once the body is decoded (blobgate stores and
+ * inlines decoded bytes): no content-encoding or hop-by-hop headers, and no
+ * wire content-length when the body was encoded.
+ */
+function decodedHeaders(headers: Record<string, string>): Record<string, string> {
+  const encoded = headers['content-encoding'] !== undefined && headers['content-encoding'].toLowerCase() !== 'identity';
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (HOP_BY_HOP.has(k) || k === 'content-encoding' || (encoded && k === 'content-length')) continue;
+    out[k] = v;
+  }
   return out;
 }
 

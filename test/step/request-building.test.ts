@@ -68,13 +68,16 @@ t.test('CR or LF in a header is invalid_request', async (t) => {
   t.equal(up.requests.filter((r) => r.headers.injected !== undefined).length, 0);
 });
 
-t.test('fields of later issues are refused clearly, never ignored', async (t) => {
-  for (const field of ['template', 'parser-fn']) {
+t.test('parser-fn and an unknown template are refused clearly, never ignored', async (t) => {
+  for (const [field, value, message] of [
+    ['template', 'nope', /request\.template "nope" is not a request template/],
+    ['parser-fn', { x: 1 }, /request\.parser-fn is not supported: blobgate runs no caller code.*response-as/],
+  ] as const) {
     const before = up.requests.length;
-    const res = await gw.step({ request: { url: `${up.url}/echo`, [field]: { x: 1 } } });
+    const res = await gw.step({ request: { url: `${up.url}/echo`, [field]: value } });
     t.equal(res.status, 400, field);
     t.equal(res.json.error.code, 'invalid_request');
-    t.match(res.json.error.message, new RegExp(`request\\.${field} is not supported yet`));
+    t.match(res.json.error.message, message);
     t.equal(up.requests.length, before, 'no upstream request was made');
   }
 });

@@ -1,20 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/types.js';
 import { BlobgateError } from '../../errors.js';
-import { runHttpStep, type StepBody, type StepDeps } from '../../step/run-step.js';
+import { runHttpStep, type StepDeps } from '../../step/run-step.js';
+import { normalizeStep, type StepInput } from '../../step/seed-shape.js';
 import type { Tier } from '../../storage/driver.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
 import { stepBodySchema, workspaceParams } from '../schemas.js';
 
 export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: TransferGate; metrics: Metrics }): void {
-  app.post<{ Params: { ws: string }; Body: StepBody }>(
+  app.post<{ Params: { ws: string }; Body: StepInput }>(
     '/v1/workspaces/:ws/http',
     { schema: { params: workspaceParams, body: stepBodySchema } },
     async (request, reply) => {
       const facts = request.facts;
       facts.step = `${request.body['flow-slug']}/${request.body['step-id']}`;
-      const persist = request.body.persist;
+      // Either shape of the step (nested, or the seed's flat map) becomes the nested one, keywords resolved, before anything runs.
+      const step = normalizeStep(deps.config, request.params.ws, request.body);
+      const persist = step.persist;
       const tier = persist ? (persist.tier ?? 'retained') : undefined;
       // One AbortSignal for the whole transfer: a client that goes away aborts the upstream request and the write.
       const controller = new AbortController();
@@ -22,9 +25,9 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
         if (!reply.raw.writableEnded) controller.abort(new BlobgateError('aborted', 'The client disconnected; the transfer was aborted and nothing was stored.'));
       };
       reply.raw.once('close', onClose);
-      const timer = startDeadline(deps.config, tier ?? 'retained', request.body.request['client-opts']?.['total-timeout'], controller);
+      const timer = startDeadline(deps.config, tier ?? 'retained', step.request['client-opts']?.['total-timeout'], controller);
       try {
-        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, request.body, controller.signal), request.params.ws);
+        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, step, controller.signal), request.params.ws);
         const ref = 'blob-ref' in result ? result['blob-ref'] : undefined;
         Object.assign(facts, { outcome: 'ok', attempts: result.attempts, ...(ref ? { bytes: ref.size, store: ref.store, tier: ref.tier } : {}) });
         deps.metrics.recordTransfer('step', 'ok', ref ? { tier: ref.tier, store: ref.store, bytes: ref.size } : {});
