@@ -98,6 +98,11 @@ export function scanEdn(text: string, maxDepth: number): { problem: EdnProblem }
       pieces.push(text.slice(copied, i), `\\u${text.charCodeAt(i + 1).toString(16).padStart(4, '0')}`);
       copied = i + 2;
     }
+    if (/^[-+]?\d{16,}$/.test(text.slice(i, j)) && !Number.isSafeInteger(Number(text.slice(i, j)))) {
+      // An integer past 2^53 would lose digits as a number; read it as a bigint (`…N`), which the JSON keeps as digits.
+      pieces.push(text.slice(copied, j), 'N');
+      copied = j;
+    }
     if (c === '#') {
       if (j === i + 1) return at(i, 'a "#" with no tag name');
       stack.at(-1)!.tags++;

@@ -35,11 +35,11 @@ async function inline(type: string, body: string, responseAs?: string) {
 t.test('auto parses application/edn into the documented JSON', async (t) => {
   const edn = `;; a comment
 {:status :active, :ns/kw 1, "s" [1 2.5 nil true], sym #{:x}, :list (a b/c), 3 \\(
- :big 12345678901234567890123N, :small 12N, :at #inst "2026-01-02T03:04:05Z"
+ :big 12345678901234567890123N, :small 12N, :huge -98765432109876543210, :safe 9007199254740991, :at #inst "2026-01-02T03:04:05Z"
  :id #uuid "f81d4fae-7dec-11d0-a765-00a0c91e6bf6", :custom #my/tag {:v #_ :skipped 2}, :chars [\\a \\space \\"]}`;
   const res = await inline('application/edn; charset=utf-8', edn);
   t.equal(res.status, 200);
-  t.same(res.json.body, {
+  t.strictSame(res.json.body, {
     status: 'active',
     'ns/kw': 1,
     s: [1, 2.5, null, true],
@@ -48,6 +48,8 @@ t.test('auto parses application/edn into the documented JSON', async (t) => {
     '3': '(',
     big: '12345678901234567890123',
     small: 12,
+    huge: '-98765432109876543210',
+    safe: 9007199254740991,
     at: '2026-01-02T03:04:05.000Z',
     id: 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
     custom: { tag: 'my/tag', value: { v: 2 } },
@@ -112,7 +114,7 @@ t.test('auto parses application/xml, text/xml and +xml into the documented JSON'
   for (const type of ['application/xml', 'text/xml; charset=utf-8', 'application/atom+xml']) {
     const res = await inline(type, xml);
     t.equal(res.status, 200, type);
-    t.same(
+    t.strictSame(
       res.json.body,
       {
         feed: {
