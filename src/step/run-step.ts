@@ -15,6 +15,7 @@ import { fetchFollowingRedirects } from '../upstream/redirects.js';
 import { resumableBody, ResumeRefused, type AttemptBudget } from '../upstream/resumable-body.js';
 import { backoffDelay, isRetryable, mayRetryMethod, NO_RETRY, parseRetry, parseRetryAfter, waitBeforeRetry } from '../upstream/retry.js';
 import { prepareRequest, scrubSecrets, type PreparedRequest } from './prepare-request.js';
+import { safeExcerpt } from '../upstream/scrub.js';
 import { inlineResponse, type InlineResult } from '../upstream/inline.js';
 import type { TransferObserver } from './transfer-observer.js';
 import type { StepRequest } from '../upstream/types.js';
@@ -203,19 +204,7 @@ function unwrapRestart(err: unknown): unknown {
 }
 
 async function upstreamStatus(res: UpstreamResponse, secrets: readonly string[]): Promise<BlobgateError> {
-  let excerpt = '';
-  try {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      parts.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= EXCERPT_BYTES) break;
-    }
-    excerpt = scrubSecrets(Buffer.concat(parts).subarray(0, EXCERPT_BYTES).toString('utf8'), secrets);
-  } catch {
-    // the excerpt is a courtesy; the status is the error
-  }
+  const excerpt = await safeExcerpt(res.body, secrets, EXCERPT_BYTES);
   const location = res.status >= 300 && res.status < 400 ? res.headers.location : undefined;
   const retryAfter = parseRetryAfter(res.headers['retry-after']);
   return new BlobgateError('upstream_status', `The upstream answered ${res.status}; nothing was persisted.`, {
