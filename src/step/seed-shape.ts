@@ -61,6 +61,9 @@ export function normalizeStep(config: Config, workspace: string, body: StepInput
     throw invalid(`This step gives params and ${seedParams.join(' and ')} at the top: give them either as params.input/params.data or as top-level input/data, not both.`, seedParams[0] ?? 'params');
   }
   if (body.slots !== undefined && body.bindings !== undefined) throw invalid('Give slot bindings as slots or as bindings, not both.', 'bindings');
+  if (body.request === undefined && !flat.some((f) => f === 'url' || f === 'connection' || f === 'template')) {
+    throw invalid('The step names no request: give url (or connection with path, or a template) at the top of the step, or a request object.', 'url');
+  }
   const raw: StepRequest = body.request ?? pick(body, flat);
   const field = body.request !== undefined ? (name: string) => `request.${name}` : (name: string) => name;
   if (raw['parser-fn'] !== undefined) {

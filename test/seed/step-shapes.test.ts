@@ -64,6 +64,13 @@ t.test('template errors: unknown id, unresolved variable', async (t) => {
   t.equal((await gw.step({ template: 'echo-report' }, 'ws-2')).json.error.code, 'invalid_request', 'templates are per workspace');
 });
 
+t.test('a step with no request at all says what to give', async (t) => {
+  const res = await gw.step({ persist: { type: 'blob' } });
+  t.equal(res.status, 400);
+  t.equal(res.json.error.code, 'invalid_request');
+  t.match(res.json.error.message, /give url \(or connection with path, or a template\)/);
+});
+
 t.test('parser-fn is refused, saying to use response-as', async (t) => {
   const res = await gw.step({ url: `${up.url}/json`, 'parser-fn': '(fn [r] r)' });
   t.equal(res.json.error.code, 'invalid_request');
