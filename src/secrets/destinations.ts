@@ -57,10 +57,21 @@ export function permits(rules: DestinationRules, url: URL): boolean {
 function matches(d: Destination, url: URL): boolean {
   if (url.origin !== d.origin) return false;
   if (d.path === '/') return true;
-  // An encoded slash or backslash could be decoded by the upstream into a segment outside the prefix.
-  if (/%2f|%5c|\\/i.test(url.pathname)) return false;
+  if (mayEscapePrefix(url.pathname)) return false;
   if (d.path.endsWith('/')) return url.pathname.startsWith(d.path);
   return url.pathname === d.path || url.pathname.startsWith(`${d.path}/`);
+}
+
+/**
+ * A path that an upstream may resolve to somewhere outside the prefix, though
+ * the URL parser saw no dot segment in it: an encoded slash or backslash
+ * (decoded into a separator), a `%25` (decoded twice, `%252e%252e` becomes
+ * `..`), or a segment `..;…` or `.;…` (Tomcat, Jetty and Spring strip the
+ * `;` path parameter and then treat what is left as a dot segment).
+ */
+function mayEscapePrefix(pathname: string): boolean {
+  if (/%2f|%5c|%25|\\/i.test(pathname)) return true;
+  return pathname.split('/').some((segment) => /^\.{1,2}(;|$)/.test(segment.replace(/%2e/gi, '.').replace(/%3b/gi, ';')));
 }
 
 export function describeDestination(d: Destination): string {
