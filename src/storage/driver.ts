@@ -29,8 +29,8 @@ import type { Janitor } from './janitor.js';
  * The probe's error for a bucket that does not exist. blobgate never creates
  * buckets (README "Operating blobgate"): that is the operator's to do.
  */
-export function bucketMissing(bucket: string, cause: unknown): BlobgateError {
-  return new BlobgateError('storage_error', `The bucket "${bucket}" does not exist; blobgate never creates buckets: create it, or correct the store's bucket.`, { reason: 'bucket_missing' }, { cause });
+export function bucketMissing(cause: unknown): BlobgateError {
+  return new BlobgateError('storage_error', "The store's bucket is missing, and blobgate never creates buckets: create it, or correct the store's bucket name.", { reason: 'bucket_missing' }, { cause });
 }
 
 export type Tier = 'retained' | 'ephemeral';

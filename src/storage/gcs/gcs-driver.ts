@@ -147,7 +147,7 @@ export class GcsDriver implements StorageDriver {
     try {
       await this.gcsBucket.getFiles({ prefix: this.prefix, maxResults: 1, autoPaginate: false });
     } catch (err) {
-      if (isBucketMissing(err)) throw bucketMissing(this.bucket, err);
+      if (isBucketMissing(err)) throw bucketMissing(err);
       throw storageError(err, 'checking that the bucket is reachable');
     }
   }

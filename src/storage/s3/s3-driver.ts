@@ -168,7 +168,7 @@ export class S3Driver implements StorageDriver {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       // HeadBucket has no body: a missing bucket is a bare 404 (NotFound), or NoSuchBucket from some S3-compatible stores.
-      if (httpStatus(err) === 404 || errorName(err) === 'NoSuchBucket') throw bucketMissing(this.bucket, err);
+      if (httpStatus(err) === 404 || errorName(err) === 'NoSuchBucket') throw bucketMissing(err);
       throw storageError(err, 'checking that the bucket is reachable');
     }
   }
