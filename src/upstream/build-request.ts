@@ -51,9 +51,7 @@ export function buildRequest(req: StepRequest): BuiltRequest {
   const method = toMethod(req.method);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers ?? {})) {
-    if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
-      throw new BlobgateError('invalid_request', `request.headers.${sanitize(name)} holds a CR, LF or NUL character.`, { field: 'request.headers' });
-    }
+    assertHeaderField(name, value);
     const lower = name.toLowerCase();
     if (DROPPED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
     headers[lower] = value;
@@ -121,6 +119,28 @@ function toMethod(value: string | undefined): BuiltRequest['method'] {
     throw new BlobgateError('invalid_request', `request.method ${JSON.stringify(value)} is not one of ${METHODS.join(', ')} (also written :get or GET).`, { field: 'request.method' });
   }
   return m.toUpperCase() as BuiltRequest['method'];
+}
+
+/** RFC 9110 §5.1: a field name is a token. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 §5.5: visible ASCII, obs-text (0x80–0xFF, sent as latin1), space and tab. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * A header undici would refuse (UND_ERR_INVALID_ARG) is the caller's
+ * mistake: it is invalid_request naming the header, never an
+ * upstream_unreachable that burns retries.
+ */
+function assertHeaderField(name: string, value: string): void {
+  if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
+    throw new BlobgateError('invalid_request', `request.headers.${sanitize(name)} holds a CR, LF or NUL character.`, { field: 'request.headers' });
+  }
+  if (!FIELD_NAME.test(name)) {
+    throw new BlobgateError('invalid_request', `request.headers ${sanitize(name)} is not a header name: use letters, digits and !#$%&'*+-.^_\`|~ only (no spaces).`, { field: 'request.headers' });
+  }
+  if (!FIELD_VALUE.test(value)) {
+    throw new BlobgateError('invalid_request', `request.headers.${name} holds a control character or a character beyond U+00FF; encode the value first.`, { field: `request.headers.${name}` });
+  }
 }
 
 function sanitize(name: string): string {
