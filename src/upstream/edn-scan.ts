@@ -32,90 +32,142 @@ const DELIMITERS = new Set([' ', '\t', '\n', '\r', ',', '(', ')', '[', ']', '{',
 /**
  * The first structural problem, or the text to hand to edn-data: the same
  * text with character literals of delimiters (`\(`, `\"`, `\;` …) spelled
- * `\uNNNN`, which edn-data would otherwise read as the delimiter itself.
+ * `\uNNNN`, which edn-data would otherwise read as the delimiter itself, and
+ * integers too large for a double marked `N`, which it would round.
  */
 export function scanEdn(text: string, maxDepth: number): { problem: EdnProblem } | { text: string } {
-  const pieces: string[] = [];
-  let copied = 0;
-  const top: Level = { close: '', map: false, forms: 0, discards: 0, tags: 0, offset: 0 };
-  const stack: Level[] = [top];
-  const at = (i: number, message: string): { problem: EdnProblem } => ({ problem: { message, ...textPosition(text, i), offset: i } });
-  const where = (level: Level): string => {
-    const p = textPosition(text, level.offset);
-    return `line ${p.line}, column ${p.column}`;
-  };
-  const formDone = (): void => {
-    const level = stack.at(-1)!;
-    level.tags = 0; // every pending tag wraps this one form
-    if (level.discards > 0) level.discards--;
-    else level.forms++;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === ' ' || c === '\n' || c === '\t' || c === '\r' || c === ',') continue;
-    if (c === ';') {
-      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-      continue;
+  try {
+    return { text: new EdnScanner(text, maxDepth).run() };
+  } catch (err) {
+    if (!(err instanceof Malformed)) throw err;
+    return { problem: { message: err.message, ...textPosition(text, err.offset), offset: err.offset } };
+  }
+}
+
+class Malformed extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class EdnScanner {
+  private readonly top: Level = { close: '', map: false, forms: 0, discards: 0, tags: 0, offset: 0 };
+  private readonly stack: Level[] = [this.top];
+  private readonly pieces: string[] = [];
+  private copied = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  /** Scans the whole text; returns it with the rewrites applied, or throws Malformed. */
+  run(): string {
+    const { text } = this;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i]!;
+      if (c === ' ' || c === '\n' || c === '\t' || c === '\r' || c === ',') continue;
+      if (c === ';') {
+        while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+        continue;
+      }
+      i = this.token(i, c);
     }
+    if (this.stack.length > 1) throw new Malformed(text.length, `the collection opened at ${this.where(this.level())} is never closed`);
+    if (this.top.tags > 0 || this.top.discards > 0) throw new Malformed(text.length, 'a tag or #_ has no form after it');
+    this.pieces.push(text.slice(this.copied));
+    return this.pieces.join('');
+  }
+
+  /** Handles the token starting at `i`; returns the index of its last character. */
+  private token(i: number, c: string): number {
+    const { text } = this;
     const discard = c === '#' && text[i + 1] === '_';
-    if (stack.length === 1 && top.forms >= 1 && top.discards === 0 && !discard && !CLOSE.has(c)) {
-      return at(i, 'more than one top-level form');
+    if (this.stack.length === 1 && this.top.forms >= 1 && this.top.discards === 0 && !discard && !CLOSE.has(c)) {
+      throw new Malformed(i, 'more than one top-level form');
     }
     if (c === '"') {
       const end = scanString(text, i);
-      if (typeof end !== 'number') return at(end.at, end.message);
-      i = end;
-      formDone();
-      continue;
+      if (typeof end !== 'number') throw new Malformed(end.at, end.message);
+      this.formDone();
+      return end;
     }
     const opens = OPEN[c] ?? (c === '#' && text[i + 1] === '{' ? '}' : undefined);
     if (opens !== undefined) {
-      if (stack.length > maxDepth) return at(i, `nesting deeper than ${maxDepth} levels`);
-      stack.push({ close: opens, map: c === '{', forms: 0, discards: 0, tags: 0, offset: i });
-      if (c === '#') i++;
-      continue;
+      if (this.stack.length > this.maxDepth) throw new Malformed(i, `nesting deeper than ${this.maxDepth} levels`);
+      this.stack.push({ close: opens, map: c === '{', forms: 0, discards: 0, tags: 0, offset: i });
+      return c === '#' ? i + 1 : i;
     }
     if (CLOSE.has(c)) {
-      const level = stack.at(-1)!;
-      if (level.close !== c) return at(i, stack.length === 1 ? `unexpected "${c}"` : `"${c}" closes a collection opened with a different bracket at ${where(level)}`);
-      if (level.tags > 0 || level.discards > 0) return at(i, 'a tag or #_ has no form before the closing bracket');
-      if (level.map && level.forms % 2 !== 0) return at(i, 'a map holds a key without a value');
-      stack.pop();
-      formDone();
-      continue;
+      this.close(i, c);
+      return i;
     }
     if (discard) {
-      stack.at(-1)!.discards++;
-      i++;
-      continue;
+      this.level().discards++;
+      return i + 1;
     }
-    // An atom: a number, keyword, symbol, tag or character literal, up to the next delimiter.
+    return this.atom(i, c);
+  }
+
+  private close(i: number, c: string): void {
+    const level = this.level();
+    if (level.close !== c) {
+      throw new Malformed(i, this.stack.length === 1 ? `unexpected "${c}"` : `"${c}" closes a collection opened with a different bracket at ${this.where(level)}`);
+    }
+    if (level.tags > 0 || level.discards > 0) throw new Malformed(i, 'a tag or #_ has no form before the closing bracket');
+    if (level.map && level.forms % 2 !== 0) throw new Malformed(i, 'a map holds a key without a value');
+    this.stack.pop();
+    this.formDone();
+  }
+
+  /** A number, keyword, symbol, tag or character literal, up to the next delimiter; returns its last index. */
+  private atom(i: number, c: string): number {
+    const { text } = this;
     let j = i + 1;
-    if (c === '\\') j++; // a character literal may itself be a delimiter: \( \space
-    while (j < text.length && !DELIMITERS.has(text[j]!)) j++;
-    if (c === '\\' && i + 1 >= text.length) return at(i, 'a character literal with no character');
-    if (c === '\\' && DELIMITERS.has(text[i + 1]!)) {
-      pieces.push(text.slice(copied, i), `\\u${text.charCodeAt(i + 1).toString(16).padStart(4, '0')}`);
-      copied = i + 2;
+    if (c === '\\') {
+      if (i + 1 >= text.length) throw new Malformed(i, 'a character literal with no character');
+      j++; // a character literal may itself be a delimiter: \( \space
+      if (DELIMITERS.has(text[i + 1]!)) this.rewrite(i, i + 2, `\\u${text.charCodeAt(i + 1).toString(16).padStart(4, '0')}`);
     }
-    if (/^[-+]?\d{16,}$/.test(text.slice(i, j)) && !Number.isSafeInteger(Number(text.slice(i, j)))) {
-      // An integer past 2^53 would lose digits as a number; read it as a bigint (`…N`), which the JSON keeps as digits.
-      pieces.push(text.slice(copied, j), 'N');
-      copied = j;
+    while (j < text.length && !DELIMITERS.has(text[j]!)) j++;
+    const atom = text.slice(i, j);
+    if (/^[-+]?\d{16,}$/.test(atom) && !Number.isSafeInteger(Number(atom))) {
+      // An integer past 2^53 would lose digits as a number; as a bigint (`…N`) the JSON keeps its digits.
+      this.rewrite(i, j, `${atom}N`);
     }
     if (c === '#') {
-      if (j === i + 1) return at(i, 'a "#" with no tag name');
-      stack.at(-1)!.tags++;
+      if (j === i + 1) throw new Malformed(i, 'a "#" with no tag name');
+      this.level().tags++;
     } else {
-      formDone();
+      this.formDone();
     }
-    i = j - 1;
+    return j - 1;
   }
-  const open = stack.at(-1)!;
-  if (stack.length > 1) return at(text.length, `the collection opened at ${where(open)} is never closed`);
-  if (top.tags > 0 || top.discards > 0) return at(text.length, 'a tag or #_ has no form after it');
-  pieces.push(text.slice(copied));
-  return { text: pieces.join('') };
+
+  /** Replaces text[from, to) in the output. */
+  private rewrite(from: number, to: number, replacement: string): void {
+    this.pieces.push(this.text.slice(this.copied, from), replacement);
+    this.copied = to;
+  }
+
+  private formDone(): void {
+    const level = this.level();
+    level.tags = 0; // every pending tag wraps this one form
+    if (level.discards > 0) level.discards--;
+    else level.forms++;
+  }
+
+  private level(): Level {
+    return this.stack.at(-1)!;
+  }
+
+  private where(level: Level): string {
+    const p = textPosition(this.text, level.offset);
+    return `line ${p.line}, column ${p.column}`;
+  }
 }
 
 /** Index of the closing quote of the string starting at `start`, or where and why it is malformed. */
