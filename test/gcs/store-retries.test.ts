@@ -30,6 +30,7 @@ const writeOps: Array<[GcsOperation, number, { skip?: number }?]> = [
   ['chunk', LARGE, { skip: 1 }],
   ['single-upload', SMALL],
   ['rewrite', LARGE],
+  ['delete', LARGE], // the staging object's delete after the publish
 ];
 
 for (const [op, size, opts] of writeOps) {
@@ -67,6 +68,17 @@ t.test('one fault on delete: the delete is retried', async (t) => {
     await driver.delete(stored.key);
     t.equal(armed.hits, 1, `the ${fault} fired`);
     await t.rejects(driver.head(stored.key), { code: 'not_found' });
+  }
+  t.equal(settings(), initial, "the client's shared retry settings are unchanged");
+});
+
+t.test('one fault on the session cancel of a failed write: nothing is left', async (t) => {
+  for (const fault of faults) {
+    const armed = gcs.server.fail('session-cancel', fault);
+    const body = patternStream(4 * CHUNK, { failAfter: 2 * CHUNK + 1000 });
+    await t.rejects(driver.write({ key: `workspaces/ws-r/${randomUUID()}/f.bin`, body, maxBytes: 1 << 30, meta: META, signal }), { message: /source failed on purpose/ });
+    t.equal(armed.hits, 1, `the ${fault} fired`);
+    t.same(gcs.leftovers(), [], 'no session, no staging object, no session record');
   }
   t.equal(settings(), initial, "the client's shared retry settings are unchanged");
 });
