@@ -1,5 +1,5 @@
 import type { Reader } from './reader.js';
-import type { Config, StoreConfig } from './types.js';
+import type { Config, RequestTemplate, StoreConfig } from './types.js';
 
 // The parts of the configuration that shape HTTP steps as the platform writes
 // them: request templates a step names with `template`, and the stores a slot
@@ -12,34 +12,48 @@ const TEMPLATE_FIELDS: Record<string, 'string' | 'object' | 'number' | 'array' |
   multipart: 'array', timeout: 'number', json: 'any', body: 'any',
 };
 
-/** templates.<ws>.<id>: HTTP request templates, checked here so a bad one stops start-up rather than a step. */
-/** `isCredentialHeader` comes from load.ts, which may use the secrets layer's name list (docs/architecture.md#layers). */
+/**
+ * templates.<ws>.<id>: HTTP request templates, checked here so a bad one
+ * stops start-up rather than a step. `isCredentialHeader` comes from load.ts,
+ * which may use the secrets layer's name list (docs/architecture.md#layers).
+ */
 export function readTemplates(r: Reader, isCredentialHeader: (name: string) => boolean): Config['templates'] {
   const section = r.child('templates');
   const out: Config['templates'] = {};
   for (const ws of section.keys()) {
     const wsSection = section.child(ws);
     out[ws] = {};
-    for (const id of wsSection.keys()) {
-      const name = id.replace(/^:/, '');
-      const tpl = wsSection.child(id);
-      const fields: Record<string, unknown> = {};
-      for (const key of tpl.keys()) {
-        const kind = TEMPLATE_FIELDS[key];
-        const value: unknown = tpl.raw(key);
-        if (kind === undefined) tpl.problem(key, `is not a request field a template may set (${Object.keys(TEMPLATE_FIELDS).join(', ')}); step-level keys such as persist and data stay on the step`);
-        else if (!hasKind(value, kind)) tpl.problem(key, `must be ${kind === 'any' ? 'set' : `a${kind === 'array' ? 'n' : ''} ${kind}`}`);
-        else fields[key] = JSON.parse(JSON.stringify(value)) as unknown;
-      }
-      const headers = fields.headers as Record<string, unknown> | undefined;
-      for (const h of Object.keys(headers ?? {})) {
-        if (typeof headers?.[h] !== 'string') tpl.problem(`headers.${h}`, 'must be a string');
-        if (isCredentialHeader(h)) tpl.problem(`headers.${h}`, 'credentials go in "auth" as a secret-ref, never as a literal header');
-      }
-      out[ws][name] = fields;
-    }
+    for (const id of wsSection.keys()) out[ws][id.replace(/^:/, '')] = readTemplate(wsSection.child(id), isCredentialHeader);
   }
   return out;
+}
+
+/**
+ * One template: its request fields, or the platform's own entry
+ * `{type: "http-request", request: {…}}` (the id is the key here).
+ */
+function readTemplate(entry: Reader, isCredentialHeader: (name: string) => boolean): RequestTemplate {
+  let tpl = entry;
+  if (entry.keys().includes('request')) {
+    entry.only(['type', 'request', 'id']);
+    const type = entry.string('type');
+    if (type !== undefined && type.replace(/^:/, '') !== 'http-request') entry.problem('type', 'must be http-request (templates only cover request shape)');
+    tpl = entry.child('request');
+  }
+  const fields: Record<string, unknown> = {};
+  for (const key of tpl.keys()) {
+    const kind = TEMPLATE_FIELDS[key];
+    const value: unknown = tpl.raw(key);
+    if (kind === undefined) tpl.problem(key, `is not a request field a template may set (${Object.keys(TEMPLATE_FIELDS).join(', ')}); step-level keys such as persist and data stay on the step`);
+    else if (!hasKind(value, kind)) tpl.problem(key, `must be ${kind === 'any' ? 'set' : `a${kind === 'array' ? 'n' : ''} ${kind}`}`);
+    else fields[key] = JSON.parse(JSON.stringify(value)) as unknown;
+  }
+  const headers = fields.headers as Record<string, unknown> | undefined;
+  for (const h of Object.keys(headers ?? {})) {
+    if (typeof headers?.[h] !== 'string') tpl.problem(`headers.${h}`, 'must be a string');
+    if (isCredentialHeader(h)) tpl.problem(`headers.${h}`, 'credentials go in "auth" as a secret-ref, never as a literal header');
+  }
+  return fields;
 }
 
 function hasKind(value: unknown, kind: 'string' | 'object' | 'number' | 'array' | 'any'): boolean {

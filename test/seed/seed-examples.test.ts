@@ -12,12 +12,17 @@ import { startGateway } from '../helpers/gateway.js';
 
 const PDF = Buffer.from('%PDF-1.7\n' + 'x'.repeat(2000) + '\n%%EOF\n');
 
-/** The reports API of the examples: GET /reports/latest and /exports/latest answer a PDF. */
-async function startReportsApi(): Promise<{ url: string; requests: Array<{ method: string; url: string }>; stop(): Promise<void> }> {
-  const requests: Array<{ method: string; url: string }> = [];
+/** The API of the examples: GET /reports/latest and /exports/latest answer a PDF, GET /users a JSON list. */
+async function startReportsApi(): Promise<{ url: string; requests: Array<{ method: string; url: string; requestId?: string }>; stop(): Promise<void> }> {
+  const requests: Array<{ method: string; url: string; requestId?: string }> = [];
   const server = createServer((req: IncomingMessage, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '' });
+    requests.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers['x-request-id'] ? { requestId: String(req.headers['x-request-id']) } : {}) });
     req.resume();
+    if (req.method === 'GET' && (req.url ?? '').startsWith('/users?')) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ users: [{ id: 1 }, { id: 2 }] }));
+      return;
+    }
     if (req.method === 'GET' && /^\/(reports|exports)\/latest(\?|$)/.test(req.url ?? '')) {
       res.setHeader('content-type', 'application/pdf');
       res.setHeader('content-length', PDF.length);
@@ -37,8 +42,8 @@ const cs = await startCredentialServer({ bearer: 'b'.repeat(20), apiKey: 'k'.rep
 const gw = await startGateway(
   {
     connections: { 'ws-1': { api: { 'base-url': api.url }, 'reports-api': { 'base-url': api.url } } },
-    // The flow definition's :templates [{:id :download-report :type :http-request :request {:path "/reports/latest" :method :get}}].
-    templates: { 'ws-1': { 'download-report': { path: '/reports/latest', method: ':get' } } },
+    // The flow definition's :templates [{:id :download-report :type :http-request :request {:path "/reports/latest" :method :get}}], keyed by id.
+    templates: { 'ws-1': { ':download-report': { id: ':download-report', type: ':http-request', request: { path: '/reports/latest', method: ':get' } } } },
     secrets: { 'allow-plain-on-url': true },
   },
   { env: { BLOBGATE_SECRET__WS_1__GOOGLE_DRIVE_SERVICE_ACCOUNT: JSON.stringify(cs.serviceAccount) } },
@@ -69,6 +74,24 @@ t.test('004 canonical example: report download with template and data into the :
   t.equal(res.json['blob-ref'].size, PDF.length);
   t.equal(res.json['content-type'], 'application/pdf');
   t.same(api.requests.slice(before), [{ method: 'GET', url: '/reports/latest' }], 'the template gave path and method');
+});
+
+t.test('004 canonical example: get-users with connection, path, query, headers and retry', async (t) => {
+  const res = await post({
+    'flow-slug': 'reports',
+    'step-id': 'get-users',
+    connection: ':api',
+    path: '/users',
+    method: ':get',
+    query: { limit: 10 },
+    // What the :build-http-headers function step returns for its input.
+    headers: { 'X-Request-Id': 'req-1' },
+    retry: { 'max-attempts': 3, 'backoff-ms': 500 },
+  });
+  t.equal(res.status, 200, JSON.stringify(res.json));
+  t.same(res.json.body, { users: [{ id: 1 }, { id: 2 }] });
+  t.equal(res.json.attempts, 1);
+  t.same(api.requests.at(-1), { method: 'GET', url: '/users?limit=10', requestId: 'req-1' });
 });
 
 t.test('000 sharing example: bindings with connection-id "platform" and root reports/acme', async (t) => {

@@ -109,7 +109,7 @@ t.test('templates and storage-connections are checked at load, every problem at 
   const err = t.throws(() =>
     buildConfig(
       {
-        templates: { 'ws-1': { a: { persist: { type: 'blob' }, method: 1, headers: { authorization: 'Bearer x' } } } },
+        templates: { 'ws-1': { a: { persist: { type: 'blob' }, method: 1, headers: { authorization: 'Bearer x' } }, b: { type: ':table', request: { path: '/x' } } } },
         'storage-connections': { platform: 'retained', x: 'nope' },
       },
       {},
@@ -120,6 +120,7 @@ t.test('templates and storage-connections are checked at load, every problem at 
   t.match(text, /templates\.ws-1\.a\.persist.*stay on the step/);
   t.match(text, /templates\.ws-1\.a\.method.*must be a string/);
   t.match(text, /headers\.authorization.*secret-ref/);
+  t.match(text, /templates\.ws-1\.b\.type.*http-request/);
   t.match(text, /storage-connections\.platform.*reserved/);
   t.match(text, /storage-connections\.x.*store "nope"/);
 });
