@@ -34,6 +34,27 @@ export const MAX_JSON_DEPTH = 64;
  */
 const DROPPED_HEADERS = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect']);
 
+const RANGE_REASON = 'blobgate asks for ranges itself to resume a broken download; a caller range would be stored as if it were the whole body';
+const OVERRIDE_REASON = 'it changes the method the upstream runs behind the one blobgate retries by; set request.method instead';
+const FORWARDING_REASON = 'blobgate is the client and forwards for no one; an upstream that trusts these would take the caller for another client';
+/**
+ * Headers a step may not set, refused with invalid_request before any
+ * request (README "The HTTP step"): refused rather than dropped, because a
+ * caller who sets them expects an effect the request would silently lack.
+ */
+const REFUSED_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['range', RANGE_REASON],
+  ['if-range', RANGE_REASON],
+  ['x-http-method-override', OVERRIDE_REASON],
+  ['x-http-method', OVERRIDE_REASON],
+  ['x-method-override', OVERRIDE_REASON],
+  ...['forwarded', 'via', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-originating-ip', 'cf-connecting-ip'].map((h): [string, string] => [h, FORWARDING_REASON]),
+]);
+
+function refusedReason(lower: string): string | undefined {
+  return REFUSED_HEADERS.get(lower) ?? (lower.startsWith('x-forwarded-') ? FORWARDING_REASON : undefined);
+}
+
 /** Turns the step's request fields into one upstream request; `json` wins over `body`. */
 export function buildRequest(req: StepRequest): BuiltRequest {
   for (const field of ['template', 'parser-fn'] as const) {
@@ -54,6 +75,8 @@ export function buildRequest(req: StepRequest): BuiltRequest {
     assertHeaderField(name, value);
     const lower = name.toLowerCase();
     if (DROPPED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
+    const refused = refusedReason(lower);
+    if (refused !== undefined) throw new BlobgateError('invalid_request', `request.headers.${name} may not be set: ${refused}.`, { field: `request.headers.${name}` });
     headers[lower] = value;
   }
   if (req.accept !== undefined) headers.accept = mimeOf(req.accept, 'request.accept');
