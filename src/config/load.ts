@@ -45,12 +45,15 @@ export const DEFAULTS = {
   uploadFieldBytes: 8192,
   transfers: 16,
   transferQueue: 64,
+  /** Content and signed reads streaming at once: each holds a socket and an open stored object. */
+  reads: 256,
   /** Deadlines of a whole transfer, per tier: 50 MiB at ≥ 58 KB/s, 4 GiB at ≥ 600 KB/s. */
   retainedTotalTimeoutSeconds: 900,
   ephemeralTotalTimeoutSeconds: 7200,
   headersTimeoutSeconds: 15,
   requestTimeoutSeconds: 900,
   uploadIdleTimeoutSeconds: 30,
+  sendIdleTimeoutSeconds: 60,
   shutdownDeadlineSeconds: 30,
   sweepIntervalSeconds: 600,
   janitorGraceSeconds: 6 * 3600,
@@ -252,25 +255,39 @@ function readTiers(r: Reader, stores: Record<string, StoreConfig>): Record<'reta
   };
 }
 
-const TRANSFER_LIMIT_KEYS = ['transfers', 'transfer-queue', 'workspace-transfers', 'workspace-transfer-queue', 'retained-total-timeout-seconds', 'ephemeral-total-timeout-seconds'];
+const TRANSFER_LIMIT_KEYS = ['transfers', 'transfer-queue', 'token-transfers', 'token-transfer-queue', 'workspace-transfers', 'workspace-transfer-queue', 'retained-total-timeout-seconds', 'ephemeral-total-timeout-seconds', 'reads', 'workspace-reads'];
 
 /**
  * The transfer gate's limits. A workspace's share defaults to a quarter of
  * the total (rounded up), so one workspace cannot hold every slot or fill the
- * wait queue while others wait (README "Timeouts and fairness").
+ * wait queue while others wait; a token's share, over all its workspaces,
+ * defaults to the totals less one workspace's share (never less than one
+ * share), so whatever one token does, another token's workspace can still
+ * run and wait its full share (README "Timeouts and fairness"). Reads get their own limit: a quarter of it per workspace.
  */
-function readTransferLimits(limits: Reader): Pick<Config['limits'], 'transfers' | 'transferQueue' | 'workspaceTransfers' | 'workspaceTransferQueue' | 'totalTimeoutSeconds'> {
+function readTransferLimits(limits: Reader): Omit<Config['limits'], 'inlineBytes' | 'requestBodyBytes' | 'uploadFiles' | 'uploadFields' | 'uploadFieldBytes'> {
   const transfers = limits.int('transfers', 1, 10_000) ?? DEFAULTS.transfers;
   const transferQueue = limits.int('transfer-queue', 0, 100_000) ?? DEFAULTS.transferQueue;
   const workspaceTransfers = limits.int('workspace-transfers', 1, 10_000) ?? Math.ceil(transfers / 4);
   const workspaceTransferQueue = limits.int('workspace-transfer-queue', 0, 100_000) ?? Math.ceil(transferQueue / 4);
   if (workspaceTransfers > transfers) limits.problem('workspace-transfers', `must not exceed limits.transfers (${transfers})`);
   if (workspaceTransferQueue > transferQueue) limits.problem('workspace-transfer-queue', `must not exceed limits.transfer-queue (${transferQueue})`);
+  const tokenTransfers = limits.int('token-transfers', 1, 10_000) ?? Math.max(transfers - workspaceTransfers, workspaceTransfers);
+  const tokenTransferQueue = limits.int('token-transfer-queue', 0, 100_000) ?? Math.max(transferQueue - workspaceTransferQueue, workspaceTransferQueue);
+  if (tokenTransfers > transfers) limits.problem('token-transfers', `must not exceed limits.transfers (${transfers})`);
+  if (tokenTransferQueue > transferQueue) limits.problem('token-transfer-queue', `must not exceed limits.transfer-queue (${transferQueue})`);
+  const reads = limits.int('reads', 1, 100_000) ?? DEFAULTS.reads;
+  const workspaceReads = limits.int('workspace-reads', 1, 100_000) ?? Math.ceil(reads / 4);
+  if (workspaceReads > reads) limits.problem('workspace-reads', `must not exceed limits.reads (${reads})`);
   return {
     transfers,
     transferQueue,
+    tokenTransfers,
+    tokenTransferQueue,
     workspaceTransfers,
     workspaceTransferQueue,
+    reads,
+    workspaceReads,
     totalTimeoutSeconds: {
       retained: limits.number('retained-total-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.retainedTotalTimeoutSeconds,
       ephemeral: limits.number('ephemeral-total-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.ephemeralTotalTimeoutSeconds,
@@ -280,7 +297,7 @@ function readTransferLimits(limits: Reader): Pick<Config['limits'], 'transfers' 
 
 /** Timeouts of the HTTP server itself: slow clients, not slow upstreams (README "Timeouts and fairness"). */
 function readServer(server: Reader): Config['server'] {
-  server.only(['headers-timeout-seconds', 'request-timeout-seconds', 'upload-idle-timeout-seconds']);
+  server.only(['headers-timeout-seconds', 'request-timeout-seconds', 'upload-idle-timeout-seconds', 'send-idle-timeout-seconds']);
   const headersTimeoutSeconds = server.number('headers-timeout-seconds', 0.001, 3600) ?? DEFAULTS.headersTimeoutSeconds;
   const requestTimeoutSeconds = server.number('request-timeout-seconds', 0.001, 7 * 86_400) ?? DEFAULTS.requestTimeoutSeconds;
   // Node refuses a headers timeout longer than the request timeout it is part of.
@@ -289,6 +306,7 @@ function readServer(server: Reader): Config['server'] {
     headersTimeoutSeconds,
     requestTimeoutSeconds,
     uploadIdleTimeoutSeconds: server.number('upload-idle-timeout-seconds', 0.001, 3600) ?? DEFAULTS.uploadIdleTimeoutSeconds,
+    sendIdleTimeoutSeconds: server.number('send-idle-timeout-seconds', 0.001, 3600) ?? DEFAULTS.sendIdleTimeoutSeconds,
   };
 }
 

@@ -85,14 +85,20 @@ export interface Config {
     uploadFieldBytes: number;
     transfers: number;
     transferQueue: number;
+    /** Most transfers one API token runs at once over all its workspaces, and most it has waiting. */
+    tokenTransfers: number;
+    tokenTransferQueue: number;
     /** Most transfers one workspace runs at once, and most it has waiting. */
     workspaceTransfers: number;
     workspaceTransferQueue: number;
+    /** Most content and signed reads streaming at once, in total and for one workspace. */
+    reads: number;
+    workspaceReads: number;
     /** Deadline of a whole HTTP step, per tier (a step without persist: retained); client-opts.total-timeout may only lower it. */
     totalTimeoutSeconds: Record<Tier, number>;
   };
-  /** Timeouts on what clients send: headers, the whole request, and gaps in an upload body. */
-  server: { headersTimeoutSeconds: number; requestTimeoutSeconds: number; uploadIdleTimeoutSeconds: number };
+  /** Timeouts on clients: sending headers, the whole request, gaps in an upload body; gaps in taking a download. */
+  server: { headersTimeoutSeconds: number; requestTimeoutSeconds: number; uploadIdleTimeoutSeconds: number; sendIdleTimeoutSeconds: number };
   shutdown: { deadlineSeconds: number };
   expiry: { sweepIntervalSeconds: number };
   /** Each store's janitor (src/storage/janitor.ts): crash-debris grace period and sweep period, cleanup retries. */

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TokenConfig } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
+import type { GateKey } from './transfer-gate.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,6 +13,8 @@ declare module 'fastify' {
 
 /** What a valid bearer token grants: a set of workspaces, or all of them. */
 export interface Grant {
+  /** The token's stable identity (its sha256 digest, never the token): whose fair share a transfer counts against. */
+  id: string;
   all: boolean;
   workspaces: ReadonlySet<string>;
 }
@@ -27,7 +30,7 @@ export class TokenAuth {
   constructor(tokens: readonly TokenConfig[]) {
     this.tokens = tokens.map((t) => ({
       digest: Buffer.from(t.sha256, 'hex'),
-      grant: { all: t.workspaces.includes('*'), workspaces: new Set(t.workspaces) },
+      grant: { id: t.sha256, all: t.workspaces.includes('*'), workspaces: new Set(t.workspaces) },
     }));
   }
 
@@ -49,6 +52,17 @@ export function requireWorkspace(grant: Grant, workspace: string): void {
   if (!grant.all && !grant.workspaces.has(workspace)) {
     throw new BlobgateError('forbidden', `The API token is not granted workspace "${workspace}".`, { workspace });
   }
+}
+
+/**
+ * The tenant a transfer in `workspace` counts against (src/http/transfer-gate.ts):
+ * the token, over all the workspaces it grants, so a token granted several
+ * workspaces gets one token's share, not one per workspace. A token granted
+ * every workspace is the platform's runner acting for each of them: its
+ * tenant is the token in that workspace, so the workspaces stay apart.
+ */
+export function tenantOf(grant: Grant, workspace: string): GateKey {
+  return { tenant: grant.all ? `${grant.id}/${workspace}` : grant.id, workspace };
 }
 
 /**

@@ -60,7 +60,8 @@ function trickleUpload(base: string, ws: string, name: string): Trickle {
 }
 
 t.test('one workspace trickling at its share: another workspace still runs at once', async (t) => {
-  const gw = await startGateway({ limits: { transfers: 4, 'transfer-queue': 4, 'workspace-transfers': 2, 'workspace-transfer-queue': 1 } });
+  // One token for both workspaces here: its share is the whole gate, so this test sees the workspace shares (token shares: token-fairness.test.ts).
+  const gw = await startGateway({ limits: { transfers: 4, 'transfer-queue': 4, 'token-transfers': 4, 'token-transfer-queue': 4, 'workspace-transfers': 2, 'workspace-transfer-queue': 1 } });
   const up = await startUpstream();
   const trickles: Trickle[] = [];
   t.teardown(async () => {

@@ -168,5 +168,5 @@ t.test('the timeouts are validated with the rest of the config', async (t) => {
   const c = buildConfig({ limits: { transfers: 10, 'transfer-queue': 10 } }, {}, '/w');
   t.same([c.limits.workspaceTransfers, c.limits.workspaceTransferQueue], [3, 3], 'a workspace gets a quarter of each, rounded up');
   t.same(c.limits.totalTimeoutSeconds, { retained: 900, ephemeral: 7200 });
-  t.same(c.server, { headersTimeoutSeconds: 15, requestTimeoutSeconds: 900, uploadIdleTimeoutSeconds: 30 });
+  t.same(c.server, { headersTimeoutSeconds: 15, requestTimeoutSeconds: 900, uploadIdleTimeoutSeconds: 30, sendIdleTimeoutSeconds: 60 });
 });

@@ -4,6 +4,7 @@ import { BlobgateError } from '../../errors.js';
 import { runHttpStep, type StepDeps } from '../../step/run-step.js';
 import { normalizeStep, type StepInput } from '../../step/seed-shape.js';
 import type { Tier } from '../../storage/driver.js';
+import { grantOf, tenantOf } from '../auth.js';
 import type { Metrics } from '../metrics.js';
 import type { TransferGate } from '../transfer-gate.js';
 import { stepBodySchema, workspaceParams } from '../schemas.js';
@@ -27,7 +28,8 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
       reply.raw.once('close', onClose);
       const timer = startDeadline(deps.config, tier ?? 'retained', step.request['client-opts']?.['total-timeout'], controller);
       try {
-        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, step, controller.signal), request.params.ws);
+        const key = tenantOf(grantOf(request), request.params.ws);
+        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, step, controller.signal), key);
         const ref = 'blob-ref' in result ? result['blob-ref'] : undefined;
         Object.assign(facts, { outcome: 'ok', attempts: result.attempts, ...(ref ? { bytes: ref.size, store: ref.store, tier: ref.tier } : {}) });
         deps.metrics.recordTransfer('step', 'ok', ref ? { tier: ref.tier, store: ref.store, bytes: ref.size } : {});

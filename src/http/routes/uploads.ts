@@ -5,6 +5,7 @@ import type { ResourceRef } from '../../refs/resource-ref.js';
 import { owned } from '../../storage/stream-owner.js';
 import { receiveMultipart } from '../../uploads/multipart.js';
 import { storeUpload, UPLOAD_FIELDS, type UploadDeps as UploadFlowDeps, type UploadFields } from '../../uploads/store-upload.js';
+import { grantOf, tenantOf } from '../auth.js';
 import { abortWhenBodyIdle } from '../body-idle.js';
 import { workspaceParams } from '../schemas.js';
 import type { Metrics } from '../metrics.js';
@@ -36,7 +37,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       }
       const controller = abortOnDisconnect(request, reply);
       abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
-      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller }), request.params.ws));
+      const key = tenantOf(grantOf(request), request.params.ws);
+      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller }), key));
       return reply.code(201).send({ items });
     });
 
@@ -68,7 +70,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         request.raw.once('error', (err) => body.destroy(err));
         try {
           const file = { workspace: request.params.ws, fields, body, signal: controller.signal, ...(announced !== undefined ? { announcedBytes: announced } : {}) };
-          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), request.params.ws)]);
+          const key = tenantOf(grantOf(request), request.params.ws);
+          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), key)]);
           return reply.code(201).send(ref);
         } finally {
           // A transfer that never started (refused, or given up while queued) leaves the body to us.
