@@ -45,7 +45,10 @@ export async function startChildGateway(dir: string, config: Record<string, unkn
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the gateway exited at start:\n${out}`);
     if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
-    if (Date.now() > end) throw new Error(`the gateway did not start:\n${out}`);
+    if (Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`the gateway did not start:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -66,7 +69,9 @@ export async function startChildGateway(dir: string, config: Record<string, unkn
       }
       return { status: res.status, json };
     },
-    kill: (signal) => child.kill(signal),
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
     exited,
   };
 }

@@ -51,6 +51,7 @@ export function crashScenario(t: Test, name: string, setup: () => Promise<CrashE
     const step = (url: string) => ({ 'flow-slug': 'f', 'step-id': 's', request: { url, timeout: 120 }, slots, persist });
 
     const gw1 = await startChildGateway(dir, env.config, env.env);
+    t.teardown(() => gw1.kill('SIGKILL')); // no child outlives a failed test
     const old = await gw1.call('POST', '/v1/workspaces/ws-1/http', step(`${up.url}/bytes/1000?seed=5`));
     t.equal(old.status, 200, JSON.stringify(old.json));
     const oldSha = patternSha256(1000, 5);
@@ -68,6 +69,7 @@ export function crashScenario(t: Test, name: string, setup: () => Promise<CrashE
     t.ok(left.length > 0, `the crash left something to sweep: ${left.join(', ')}`);
 
     const gw2 = await startChildGateway(dir, env.config, env.env);
+    t.teardown(() => gw2.kill('SIGKILL'));
     await until(async () => (await env.leftovers(dataDir)).length === 0, 'the sweep to remove every leftover', 30_000);
     t.pass('nothing left behind');
     const content = await fetch(`${gw2.url}/v1/resources/content?uri=${encodeURIComponent(old.json.uri)}`, { headers: { authorization: `Bearer ${TOKEN_ALL}` } });
