@@ -23,6 +23,30 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Errors fastify raises while routing, before any route or error handler
+ * runs (fastify's `frameworkErrors` option): a path with malformed
+ * percent-encoding (`/v1/workspaces/%E0%A4%A/resources`) or a path
+ * parameter longer than the router takes. Without this they leave in
+ * fastify's own shape, not the catalogue's.
+ */
+export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped = routingError(err);
+  if (mapped.code === 'internal') request.log.error({ err }, 'routing failed');
+  else request.log.info({ code: mapped.code, fastify: err.code }, mapped.message);
+  send(reply, mapped);
+}
+
+function routingError(err: FastifyError): BlobgateError {
+  switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return new BlobgateError('invalid_request', 'The request path holds a malformed percent-encoding (a % not followed by two hex digits, or bytes that are not UTF-8); encode the path with encodeURIComponent.', { field: 'path' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new BlobgateError('invalid_request', 'A segment of the request path is longer than the API accepts; check the workspace or job id.', { field: 'path' });
+  }
+  return toBlobgateError(err);
+}
+
 /** How long a refused request's remaining body is read and discarded before its socket is closed. */
 const DRAIN_MS = 5_000;
 
