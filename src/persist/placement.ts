@@ -74,7 +74,8 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
   }
 
   const slotName = spec.slot.replace(/^:/, '');
-  const binding = slots[slotName];
+  // Own keys only: "__proto__" or "toString" would otherwise resolve through Object.prototype.
+  const binding = Object.hasOwn(slots, slotName) ? slots[slotName] : undefined;
   if (!binding) {
     throw new BlobgateError('invalid_request', `persist.slot "${slotName}" has no binding in "slots"; add slots.${slotName} with a root (or profile-id and prefix).`, { slot: slotName });
   }
@@ -106,7 +107,7 @@ export function planPlacement(config: Config, id: StepIdentity, spec: PersistSpe
  */
 export function storeForTier(config: Config, tier: Tier, connection: string | undefined, field: string, details: Record<string, string> = {}): string {
   const store = connection ?? config.tiers[tier].store;
-  if (!(store in config.stores)) throw new BlobgateError('invalid_request', `${field} names store "${store}", which is not configured.`, details);
+  if (!Object.hasOwn(config.stores, store)) throw new BlobgateError('invalid_request', `${field} names store "${store}", which is not configured.`, details);
   const { retained, ephemeral } = config.tiers;
   if (tier === 'ephemeral' && store !== ephemeral.store) {
     throw new BlobgateError(
