@@ -76,9 +76,11 @@ export class GoogleTokenSource {
       if (err instanceof BlobgateError) throw err;
       throw new BlobgateError('upstream_unreachable', `The token endpoint ${new URL(tokenUri).host} could not be reached.`, undefined, { cause: err });
     }
+    // undici's body emits RequestAbortedError when destroyed unread (here, or past the answer bound
+    // below); owned from the start, it can never crash the process. Read errors still reach the reader.
+    res.body.on('error', () => {});
     if (res.statusCode !== 200) {
-      // undici's body emits RequestAbortedError when destroyed unread; unowned, it would crash the process.
-      res.body.once('error', () => {}).destroy();
+      res.body.destroy();
       throw new BlobgateError('upstream_status', `The token endpoint refused the service account (status ${res.statusCode}).`, { status: res.statusCode });
     }
     const answer = tokenAnswer(await readAnswer(res, tokenUri));
