@@ -47,7 +47,8 @@ t.test('failing checks in the middle of a run: the cleanup still removes everyth
     signer: async (store, key) => `http://127.0.0.1:9/v1/signed/${store}/${key}?expires=1&signature=${'0'.repeat(64)}`,
     // Every signed URL answers 500: the signed and the tampered rows FAIL.
     fetch: async () => new Response('injected', { status: 500 }),
-    checkTimeoutMs: 500,
+    // Long enough for the real checks on a loaded 2-core machine (a 24 MiB write took 640 ms at load 9); the list hangs for good.
+    checkTimeoutMs: 4000,
   });
   const [s] = report.stores as [SmokeStoreReport];
   t.same(s.rows.map((r) => r.check), ROWS);
@@ -65,7 +66,7 @@ t.test('failing checks in the middle of a run: the cleanup still removes everyth
     cleanup: true,
   });
   const detail = (check: string) => s.rows.find((r) => r.check === check)!.detail;
-  t.equal(detail('list'), 'timed out after 500 ms');
+  t.equal(detail('list'), 'timed out after 4000 ms');
   t.equal(detail('signed url'), 'HTTP 500 for the signed URL: injected');
   t.equal(detail('tampered url'), 'HTTP 500 with signature altered, expected 400, 401 or 403: injected');
   t.equal(detail('delete'), 'storage_error: injected delete failure');
