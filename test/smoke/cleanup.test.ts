@@ -66,7 +66,7 @@ t.test('failing checks in the middle of a run: the cleanup still removes everyth
     cleanup: true,
   });
   const detail = (check: string) => s.rows.find((r) => r.check === check)!.detail;
-  t.equal(detail('list'), 'timed out after 4000 ms');
+  t.equal(detail('list'), 'timed out after 4 s');
   t.equal(detail('signed url'), 'HTTP 500 for the signed URL: injected');
   t.equal(detail('tampered url'), 'HTTP 500 with signature altered, expected 400, 401 or 403: injected');
   t.equal(detail('delete'), 'storage_error: injected delete failure');
