@@ -11,6 +11,7 @@ import { resourceRoutes } from './http/routes/resources.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
+import { ReadGate } from './http/read-gate.js';
 import { gateLimits, TransferGate } from './http/transfer-gate.js';
 import { Metrics, metricsHandler } from './http/metrics.js';
 import { installRequestLog } from './http/request-log.js';
@@ -66,6 +67,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return payload;
   });
   const metrics = deps.metrics ?? new Metrics(gate, deps.stores);
+  // Content and signed reads share one limit and one idle timeout (src/http/send-object.ts).
+  const send = { reads: new ReadGate(config.limits.reads, config.limits.workspaceReads), idleSeconds: config.server.sendIdleTimeoutSeconds };
   // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).
   app.addHook('onListen', async () => deps.guard.ownListeners(app.addresses().filter((a): a is AddressInfo => typeof a === 'object')));
   // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every
@@ -77,12 +80,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     root.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     root.get('/metrics', { schema: { hide: true } }, metricsHandler(metrics, config));
     healthRoutes(root, deps);
-    signedRoutes(root, { stores: deps.stores, signer });
+    signedRoutes(root, { stores: deps.stores, signer, send });
     // Every other route needs the API token, checked before the body is read (src/http/auth.ts).
     void root.register(async (api) => {
       requireTokenFor(api, auth);
       stepRoutes(api, { ...deps, gate, metrics });
-      resourceRoutes(api, { config, stores: deps.stores, signer, metrics });
+      resourceRoutes(api, { config, stores: deps.stores, signer, metrics, send });
       listRoutes(api, { stores: deps.stores });
       uploadRoutes(api, { config, stores: deps.stores, gate, metrics });
     });

@@ -1,15 +1,41 @@
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { openResource } from '../resources/read.js';
 import type { Located } from '../resources/locate.js';
+import type { ReadGate } from './read-gate.js';
 
-/** Streams a resource (or the range the client asked for) with the headers a download needs. */
+/** What every read shares: its limit, and how long a client may take no bytes (server.send-idle-timeout-seconds). */
+export interface SendDeps {
+  reads: ReadGate;
+  idleSeconds: number;
+}
+
+/**
+ * Streams a resource (or the range the client asked for) with the headers a
+ * download needs. The read holds a slot of `deps.reads` until its response
+ * closes, and is cut off when the client's socket takes no byte for
+ * `deps.idleSeconds`, so a reader that stops reading gives its socket and
+ * the stored object's descriptor back.
+ */
 export async function sendObject(
+  deps: SendDeps,
   reply: FastifyReply,
   located: Located,
   rangeHeader: string | undefined,
   opts: { download?: boolean; filename?: string } = {},
 ): Promise<FastifyReply> {
-  const read = await openResource(located, rangeHeader, opts);
+  const release = deps.reads.take(located.loc.workspace);
+  // 'close' comes when the answer is done or the connection is gone, whatever was sent (an error answer too).
+  if (reply.raw.destroyed) release();
+  else reply.raw.once('close', release);
+  let read: Awaited<ReturnType<typeof openResource>>;
+  try {
+    read = await openResource(located, rangeHeader, opts);
+  } catch (err) {
+    release();
+    throw err;
+  }
   try {
     const { meta } = read.object;
     reply.header('content-type', meta.contentType);
@@ -25,10 +51,40 @@ export async function sendObject(
     } else {
       reply.header('content-length', String(meta.size));
     }
+    // (A client that left while the object was opened: fastify destroys the stream it is handed.)
+    cutWhenStalled(reply.raw, read.body, deps.idleSeconds);
     return reply.send(read.body);
   } catch (err) {
     // The reply never took the stream: it is ours to close.
     read.body.destroy();
+    release();
     throw err;
   }
+}
+
+/**
+ * Destroys the response and the stored stream once the socket has taken no
+ * byte for `seconds`. Progress is the socket's `bytesWritten`: it stops
+ * growing when the kernel's send buffer is full and backpressure holds the
+ * rest in the stream. Checked four times per period, so a cut comes between
+ * `seconds` and 1.25 × `seconds` after the last byte left.
+ */
+function cutWhenStalled(res: ServerResponse, body: Readable, seconds: number): void {
+  const socket = res.socket;
+  if (!socket) return;
+  let last = socket.bytesWritten;
+  let lastAt = Date.now();
+  const timer = setInterval(() => {
+    const now = socket.bytesWritten;
+    if (now !== last) {
+      last = now;
+      lastAt = Date.now();
+    } else if (Date.now() - lastAt >= seconds * 1000) {
+      clearInterval(timer);
+      res.destroy();
+      body.destroy();
+    }
+  }, Math.max(1, (seconds * 1000) / 4));
+  timer.unref();
+  res.once('close', () => clearInterval(timer));
 }

@@ -8,7 +8,7 @@ import type { StoreRegistry } from '../../storage/registry.js';
 import type { LocalSigner } from '../../signing/local-signer.js';
 import { grantOf, requireWorkspace } from '../auth.js';
 import type { Metrics } from '../metrics.js';
-import { sendObject } from '../send-object.js';
+import { sendObject, type SendDeps } from '../send-object.js';
 import { signUrlBody, uriQuery } from '../schemas.js';
 import { sandboxActiveContent } from '../stored-content.js';
 
@@ -17,6 +17,8 @@ export interface ResourceDeps {
   stores: StoreRegistry;
   signer: LocalSigner;
   metrics: Metrics;
+  /** The read limit and idle timeout every content read shares with signed reads. */
+  send: SendDeps;
 }
 
 /** The resource routes; what each does lives in src/resources/. */
@@ -31,7 +33,7 @@ export function resourceRoutes(app: FastifyInstance, deps: ResourceDeps): void {
   app.get<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request) => describeResource(located(request, request.query.uri)));
 
   app.get<{ Querystring: { uri: string } }>('/v1/resources/content', { schema: { querystring: uriQuery }, onSend: sandboxActiveContent }, async (request, reply) => {
-    return sendObject(reply, located(request, request.query.uri), request.headers.range);
+    return sendObject(deps.send, reply, located(request, request.query.uri), request.headers.range);
   });
 
   app.delete<{ Querystring: { uri: string } }>('/v1/resources', { schema: { querystring: uriQuery } }, async (request, reply) => {

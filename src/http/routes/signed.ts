@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BlobgateError } from '../../errors.js';
 import { SIGNED_PATH, type LocalSigner } from '../../signing/local-signer.js';
 import type { StoreRegistry } from '../../storage/registry.js';
-import { sendObject } from '../send-object.js';
+import { sendObject, type SendDeps } from '../send-object.js';
 import { sandboxActiveContent } from '../stored-content.js';
 
 /** The parameters a signed URL carries. */
@@ -12,7 +12,7 @@ const SIGNED_PARAMS = ['expires', 'download', 'filename', 'signature'] as const;
  * URLs blobgate signed itself (local store). No API token: the signature is
  * the credential. Range is supported like the content route.
  */
-export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; signer: LocalSigner }): void {
+export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry; signer: LocalSigner; send: SendDeps }): void {
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>(`${SIGNED_PATH}/*`, { onSend: sandboxActiveContent }, async (request, reply) => {
     const rawPath = (request.raw.url ?? '').split('?')[0]!.slice(SIGNED_PATH.length + 1);
     let store: string;
@@ -33,7 +33,7 @@ export function signedRoutes(app: FastifyInstance, deps: { stores: StoreRegistry
     };
     deps.signer.verify(grant, q.signature);
     if (!deps.stores.has(store) || !key.startsWith('workspaces/')) throw new BlobgateError('not_found', 'No resource at this URL.');
-    return sendObject(reply, { loc: { workspace: key.split('/')[1] ?? '', store, key }, driver: deps.stores.get(store) }, request.headers.range, {
+    return sendObject(deps.send, reply, { loc: { workspace: key.split('/')[1] ?? '', store, key }, driver: deps.stores.get(store) }, request.headers.range, {
       download: grant.download,
       ...(grant.filename !== undefined ? { filename: grant.filename } : {}),
     });
