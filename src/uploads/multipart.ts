@@ -14,6 +14,8 @@ export interface MultipartRequest {
   body: Readable;
   /** Aborted by the caller (client gone, deadline) and by this upload when any part fails. */
   controller: AbortController;
+  /** Told the store of each file as it is placed. */
+  placed?: (store: string) => void;
 }
 
 /**
@@ -123,7 +125,7 @@ class MultipartUpload {
     if (!fields['content-type'] && info.mimeType && info.mimeType !== 'application/octet-stream') fields['content-type'] = info.mimeType;
     delete this.fields.filename; // a filename field names the next file only
     const index = this.writes.length;
-    const write = storeUpload(this.deps, { workspace: this.req.workspace, fields, body: stream, signal: this.req.controller.signal });
+    const write = storeUpload(this.deps, { workspace: this.req.workspace, fields, body: stream, signal: this.req.controller.signal, ...(this.req.placed ? { placed: this.req.placed } : {}) });
     this.writes.push(
       write.then(
         (ref) => void (this.stored[index] = ref),

@@ -33,6 +33,8 @@ export interface UploadFile {
   signal: AbortSignal;
   /** The Content-Length of a raw upload; over the cap, nothing is read. */
   announcedBytes?: number;
+  /** Told the store the file goes to, once placed (before any byte is written), so a failure can name it. */
+  placed?: (store: string) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function storeUpload(deps: UploadDeps, file: UploadFile): Promise<R
     throw err;
   }
   const driver = deps.stores.get(placement.store);
+  file.placed?.(placement.store);
   const announced = file.announcedBytes;
   const stored = await persistUnderCap(uploadCap(deps.config), {
     driver,

@@ -3,6 +3,7 @@ import type { Config } from '../../config/types.js';
 import { BlobgateError } from '../../errors.js';
 import { runHttpStep, type StepDeps } from '../../step/run-step.js';
 import { normalizeStep, type StepInput } from '../../step/seed-shape.js';
+import type { TransferObserver } from '../../step/transfer-observer.js';
 import type { Tier } from '../../storage/driver.js';
 import { grantOf, tenantOf } from '../auth.js';
 import type { Metrics } from '../metrics.js';
@@ -29,13 +30,21 @@ export function stepRoutes(app: FastifyInstance, deps: StepDeps & { gate: Transf
       const timer = startDeadline(deps.config, tier ?? 'retained', step.request['client-opts']?.['total-timeout'], controller);
       try {
         const key = tenantOf(grantOf(request), request.params.ws);
-        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer: deps.metrics }, request.params.ws, step, controller.signal), key);
+        // The observer also notes the store the body streams into, so a failed transfer is counted against it.
+        const observer: TransferObserver = {
+          upstreamStarted: () => deps.metrics.upstreamStarted(),
+          storeWriteStarted: (store) => {
+            facts.store = store;
+            return deps.metrics.storeWriteStarted(store);
+          },
+        };
+        const result = await deps.gate.run(controller, () => runHttpStep({ ...deps, observer }, request.params.ws, step, controller.signal), key);
         const ref = 'blob-ref' in result ? result['blob-ref'] : undefined;
         Object.assign(facts, { outcome: 'ok', attempts: result.attempts, ...(ref ? { bytes: ref.size, store: ref.store, tier: ref.tier } : {}) });
         deps.metrics.recordTransfer('step', 'ok', ref ? { tier: ref.tier, store: ref.store, bytes: ref.size } : {});
         return result;
       } catch (err) {
-        deps.metrics.recordTransfer('step', err instanceof BlobgateError ? err.code : 'internal', tier ? { tier } : {});
+        deps.metrics.recordTransfer('step', err instanceof BlobgateError ? err.code : 'internal', { ...(tier ? { tier } : {}), ...(facts.store ? { store: facts.store } : {}) });
         throw err;
       } finally {
         clearTimeout(timer);

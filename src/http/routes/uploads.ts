@@ -38,7 +38,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       const controller = abortOnDisconnect(request, reply);
       abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
       const key = tenantOf(grantOf(request), request.params.ws);
-      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller }), key));
+      const placed = placedInto(request);
+      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller, placed }), key));
       return reply.code(201).send({ items });
     });
 
@@ -69,7 +70,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
         try {
-          const file = { workspace: request.params.ws, fields, body, signal: controller.signal, ...(announced !== undefined ? { announcedBytes: announced } : {}) };
+          const file = { workspace: request.params.ws, fields, body, signal: controller.signal, placed: placedInto(request), ...(announced !== undefined ? { announcedBytes: announced } : {}) };
           const key = tenantOf(grantOf(request), request.params.ws);
           const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), key)]);
           return reply.code(201).send(ref);
@@ -90,9 +91,16 @@ async function counted(deps: UploadDeps, request: FastifyRequest, run: () => Pro
     Object.assign(request.facts, { outcome: 'ok', bytes: refs.reduce((n, r) => n + r['blob-ref'].size, 0) });
     return refs;
   } catch (err) {
-    deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: 'retained' });
+    // The store is known once a file was placed; a refusal before that has none.
+    const store = request.facts.store;
+    deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: 'retained', ...(store ? { store } : {}) });
     throw err;
   }
+}
+
+/** Keeps the store a file of this request is placed in on the request's facts (its log line, its metrics). */
+function placedInto(request: FastifyRequest): (store: string) => void {
+  return (store) => void (request.facts.store = store);
 }
 
 function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
