@@ -13,7 +13,8 @@ import { walkKeys } from './walk.js';
  * when the sweep started, so its id is in the snapshot taken first; a write
  * that starts later has files younger than the sweep (a margin covers the
  * file system's coarse timestamps; `noWriteYet` drops it for the sweep at
- * start-up, before the process serves). objects/ is shared by every prefix of
+ * start-up, which may overlap the first requests, so that sweep walks the
+ * meta tree a second time before it removes a data file). objects/ is shared by every prefix of
  * one root, so the whole meta tree is read; a meta file that cannot be read
  * stops the sweep rather than orphan its data.
  */
@@ -21,16 +22,22 @@ export async function sweepLocalDebris(
   dirs: { objects: string; meta: string; tmp: string },
   busy: ReadonlySet<string>,
   cutoffMs: number,
-  opts: { noWriteYet?: boolean } = {},
+  opts: { noWriteYet?: boolean; settle?: () => Promise<void> } = {},
 ): Promise<number> {
   const started = Date.now();
   const atStart = new Set(busy);
   const limit = Math.min(cutoffMs, started - (opts.noWriteYet ? 0 : TIMESTAMP_MARGIN_MS));
   const skip = (id: string): boolean => atStart.has(id) || busy.has(id);
   const referenced = await referencedData(dirs.meta);
+  const unreferenced = (await dataFiles(dirs.objects)).filter(({ id }) => !referenced.has(id) && !skip(id));
+  // Without the timestamp margin (the sweep at start-up), a write that started after `started`
+  // could still rename its data in before the listing and commit its meta after the walk passed
+  // its key (a coarse mtime hides that it is new). A commit follows its rename at once, so a data
+  // file that a second walk, a moment later, still finds unnamed is debris.
+  const referencedLater = opts.noWriteYet && unreferenced.length > 0 ? await referencedAfter(dirs.meta, opts.settle ?? settleBriefly) : undefined;
   let removed = 0;
-  for (const { id, path } of await dataFiles(dirs.objects)) {
-    if (referenced.has(id) || skip(id)) continue;
+  for (const { id, path } of unreferenced) {
+    if (referencedLater?.has(id) || skip(id)) continue;
     if (await removeIfOlder(path, limit)) removed++;
   }
   for (const name of await readdir(dirs.tmp).catch(() => [])) {
@@ -41,6 +48,18 @@ export async function sweepLocalDebris(
 }
 
 const TIMESTAMP_MARGIN_MS = 2_000;
+
+/** How long the start-up sweep waits before its second walk of the meta tree. */
+const SETTLE_MS = 1_000;
+
+function settleBriefly(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref());
+}
+
+async function referencedAfter(metaDir: string, settle: () => Promise<void>): Promise<Set<string>> {
+  await settle();
+  return referencedData(metaDir);
+}
 
 /** The data ids every meta file names. */
 async function referencedData(metaDir: string): Promise<Set<string>> {
