@@ -76,6 +76,8 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
           return reply.code(201).send(ref);
         } finally {
           // A transfer that never started (refused, or given up while queued) leaves the body to us.
+          // Unpiped first, so the error handler can still drain the rest of the request.
+          request.raw.unpipe(body);
           if (!body.destroyed) body.destroy();
         }
       },
