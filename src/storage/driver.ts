@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BlobgateError } from '../errors.js';
 import type { Janitor } from './janitor.js';
+import type { RecordStore } from './records.js';
 
 /**
  * The storage driver contract. Every driver (local, s3, gcs) implements it and
@@ -208,6 +209,12 @@ export interface StorageDriver {
    * running. Resolves with how many items it removed. Rejects `storage_error`.
    */
   sweepDebris?(olderThan: Date): Promise<number>;
+
+  /**
+   * Optional capability: the store's records (src/storage/records.ts) — jobs,
+   * idempotency keys, share tokens — kept apart from its blobs.
+   */
+  readonly records?: RecordStore;
 
   /** Closes the janitor (one last attempt at pending cleanups), then releases clients and sockets. The driver is unusable afterwards. */
   close(): Promise<void>;

@@ -11,6 +11,7 @@ import { Janitor } from '../janitor.js';
 import { ByteMeter } from '../meter.js';
 import { resolveRange } from '../range.js';
 import { abortError, watchBody, writeFailure } from '../write-errors.js';
+import { LocalRecords } from './local-records.js';
 import { sweepLocalDebris } from './local-sweep.js';
 import { walkKeys } from './walk.js';
 
@@ -69,6 +70,7 @@ export class LocalDriver implements StorageDriver {
   private readonly exclusive: boolean;
   private sweptOnce = false;
   readonly janitor: Janitor;
+  readonly records: LocalRecords;
 
   private constructor(opts: LocalDriverOptions) {
     this.root = resolve(opts.root);
@@ -76,6 +78,7 @@ export class LocalDriver implements StorageDriver {
     this.exclusive = opts.cleanTmp !== false;
     this.inFlight = inFlightOf(this.root);
     this.janitor = opts.janitor ?? new Janitor({ store: this.root });
+    this.records = new LocalRecords(this.root, this.prefix, this.dir('tmp'), this.inFlight);
   }
 
   static async open(opts: LocalDriverOptions): Promise<LocalDriver> {
