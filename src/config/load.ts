@@ -60,6 +60,10 @@ export const DEFAULTS = {
   janitorSweepIntervalSeconds: 3600,
   janitorRetryMaxSeconds: 60,
   janitorMaxPending: 1000,
+  jobRetentionSeconds: 7 * 86_400,
+  idempotencyRetentionSeconds: 86_400,
+  jobHeartbeatSeconds: 1,
+  jobLostAfterSeconds: 15,
 } as const;
 
 export class ConfigError extends Error {
@@ -93,7 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, problems: string[] = []): Config {
   const r = new Reader(file, problems);
-  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'janitor', 'metrics', 'server', 'templates', 'storage-connections']);
+  r.only(['host', 'port', 'public-url', 'data-dir', 'stores', 'tiers', 'tokens', 'limits', 'signing', 'upstream', 'log-level', 'secrets', 'connections', 'shutdown', 'expiry', 'janitor', 'jobs', 'metrics', 'server', 'templates', 'storage-connections']);
 
   const host = env.BLOBGATE_HOST ?? r.string('host') ?? DEFAULTS.host;
   const port = env.BLOBGATE_PORT !== undefined ? r.envInt('BLOBGATE_PORT', env.BLOBGATE_PORT, 0, 65535) : (r.int('port', 0, 65535) ?? DEFAULTS.port);
@@ -151,6 +155,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
       retryMaxSeconds: janitor.int('retry-max-seconds', 1, 3600) ?? DEFAULTS.janitorRetryMaxSeconds,
       maxPending: janitor.int('max-pending', 1, 1_000_000) ?? DEFAULTS.janitorMaxPending,
     },
+    jobs: readJobs(r.child('jobs'), stores, tiers.retained.store),
     signing: {
       ...(signingSecret ? { secret: signingSecret } : {}),
       defaultTtlSeconds: signing.int('default-ttl-seconds', 1, DEFAULTS.signedUrlMaxTtl) ?? DEFAULTS.signedUrlDefaultTtl,
@@ -252,6 +257,26 @@ function readTiers(r: Reader, stores: Record<string, StoreConfig>): Record<'reta
   return {
     retained: tier('retained', DEFAULTS.retainedCapBytes, DEFAULTS.retainedLoadBytes),
     ephemeral: tier('ephemeral', DEFAULTS.ephemeralCapBytes, DEFAULTS.ephemeralLoadBytes, DEFAULTS.ephemeralTtlSeconds),
+  };
+}
+
+/**
+ * Jobs and idempotency keys (docs/jobs.md). A running job is lost when its replica has not written a
+ * heartbeat for `lost-after-seconds`, which must leave room for a few missed heartbeats.
+ */
+function readJobs(section: Reader, stores: Record<string, StoreConfig>, retainedStore: string): Config['jobs'] {
+  section.only(['store', 'retention-seconds', 'idempotency-retention-seconds', 'heartbeat-seconds', 'lost-after-seconds']);
+  const store = section.string('store') ?? retainedStore;
+  if (!(store in stores)) section.problem('store', `names store "${store}", which is not configured (stores: ${Object.keys(stores).join(', ') || 'none'})`);
+  const heartbeatSeconds = section.number('heartbeat-seconds', 0.05, 60) ?? DEFAULTS.jobHeartbeatSeconds;
+  const lostAfterSeconds = section.number('lost-after-seconds', 0.2, 3600) ?? DEFAULTS.jobLostAfterSeconds;
+  if (lostAfterSeconds < 3 * heartbeatSeconds) section.problem('lost-after-seconds', `must be at least three heartbeats (3 × heartbeat-seconds = ${3 * heartbeatSeconds})`);
+  return {
+    store,
+    retentionSeconds: section.int('retention-seconds', 60, 90 * 86_400) ?? DEFAULTS.jobRetentionSeconds,
+    idempotencyRetentionSeconds: section.int('idempotency-retention-seconds', 60, 30 * 86_400) ?? DEFAULTS.idempotencyRetentionSeconds,
+    heartbeatSeconds,
+    lostAfterSeconds,
   };
 }
 

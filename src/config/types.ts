@@ -103,6 +103,12 @@ export interface Config {
   expiry: { sweepIntervalSeconds: number };
   /** Each store's janitor (src/storage/janitor.ts): crash-debris grace period and sweep period, cleanup retries. */
   janitor: { graceSeconds: number; sweepIntervalSeconds: number; retryMaxSeconds: number; maxPending: number };
+  /**
+   * Transfer jobs and idempotency keys (docs/jobs.md): the store whose records hold them (default: the
+   * retained tier's), how long records live, the running replica's heartbeat, and after how long
+   * without one a running job is reported lost.
+   */
+  jobs: { store: string; retentionSeconds: number; idempotencyRetentionSeconds: number; heartbeatSeconds: number; lostAfterSeconds: number };
   signing: { secret?: string; defaultTtlSeconds: number; minTtlSeconds: number; maxTtlSeconds: number };
   upstream: { timeoutSeconds: number; allow: string[]; maxRedirects: number };
   /**
