@@ -8,6 +8,8 @@ import { OPENAPI_OPTIONS } from './http/openapi-operations.js';
 import { healthRoutes } from './http/routes/health.js';
 import { listRoutes } from './http/routes/list.js';
 import { resourceRoutes } from './http/routes/resources.js';
+import { publicPreviewRoutes } from './http/routes/public-previews.js';
+import { shareRoutes } from './http/routes/shares.js';
 import { signedRoutes } from './http/routes/signed.js';
 import { stepRoutes } from './http/routes/step.js';
 import { uploadRoutes } from './http/routes/uploads.js';
@@ -81,6 +83,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     root.get('/metrics', { schema: { hide: true } }, metricsHandler(metrics, config));
     healthRoutes(root, deps);
     signedRoutes(root, { stores: deps.stores, signer, send });
+    // Public share previews: the share token is the credential (docs/shares.md).
+    publicPreviewRoutes(root, { config, stores: deps.stores, send });
     // Every other route needs the API token, checked before the body is read (src/http/auth.ts).
     void root.register(async (api) => {
       requireTokenFor(api, auth);
@@ -88,6 +92,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       resourceRoutes(api, { config, stores: deps.stores, signer, metrics, send });
       listRoutes(api, { stores: deps.stores });
       uploadRoutes(api, { config, stores: deps.stores, gate, metrics });
+      shareRoutes(api, { config, stores: deps.stores, baseUrl: () => config.publicUrl ?? listeningUrl(app, config.host) });
     });
   });
   return app;

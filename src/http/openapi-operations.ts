@@ -46,6 +46,55 @@ const rangeHeader = { name: 'Range', in: 'header', required: false, schema: { ty
 const partial = { ...bytes('The requested range (Content-Range says which).'), headers: { 'Content-Range': { schema: { type: 'string' } } } };
 const uploadFields = ['path', 'filename', 'slot', 'root', 'profile-id', 'prefix', 'connection', 'content-type', 'search-index'];
 
+/** The share-link routes (docs/shares.md): the seed's /api/resources/shares and the /v1/workspaces/{ws}/shares form. */
+function shareOperations(): Record<string, Operation> {
+  const created = {
+    description: 'The share: its token, public URLs and expiry.',
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['token', 'publicUrl', 'expiresAt'],
+          properties: {
+            token: { type: 'string', description: '256 random bits, base64url; blobgate keeps only its hash.' },
+            publicUrl: { type: 'string', format: 'uri' },
+            expiresAt: { type: 'string', format: 'date-time' },
+            publicDownloadUrl: { type: 'string', format: 'uri', description: 'Only when allowDownload was true and the artifact is text-like.' },
+            title: { type: 'string' },
+            claimUrl: { type: 'string', description: 'The claim path kept (a same-origin relative path); absent when none was given or it was ignored.' },
+          },
+        },
+      },
+    },
+  };
+  const revoked = { description: 'Revoked: both public URLs answer 404 from now on.' };
+  const create = (operationId: string): Operation => ({ operationId, summary: 'Create a public share link for one resource', tags: ['shares'], responses: { 201: created }, errors: READ });
+  const revoke = (operationId: string): Operation => ({ operationId, summary: 'Revoke a public share link', tags: ['shares'], responses: { 204: revoked }, errors: [...API, 'not_found', 'storage_error'] });
+  const html = { description: 'The preview page.', content: { 'text/html': { schema: { type: 'string' } } } };
+  return {
+    'POST /api/resources/shares': create('createShare'),
+    'DELETE /api/resources/shares/{token}': revoke('revokeShare'),
+    'POST /v1/workspaces/{ws}/shares': create('createWorkspaceShare'),
+    'DELETE /v1/workspaces/{ws}/shares/{token}': revoke('revokeWorkspaceShare'),
+    'GET /public/artifact-previews/{token}': {
+      operationId: 'getArtifactPreview',
+      summary: 'The no-login preview page of a shared artifact',
+      tags: ['shares'],
+      public: true,
+      responses: { 200: html },
+      errors: ['not_found', 'storage_error', 'overloaded', 'internal'],
+    },
+    'GET /public/artifact-previews/{token}/download': {
+      operationId: 'downloadSharedArtifact',
+      summary: 'Download a shared text-like artifact (when the share allows it)',
+      tags: ['shares'],
+      public: true,
+      responses: { 200: { ...bytes('The artifact, as an attachment.'), headers: { 'Content-Disposition': { schema: { type: 'string' } } } } },
+      errors: ['not_found', 'storage_error', 'overloaded', 'internal'],
+    },
+  };
+}
+
 const OPERATIONS: Record<string, Operation> = {
   'GET /healthz': { operationId: 'getLiveness', summary: 'Liveness', tags: ['operations'], public: true, responses: { 200: json('Liveness', 'The process answers.') }, errors: [] },
   'GET /readyz': {
@@ -113,6 +162,7 @@ const OPERATIONS: Record<string, Operation> = {
     responses: { 200: json('ListPage', 'One page.') },
     errors: [...API, 'storage_error'],
   },
+  ...shareOperations(),
   [`GET ${SIGNED_PATH}/{path}`]: {
     operationId: 'getSignedContent',
     summary: 'Stream a resource through a URL blobgate signed (local store)',
@@ -192,6 +242,7 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
       { name: 'steps', description: 'HTTP steps' },
       { name: 'uploads', description: 'Uploads into the retained tier' },
       { name: 'resources', description: 'Stored resources: describe, read, sign, list, delete' },
+      { name: 'shares', description: 'Public share links and their no-login preview pages' },
       { name: 'operations', description: 'Health and readiness' },
     ],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (README, Secrets and auth).' } } },

@@ -165,3 +165,37 @@ export const listQuery = {
     cursor: { type: 'string', maxLength: 4096 },
   },
 } as const;
+
+/** POST /api/resources/shares (and /v1/workspaces/:ws/shares): the seed's camelCase body (docs/shares.md#creating-a-share). */
+export const shareBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['uri'],
+  properties: {
+    uri: { type: 'string', minLength: 1, maxLength: 4096 },
+    title: { type: 'string', maxLength: 200 },
+    // The bounds (60 s to 90 days) are checked by src/shares/create-share.ts, whose message says them.
+    ttlSeconds: { type: 'integer' },
+    claimUrl: { type: 'string', maxLength: 2048 },
+    allowDownload: { type: 'boolean' },
+  },
+} as const;
+
+/** The workspace of the /api/resources/shares routes, as the seed sends it. */
+export const breytaWorkspaceHeader = {
+  type: 'object',
+  required: ['x-breyta-workspace'],
+  properties: { 'x-breyta-workspace': { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } },
+} as const;
+
+export const shareTokenParams = {
+  type: 'object',
+  required: ['token'],
+  properties: { token: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+export const workspaceShareTokenParams = {
+  type: 'object',
+  required: ['ws', 'token'],
+  properties: { ...workspaceParams.properties, ...shareTokenParams.properties },
+} as const;

@@ -26,7 +26,11 @@ t.test('openapi.json in the repo matches the route schemas (run `npm run openapi
   const generated = (await generateOpenApi()) as Doc;
   t.same(kept, generated);
   t.same(Object.keys(generated.paths).sort(), [
+    '/api/resources/shares',
+    '/api/resources/shares/{token}',
     '/healthz',
+    '/public/artifact-previews/{token}',
+    '/public/artifact-previews/{token}/download',
     '/readyz',
     '/v1/resources',
     '/v1/resources/content',
@@ -34,6 +38,8 @@ t.test('openapi.json in the repo matches the route schemas (run `npm run openapi
     '/v1/signed/{path}',
     '/v1/workspaces/{ws}/http',
     '/v1/workspaces/{ws}/resources',
+    '/v1/workspaces/{ws}/shares',
+    '/v1/workspaces/{ws}/shares/{token}',
     '/v1/workspaces/{ws}/uploads',
     '/v1/workspaces/{ws}/uploads/{filename}',
   ]);

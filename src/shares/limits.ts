@@ -1,0 +1,13 @@
+/**
+ * Bounds of the public preview routes (docs/shares.md#bounds). A share link
+ * needs no login, so every read it causes is bounded whatever the artifact's
+ * size: the page reads at most PREVIEW_MAX_BYTES of text (and says so when it
+ * stopped there), shows an image inline only up to PREVIEW_IMAGE_MAX_BYTES,
+ * and the download serves artifacts up to DOWNLOAD_MAX_BYTES.
+ */
+export const PREVIEW_MAX_BYTES = 256 * 1024;
+export const PREVIEW_IMAGE_MAX_BYTES = 2 * 1024 * 1024;
+export const DOWNLOAD_MAX_BYTES = 16 * 1024 * 1024;
+/** Rows and columns a CSV preview shows at most. */
+export const CSV_MAX_ROWS = 1000;
+export const CSV_MAX_COLUMNS = 100;
