@@ -1,18 +1,12 @@
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
-import { randomUUID } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Janitor } from '../janitor.js';
+import type { StagedUpload } from '../staged-write.js';
 import { gcsStatus } from './gcs-errors.js';
 
-/**
- * Staging names live under `<store prefix>.blobgate-staging/`: beside the
- * `workspaces/` tree, so no workspace listing ever shows them, and under one
- * prefix the janitor's sweep (gcs-sweep.ts) and a lifecycle rule find what a
- * crashed process left.
- */
-export const STAGING_DIR = '.blobgate-staging/';
+/** Staging names live under `<store prefix>.blobgate-staging/` (staged-write.ts); the janitor's sweep (gcs-sweep.ts) finds them there. */
+export { STAGING_DIR, newStagingName } from '../staged-write.js';
 
 /**
  * The session record of a staging upload: `<staging name>.session`, a small
@@ -21,10 +15,6 @@ export const STAGING_DIR = '.blobgate-staging/';
  * after a crash the record is the only way to find and cancel one.
  */
 export const SESSION_SUFFIX = '.session';
-
-export function newStagingName(storePrefix: string): string {
-  return `${storePrefix}${STAGING_DIR}${randomUUID()}`;
-}
 
 /**
  * Longest a failed write waits for the client's stream to close and for a
@@ -51,7 +41,7 @@ const FRESH = Object.freeze({ ifGenerationMatch: 0 });
  * Memory: the client assembles each chunk (`chunkSize`) in memory and keeps
  * it until GCS acknowledged it (see DEFAULT_CHUNK_SIZE in gcs-write.ts).
  */
-export class StagedUpload {
+export class GcsStagedUpload implements StagedUpload {
   private opening: Promise<void> | undefined;
   private session: string | undefined;
   private stream: Writable | undefined;
@@ -61,8 +51,11 @@ export class StagedUpload {
     private readonly file: File,
     private readonly metadata: FileMetadata,
     private readonly chunkSize: number,
-    private readonly janitor: Janitor,
   ) {}
+
+  get name(): string {
+    return this.file.name;
+  }
 
   /** Creates the resumable session and its record; resolves once both exist. */
   open(): Promise<void> {
@@ -86,7 +79,7 @@ export class StagedUpload {
    * GCS finalized the staging object and the client checked its crc32c.
    */
   send(source: Readable): Promise<void> {
-    if (this.session === undefined) throw new Error('StagedUpload.send() before open()');
+    if (this.session === undefined) throw new Error('GcsStagedUpload.send() before open()');
     const ws = this.file.createWriteStream({
       uri: this.session,
       resumable: true,
@@ -109,22 +102,21 @@ export class StagedUpload {
 
   /**
    * After a failure: waits (bounded) for the client's stream to close and for
-   * a session POST (or its record) still in flight, then hands the janitor the cleanup:
-   * cancel the session, delete the staging object (the last chunk may have
-   * finalized it before the cancel arrived) and the session record.
+   * a session POST (or its record) still in flight; the cleanup cancels the
+   * session, deletes the staging object (the last chunk may have finalized it
+   * before the cancel arrived) and the session record.
    */
-  async discard(): Promise<void> {
+  async settle(): Promise<() => Promise<void>> {
     const stream = this.stream;
     if (stream && !stream.closed) await bounded(finished(stream).catch(() => undefined));
     if (this.opening) await bounded(this.opening.catch(() => undefined));
     const { storage, file, session } = this;
-    await this.janitor.discard(`resumable upload to ${file.name}`, () => discardStaging(storage, file, session));
+    return () => discardStaging(storage, file, session);
   }
 
-  /** After a publish: the janitor deletes the staging object and its session record. */
-  async release(): Promise<void> {
-    const { storage, file } = this;
-    await this.janitor.discard(`staging object ${file.name}`, () => discardStaging(storage, file, undefined));
+  /** After a publish: deletes the staging object and its session record. */
+  remove(): Promise<void> {
+    return discardStaging(this.storage, this.file, undefined);
   }
 }
 

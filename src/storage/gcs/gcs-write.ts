@@ -1,14 +1,10 @@
-import { feed, readHead } from '../stream-head.js';
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
-import { encodeMeta } from '../meta-codec.js';
-import { ByteMeter } from '../meter.js';
-import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
-import { gcsStatus, isBucketMissing } from './gcs-errors.js';
-import { StagedUpload } from './gcs-staging.js';
 import type { Janitor } from '../janitor.js';
+import { encodeMeta } from '../meta-codec.js';
+import { type Commit, type StagedWriteBackend, writeStaged } from '../staged-write.js';
+import { gcsStatus, isBucketMissing } from './gcs-errors.js';
+import { GcsStagedUpload } from './gcs-staging.js';
 
 /**
  * The GCS write path: all or nothing, with the complete meta (incl. sha256)
@@ -18,7 +14,8 @@ import type { Janitor } from '../janitor.js';
  * object's custom metadata is fixed when its upload starts (the resumable
  * session's initiation request, or the JSON part of a multipart upload).
  *
- * The design:
+ * The design (the sequence is the shared staged-write protocol,
+ * staged-write.ts; this file is its GCS adapter):
  * - Read the body (through the ByteMeter) until more than one chunk has
  *   arrived or it ends. A body of at most one chunk is uploaded to the final
  *   name in one request (`resumable: false`, a multipart upload) that carries
@@ -52,8 +49,8 @@ import type { Janitor } from '../janitor.js';
  * write rejects per write-errors.ts precedence. That cleanup is the store's
  * janitor's (janitor.ts): when GCS is unreachable it is retried until done.
  * Waiting for the upload is raced against the signal and the meter's
- * failure, so a client stream that never settles on a source error (#2367)
- * cannot hold the write. A crash of the process mid-write can still leave a
+ * failure (the protocol's `raceStop`), so a client stream that never settles
+ * on a source error (#2367) cannot hold the write. A crash of the process mid-write can still leave a
  * session (it never becomes an object) or a staging object: the janitor's
  * sweep (gcs-sweep.ts) finds both through the staging prefix and the session
  * record once older than the grace period; a lifecycle rule deleting
@@ -89,85 +86,36 @@ export interface GcsWriteTarget {
 }
 
 export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Promise<StoredObject> {
-  if (req.signal.aborted) {
-    req.body.destroy();
-    throw abortError(req.signal);
-  }
-  const meter = new ByteMeter(req.maxBytes);
-  const watched = watchBody(req.body, meter);
-  const stop = stopTrigger(req.signal, meter);
-  const piped = pipeline(req.body, meter, { signal: req.signal });
-  piped.catch(() => undefined); // its error reaches us through the meter, watchBody and stop
-  const bytes = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let staged: StagedUpload | undefined;
-  try {
-    const announcedLarge = req.expectedSize !== undefined && req.expectedSize > t.chunkSize;
-    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(bytes, t.chunkSize);
-    if (head.ended) {
-      await piped;
-      return await putWhole(t, req, head.chunks, meter.bytes, meter.sha256);
-    }
-    const staging = t.bucket.file(t.stagingName);
-    staged = new StagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize, t.janitor);
-    await Promise.race([staged.open(), stop.promise]);
-    if (req.signal.aborted) throw abortError(req.signal);
-    const sent = staged.send(Readable.from(feed(head.chunks, bytes), { objectMode: false }));
-    sent.catch(() => undefined); // when stop wins the race, the failure is handled below
-    await Promise.race([sent, stop.promise]);
-    await piped;
-    if (req.signal.aborted) throw abortError(req.signal);
-    return await publishStaged(t, req, staged, staging, meter);
-  } catch (err) {
-    // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
-    const failure = writeFailure(stop.meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
-    staged?.stop();
-    meter.destroy();
-    if (!req.body.destroyed) req.body.destroy();
-    await staged?.discard();
-    throw failure;
-  } finally {
-    stop.dispose();
-    watched.dispose();
-  }
+  return writeStaged(gcsBackend(t, req), req);
 }
 
-/**
- * A promise that rejects the moment the signal aborts or the meter fails
- * (cap breach, or a source error carried through the pipeline), so no wait on
- * the client library outlives the write's own failure.
- */
-function stopTrigger(signal: AbortSignal, meter: ByteMeter): { promise: Promise<never>; readonly meterError: unknown; dispose(): void } {
-  let reject!: (err: unknown) => void;
-  let meterError: unknown;
-  const promise = new Promise<never>((_, rej) => {
-    reject = rej;
-  });
-  promise.catch(() => undefined); // only ever raced
-  const onAbort = (): void => reject(abortError(signal));
-  const onMeterError = (err: unknown): void => {
-    meterError ??= err;
-    reject(err);
-  };
-  signal.addEventListener('abort', onAbort, { once: true });
-  meter.on('error', onMeterError);
+/** The GCS side of the staged-write protocol (staged-write.ts). */
+function gcsBackend(t: GcsWriteTarget, req: WriteRequest): StagedWriteBackend {
+  const file = t.bucket.file(t.objectName);
+  const staging = t.bucket.file(t.stagingName);
   return {
-    promise,
-    get meterError() {
-      return meterError;
+    unit: t.chunkSize,
+    uploadKind: 'resumable upload',
+    // An announced large body opens its session without reading a chunk first;
+    // every wait on the client is raced against the stop trigger (#2367).
+    options: { trustExpectedSize: true, raceStop: true },
+    janitor: t.janitor,
+    async live() {
+      const [md] = await file.getMetadata();
+      return { size: Number(md.size), metadata: md.metadata ?? undefined };
     },
-    dispose: () => {
-      signal.removeEventListener('abort', onAbort);
-      meter.off('error', onMeterError);
+    putWhole: (chunks, meta, commit) => putWhole(file, chunks, meta, commit),
+    stage: () => new GcsStagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize),
+    /** Publishes the finalized staging object at the final name with the complete metadata. */
+    async publish(meta, commit) {
+      // The client retries the rewrite (GCS_RETRY_OPTIONS in client.ts): sent twice it publishes the same bytes and meta.
+      await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }));
     },
   };
 }
 
 function objectMetadata(contentType: string, custom: Record<string, string>): FileMetadata {
   return { contentType, metadata: custom };
-}
-
-function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta {
-  return { ...req.meta, size, sha256 };
 }
 
 /**
@@ -185,10 +133,7 @@ function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta 
  * cannot publish twice (it gets a 412, and the metadata check confirms the
  * first), and a concurrent writer's 412 just means: replace that one instead.
  */
-async function putWhole(t: GcsWriteTarget, req: WriteRequest, chunks: Buffer[], size: number, sha256: string): Promise<StoredObject> {
-  if (req.signal.aborted) throw abortError(req.signal);
-  const meta = finalMeta(req, size, sha256);
-  const file = t.bucket.file(t.objectName);
+async function putWhole(file: File, chunks: Buffer[], meta: ObjectMeta, commit: Commit): Promise<void> {
   const metadata = objectMetadata(meta.contentType, encodeMeta(meta));
   let expected: number | string = 0;
   for (let attempt = 1; ; attempt++) {
@@ -196,8 +141,8 @@ async function putWhole(t: GcsWriteTarget, req: WriteRequest, chunks: Buffer[], 
     const send = (): Promise<unknown> =>
       file.save(() => chunks.values(), { resumable: false, validation: 'crc32c', metadata, preconditionOpts: { ifGenerationMatch } });
     try {
-      await commit(send, () => isCommitted(file, meta));
-      return { key: req.key, meta };
+      await commit(send);
+      return;
     } catch (err) {
       if (gcsStatus(err) !== 412 || attempt >= REPLACE_ATTEMPTS) throw err;
       expected = await liveGeneration(file);
@@ -217,21 +162,4 @@ async function liveGeneration(file: File): Promise<number | string> {
     if (gcsStatus(err) === 404 && !isBucketMissing(err)) return 0;
     throw err;
   }
-}
-
-/** Publishes the finalized staging object at the final name with the complete metadata. */
-async function publishStaged(t: GcsWriteTarget, req: WriteRequest, staged: StagedUpload, staging: File, meter: ByteMeter): Promise<StoredObject> {
-  const meta = finalMeta(req, meter.bytes, meter.sha256);
-  const file = t.bucket.file(t.objectName);
-  // The client retries the rewrite (GCS_RETRY_OPTIONS in client.ts): sent twice it publishes the same bytes and meta.
-  await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }), () => isCommitted(file, meta));
-  // Committed: the write succeeded even if these deletes fail; the janitor retries them.
-  await staged.release();
-  return { key: req.key, meta };
-}
-
-async function isCommitted(file: File, meta: ObjectMeta): Promise<boolean> {
-  const [md] = await file.getMetadata();
-  const expected = encodeMeta(meta);
-  return Number(md.size) === meta.size && Object.entries(expected).every(([k, v]) => md.metadata?.[k] === v);
 }

@@ -1,16 +1,10 @@
-import { feed, readHead } from '../stream-head.js';
 import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BlobgateError } from '../../errors.js';
-import type { ObjectMeta, StoredObject, WriteRequest } from '../driver.js';
-import { encodeMeta } from '../meta-codec.js';
+import type { StoredObject, WriteRequest } from '../driver.js';
 import type { Janitor } from '../janitor.js';
-import { ByteMeter } from '../meter.js';
-import { abortError, commitOrConfirm as commit, watchBody, writeFailure } from '../write-errors.js';
-import { discardStaging, encodeKeyPath, removeStagingObject } from './staging.js';
-import { type TransferClient, trackTransfer } from './transfer-client.js';
+import { encodeMeta } from '../meta-codec.js';
+import { type StagedWriteBackend, writeStaged } from '../staged-write.js';
+import { S3StagedUpload, encodeKeyPath } from './staging.js';
 
 /**
  * The S3 write path: all or nothing, with the complete meta (incl. sha256) on
@@ -20,7 +14,8 @@ import { type TransferClient, trackTransfer } from './transfer-client.js';
  * after the last byte, while a multipart upload's metadata is fixed at
  * CreateMultipartUpload.
  *
- * The design:
+ * The design (the sequence is the shared staged-write protocol,
+ * staged-write.ts; this file is its S3 adapter):
  * - Read the body (through the ByteMeter) until more than one part has
  *   arrived or it ends. A body of at most one part goes up in one PutObject
  *   that carries the final metadata: atomic, no copy. This is the common case
@@ -105,145 +100,49 @@ export function effectivePartSize(partSize: number, maxBytes: number, expectedSi
 }
 
 export async function writeS3Object(t: S3WriteTarget, req: WriteRequest): Promise<StoredObject> {
-  if (req.signal.aborted) {
-    req.body.destroy();
-    throw abortError(req.signal);
-  }
-  const partSize = effectivePartSize(t.partSize, req.maxBytes, req.expectedSize);
-  const meter = new ByteMeter(req.maxBytes);
-  const watched = watchBody(req.body, meter);
-  let meterError: unknown;
-  const onMeterError = (err: unknown): void => {
-    meterError ??= err;
+  return writeStaged(s3Backend(t, req, effectivePartSize(t.partSize, req.maxBytes, req.expectedSize)), req);
+}
+
+/** The S3 side of the staged-write protocol (staged-write.ts). */
+function s3Backend(t: S3WriteTarget, req: WriteRequest, partSize: number): StagedWriteBackend {
+  return {
+    unit: partSize,
+    uploadKind: 'multipart upload',
+    // The head is always read: a body of one part must not reach lib-storage's single-part PutObject (#5109).
+    options: { trustExpectedSize: false, raceStop: false },
+    janitor: t.janitor,
+    async live() {
+      const head = await t.client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.objectKey }));
+      return { size: head.ContentLength, metadata: head.Metadata };
+    },
+    /** A body of at most one part: one PutObject with the final metadata. */
+    async putWhole(chunks, meta, commit) {
+      const body = Buffer.concat(chunks);
+      const put = new PutObjectCommand({
+        Bucket: t.bucket,
+        Key: t.objectKey,
+        Body: body,
+        ContentLength: body.length,
+        ContentType: meta.contentType,
+        Metadata: encodeMeta(meta),
+      });
+      await commit(() => t.client.send(put));
+    },
+    stage: () => new S3StagedUpload(t.client, t.bucket, t.stagingKey, req.meta.contentType, partSize, t.queueSize),
+    /** Publishes the completed staging object at the final key with the complete metadata. */
+    async publish(meta, commit) {
+      if (meta.size > MAX_COPY_BYTES) {
+        throw new BlobgateError('storage_error', `Objects over ${MAX_COPY_BYTES} bytes cannot be published by the S3 driver (CopyObject limit); nothing was stored.`);
+      }
+      const copy = new CopyObjectCommand({
+        Bucket: t.bucket,
+        Key: t.objectKey,
+        CopySource: `${t.bucket}/${encodeKeyPath(t.stagingKey)}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: meta.contentType,
+        Metadata: encodeMeta(meta),
+      });
+      await commit(() => t.client.send(copy));
+    },
   };
-  meter.on('error', onMeterError);
-  const piped = pipeline(req.body, meter, { signal: req.signal });
-  piped.catch(() => undefined); // its error reaches us through the meter and watchBody
-  const bytes = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let staged: StagedUpload | undefined;
-  try {
-    const head = await readHead(bytes, partSize);
-    if (head.ended) {
-      await piped;
-      return await putWhole(t, req, Buffer.concat(head.chunks), meter.sha256);
-    }
-    staged = new StagedUpload(t, req, partSize, Readable.from(feed(head.chunks, bytes), { objectMode: false }), meter);
-    await staged.done();
-    await piped;
-    if (req.signal.aborted) throw abortError(req.signal);
-    return await publishStaged(t, req, meter);
-  } catch (err) {
-    // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
-    const failure = writeFailure(meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
-    staged?.stop();
-    meter.destroy();
-    if (!req.body.destroyed) req.body.destroy();
-    await staged?.discard();
-    throw failure;
-  } finally {
-    staged?.dispose();
-    meter.off('error', onMeterError);
-    watched.dispose();
-  }
-}
-
-function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta {
-  return { ...req.meta, size, sha256 };
-}
-
-/** A body of at most one part: one PutObject with the final metadata. */
-async function putWhole(t: S3WriteTarget, req: WriteRequest, body: Buffer, sha256: string): Promise<StoredObject> {
-  if (req.signal.aborted) throw abortError(req.signal);
-  const meta = finalMeta(req, body.length, sha256);
-  const put = new PutObjectCommand({
-    Bucket: t.bucket,
-    Key: t.objectKey,
-    Body: body,
-    ContentLength: body.length,
-    ContentType: meta.contentType,
-    Metadata: encodeMeta(meta),
-  });
-  await commit(() => t.client.send(put), () => isCommitted(t, meta));
-  return { key: req.key, meta };
-}
-
-/** Publishes the completed staging object at the final key with the complete metadata. */
-async function publishStaged(t: S3WriteTarget, req: WriteRequest, meter: ByteMeter): Promise<StoredObject> {
-  if (meter.bytes > MAX_COPY_BYTES) {
-    throw new BlobgateError('storage_error', `Objects over ${MAX_COPY_BYTES} bytes cannot be published by the S3 driver (CopyObject limit); nothing was stored.`);
-  }
-  const meta = finalMeta(req, meter.bytes, meter.sha256);
-  const copy = new CopyObjectCommand({
-    Bucket: t.bucket,
-    Key: t.objectKey,
-    CopySource: `${t.bucket}/${encodeKeyPath(t.stagingKey)}`,
-    MetadataDirective: 'REPLACE',
-    ContentType: meta.contentType,
-    Metadata: encodeMeta(meta),
-  });
-  await commit(() => t.client.send(copy), () => isCommitted(t, meta));
-  // Committed: the write succeeded even if this delete fails; the janitor retries it.
-  await t.janitor.discard(`staging object ${t.stagingKey}`, () => removeStagingObject(t.client, t.bucket, t.stagingKey));
-  return { key: req.key, meta };
-}
-
-async function isCommitted(t: S3WriteTarget, meta: ObjectMeta): Promise<boolean> {
-  const head = await t.client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.objectKey }));
-  const expected = encodeMeta(meta);
-  return head.ContentLength === meta.size && Object.entries(expected).every(([k, v]) => head.Metadata?.[k] === v);
-}
-
-/**
- * One lib-storage multipart upload of the body to the staging key. Stops at
- * once (parts in flight cancelled, no new parts) when the signal fires or the
- * meter fails, rather than after the parts in flight.
- */
-class StagedUpload {
-  private readonly transfer: TransferClient;
-  private readonly upload: Upload;
-  private readonly onStop = (): void => this.stop();
-
-  constructor(
-    private readonly t: S3WriteTarget,
-    private readonly req: WriteRequest,
-    partSize: number,
-    private readonly body: Readable,
-    private readonly meter: ByteMeter,
-  ) {
-    this.transfer = trackTransfer(t.client);
-    this.upload = new Upload({
-      client: this.transfer.client,
-      // No ContentLength: the size is counted, never announced, so lib-storage's
-      // expected-part-count check (the one that once skipped the abort, #8299) does not apply.
-      params: { Bucket: t.bucket, Key: t.stagingKey, Body: body, ContentType: req.meta.contentType },
-      partSize,
-      queueSize: t.queueSize,
-      leavePartsOnError: false,
-    });
-    req.signal.addEventListener('abort', this.onStop, { once: true });
-    meter.once('error', this.onStop);
-  }
-
-  async done(): Promise<void> {
-    await this.upload.done();
-  }
-
-  stop(): void {
-    this.transfer.cancel();
-    void this.upload.abort();
-    this.body.destroy();
-  }
-
-  /** After a failure: waits for lib-storage's requests to come back, then has the janitor remove whatever the upload left. */
-  async discard(): Promise<void> {
-    await this.transfer.settled();
-    const { client, bucket, stagingKey } = this.t;
-    const ids = new Set(this.transfer.uploadIds);
-    await this.t.janitor.discard(`multipart upload to ${stagingKey}`, () => discardStaging(client, bucket, stagingKey, ids));
-  }
-
-  dispose(): void {
-    this.req.signal.removeEventListener('abort', this.onStop);
-    this.meter.off('error', this.onStop);
-  }
 }

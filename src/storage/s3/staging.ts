@@ -1,16 +1,66 @@
 import { AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
-import { randomUUID } from 'node:crypto';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import type { StagedUpload } from '../staged-write.js';
 import { errorName } from './s3-errors.js';
+import { type TransferClient, trackTransfer } from './transfer-client.js';
+
+/** Staging keys live under `<store prefix>.blobgate-staging/` (staged-write.ts). */
+export { STAGING_DIR, newStagingName as newStagingKey } from '../staged-write.js';
 
 /**
- * Staging keys live under `<store prefix>.blobgate-staging/`: beside the
- * `workspaces/` tree, so no workspace listing ever shows them, and under one
- * prefix an operator can give a lifecycle rule.
+ * One lib-storage multipart upload of the body to the staging key. stop()
+ * ends it at once (parts in flight cancelled, no new parts) rather than after
+ * the parts in flight; the protocol calls it when the signal fires or the
+ * meter fails.
  */
-export const STAGING_DIR = '.blobgate-staging/';
+export class S3StagedUpload implements StagedUpload {
+  private readonly transfer: TransferClient;
+  private upload: Upload | undefined;
+  private body: Readable | undefined;
 
-export function newStagingKey(storePrefix: string): string {
-  return `${storePrefix}${STAGING_DIR}${randomUUID()}`;
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    readonly name: string,
+    private readonly contentType: string,
+    private readonly partSize: number,
+    private readonly queueSize: number,
+  ) {
+    this.transfer = trackTransfer(client);
+  }
+
+  async send(body: Readable): Promise<void> {
+    this.body = body;
+    this.upload = new Upload({
+      client: this.transfer.client,
+      // No ContentLength: the size is counted, never announced, so lib-storage's
+      // expected-part-count check (the one that once skipped the abort, #8299) does not apply.
+      params: { Bucket: this.bucket, Key: this.name, Body: body, ContentType: this.contentType },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    await this.upload.done();
+  }
+
+  stop(): void {
+    this.transfer.cancel();
+    void this.upload?.abort();
+    this.body?.destroy();
+  }
+
+  /** Waits for lib-storage's requests to come back; the cleanup aborts every upload seen and deletes the staging object. */
+  async settle(): Promise<() => Promise<void>> {
+    await this.transfer.settled();
+    const { client, bucket, name } = this;
+    const ids = new Set(this.transfer.uploadIds);
+    return () => discardStaging(client, bucket, name, ids);
+  }
+
+  remove(): Promise<void> {
+    return removeStagingObject(this.client, this.bucket, this.name);
+  }
 }
 
 /** A key as the path part of `x-amz-copy-source`: each segment URI-encoded, slashes kept. */

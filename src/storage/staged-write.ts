@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectMeta, StoredObject, WriteRequest } from './driver.js';
+import type { Janitor } from './janitor.js';
+import { encodeMeta } from './meta-codec.js';
+import { ByteMeter } from './meter.js';
+import { feed, readHead } from './stream-head.js';
+import { abortError, commitOrConfirm, watchBody, writeFailure } from './write-errors.js';
+
+/**
+ * The staged-write protocol of the object-store drivers (S3, GCS), written
+ * once; each backend supplies a small adapter (s3/s3-write.ts,
+ * gcs/gcs-write.ts). All or nothing, with the complete meta (incl. sha256)
+ * on the object the moment it appears (docs/storage-contract.md#staged-writes):
+ *
+ * 1. Read the body through the ByteMeter until more than one write unit (an
+ *    S3 part, a GCS chunk) arrived or it ended.
+ * 2. A body of at most one unit goes up in one request to the final name
+ *    that carries the final metadata: atomic, nothing staged.
+ * 3. A larger body is uploaded (multipart, resumable) to a hidden staging
+ *    name under `<prefix>.blobgate-staging/`, then published at the final
+ *    name with the complete metadata by one atomic server-side copy, and the
+ *    staging object is deleted.
+ * 4. The request that makes the object visible (step 2's, or the copy) is
+ *    never cancelled and, when it fails, the live object decides whether it
+ *    took effect anyway (commitOrConfirm).
+ * 5. On any failure the staged upload is stopped, the body destroyed, the
+ *    upload's every trace handed to the store's janitor (which retries while
+ *    the store is unreachable), and the write rejects per write-errors.ts
+ *    precedence.
+ *
+ * The signal is honoured until the commit request is sent.
+ */
+
+/**
+ * Staging names live under `<store prefix>.blobgate-staging/`: beside the
+ * `workspaces/` tree, so no workspace listing ever shows them, and under one
+ * prefix the janitor's sweep and a lifecycle rule find what a crashed
+ * process left.
+ */
+export const STAGING_DIR = '.blobgate-staging/';
+
+/** A fresh physical staging name for one write. */
+export function newStagingName(storePrefix: string): string {
+  return `${storePrefix}${STAGING_DIR}${randomUUID()}`;
+}
+
+/** Runs one commit request under commit-or-confirm against the write's final meta. */
+export type Commit = (send: () => Promise<unknown>) => Promise<void>;
+
+/** What the final name holds now, as far as a commit check needs it. */
+export interface LiveObject {
+  size: number | undefined;
+  /** The object's custom metadata (S3 user metadata, GCS custom metadata). */
+  metadata: Record<string, unknown> | undefined;
+}
+
+/** One upload of a body to the staging name, as a backend does it. */
+export interface StagedUpload {
+  /** The physical staging name (for the janitor's messages). */
+  readonly name: string;
+  /** When present, runs before the body is sent (GCS: creates the resumable session and its record). */
+  open?(): Promise<void>;
+  /** Uploads `body` to the staging name; resolves once the staging object is complete. */
+  send(body: Readable): Promise<void>;
+  /** Stops at once: no further requests, those in flight cancelled where that is safe. Called more than once. */
+  stop(): void;
+  /**
+   * After a failure (stop() was called): waits until the upload's requests
+   * came back, bounded where the client may hang, then returns the cleanup
+   * of everything the upload may have left. The janitor runs it and retries
+   * it; it must be safe to run again and reject while anything may remain.
+   */
+  settle(): Promise<() => Promise<void>>;
+  /** After a publish: deletes the staging object (and what belongs to it). Safe to run again. */
+  remove(): Promise<void>;
+}
+
+export interface StagedWriteOptions {
+  /**
+   * Trust an announced size: when `expectedSize` is over one unit, skip
+   * step 1 and stage at once. Not for S3, where a body that turns out to fit
+   * in one part must never reach lib-storage's single-part PutObject, which
+   * ignores abort (aws-sdk-js-v3 #5109).
+   */
+  trustExpectedSize: boolean;
+  /**
+   * Race every wait on the staged upload (open, send) against the stop
+   * trigger (the signal's abort, the meter's failure), instead of relying
+   * on the stopped upload to reject. GCS needs it: the client's write stream
+   * has failed to settle on a source error (googleapis/nodejs-storage#2367),
+   * and a write must fail in bounded time whatever the client does.
+   * lib-storage's `done()` rejects once its upload is aborted.
+   */
+  raceStop: boolean;
+}
+
+export interface StagedWriteBackend {
+  /** The write unit: a body of at most this many bytes goes up in one request. */
+  readonly unit: number;
+  /** What a failed staged upload leaves, for the janitor's messages: "multipart upload", "resumable upload". */
+  readonly uploadKind: string;
+  readonly options: StagedWriteOptions;
+  /** Owns the cleanup of a failed upload and of the staging object after a publish. */
+  readonly janitor: Janitor;
+  /** The object at the final name now; rejects when there is none. */
+  live(): Promise<LiveObject>;
+  /** One request (per attempt, each through `commit`) to the final name with the final metadata. */
+  putWhole(chunks: Buffer[], meta: ObjectMeta, commit: Commit): Promise<void>;
+  /** A new staged upload to this write's staging name, with the initial metadata (`req.meta`). */
+  stage(): StagedUpload;
+  /** Publishes the complete staging object at the final name with the final metadata, through `commit`. */
+  publish(meta: ObjectMeta, commit: Commit): Promise<void>;
+}
+
+export async function writeStaged(backend: StagedWriteBackend, req: WriteRequest): Promise<StoredObject> {
+  if (req.signal.aborted) {
+    req.body.destroy();
+    throw abortError(req.signal);
+  }
+  const { options, janitor } = backend;
+  const meter = new ByteMeter(req.maxBytes);
+  const watched = watchBody(req.body, meter);
+  const trigger = stopTrigger(req.signal, meter);
+  const piped = pipeline(req.body, meter, { signal: req.signal });
+  piped.catch(() => undefined); // its error reaches us through the meter, watchBody and the trigger
+  const bytes = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const wait = <T>(p: Promise<T>): Promise<T> => {
+    if (!options.raceStop) return p;
+    p.catch(() => undefined); // when the trigger wins the race, the failure is handled below
+    return Promise.race([p, trigger.promise]);
+  };
+  const commit = (meta: ObjectMeta): Commit => (send) => commitOrConfirm(send, () => isCommitted(backend, meta));
+  let staged: StagedUpload | undefined;
+  let unhook: (() => void) | undefined;
+  try {
+    const announcedLarge = options.trustExpectedSize && req.expectedSize !== undefined && req.expectedSize > backend.unit;
+    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(bytes, backend.unit);
+    if (head.ended) {
+      await piped;
+      if (req.signal.aborted) throw abortError(req.signal);
+      const meta = finalMeta(req, meter.bytes, meter.sha256);
+      await backend.putWhole(head.chunks, meta, commit(meta));
+      return { key: req.key, meta };
+    }
+    const upload = backend.stage();
+    staged = upload;
+    unhook = stopOn(req.signal, meter, () => upload.stop());
+    if (upload.open) {
+      await wait(upload.open());
+      if (req.signal.aborted) throw abortError(req.signal);
+    }
+    await wait(upload.send(Readable.from(feed(head.chunks, bytes), { objectMode: false })));
+    await piped;
+    if (req.signal.aborted) throw abortError(req.signal);
+    const meta = finalMeta(req, meter.bytes, meter.sha256);
+    await backend.publish(meta, commit(meta));
+    // Committed: the write succeeded even if this delete fails; the janitor retries it.
+    await janitor.discard(`staging object ${upload.name}`, () => upload.remove());
+    return { key: req.key, meta };
+  } catch (err) {
+    // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
+    const failure = writeFailure(trigger.meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
+    staged?.stop();
+    meter.destroy();
+    if (!req.body.destroyed) req.body.destroy();
+    if (staged) {
+      const cleanup = await staged.settle();
+      await janitor.discard(`${backend.uploadKind} to ${staged.name}`, cleanup);
+    }
+    throw failure;
+  } finally {
+    unhook?.();
+    trigger.dispose();
+    watched.dispose();
+  }
+}
+
+function finalMeta(req: WriteRequest, size: number, sha256: string): ObjectMeta {
+  return { ...req.meta, size, sha256 };
+}
+
+/** Whether the final name holds this write's object: its size and every field of its encoded meta. */
+async function isCommitted(backend: StagedWriteBackend, meta: ObjectMeta): Promise<boolean> {
+  const live = await backend.live();
+  const expected = encodeMeta(meta);
+  return live.size === meta.size && Object.entries(expected).every(([k, v]) => live.metadata?.[k] === v);
+}
+
+/**
+ * The stop trigger: a promise that rejects the moment the signal aborts or
+ * the meter fails (cap breach, or a source error carried through the
+ * pipeline), and the meter's first error, which outranks whatever a stopped
+ * backend rejects with.
+ */
+function stopTrigger(signal: AbortSignal, meter: ByteMeter): { promise: Promise<never>; readonly meterError: unknown; dispose(): void } {
+  let reject!: (err: unknown) => void;
+  let meterError: unknown;
+  const promise = new Promise<never>((_, rej) => {
+    reject = rej;
+  });
+  promise.catch(() => undefined); // only ever raced
+  const onAbort = (): void => reject(abortError(signal));
+  const onMeterError = (err: unknown): void => {
+    meterError ??= err;
+    reject(err);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  meter.on('error', onMeterError);
+  return {
+    promise,
+    get meterError() {
+      return meterError;
+    },
+    dispose: () => {
+      signal.removeEventListener('abort', onAbort);
+      meter.off('error', onMeterError);
+    },
+  };
+}
+
+/** Stops the staged upload at once when the signal aborts or the meter fails, rather than after its requests in flight. */
+function stopOn(signal: AbortSignal, meter: ByteMeter, stop: () => void): () => void {
+  signal.addEventListener('abort', stop, { once: true });
+  meter.once('error', stop);
+  return () => {
+    signal.removeEventListener('abort', stop);
+    meter.off('error', stop);
+  };
+}
