@@ -14,25 +14,52 @@ import type { TransferObserver } from '../step/transfer-observer.js';
 /**
  * Prometheus metrics, on a registry of this app's own (several apps in one
  * process, as in tests, do not share counters). Served at /metrics.
+ *
+ * Names follow the Prometheus naming rules that `promtool check metrics`
+ * applies (test/http/metrics-naming.test.ts runs it on a scrape): counters end
+ * in `_total`, nothing else does, and a unit is spelled in the name
+ * (`_bytes`, `_seconds`) before the `_total`.
  */
 export class Metrics implements TransferObserver {
   readonly registry = new Registry();
   readonly transfers: Counter<'kind' | 'outcome' | 'tier' | 'store'>;
-  readonly bytesPersisted: Counter<'tier' | 'store'>;
-  readonly upstreamSeconds: Histogram<'outcome'>;
+  readonly persistedBytes: Counter<'tier' | 'store'>;
+  readonly transferSize: Histogram<'kind' | 'tier' | 'store'>;
+  readonly progressBytes: Counter<'kind' | 'store'>;
+  readonly transferBytes: Gauge<'kind' | 'store'>;
+  readonly servedBytes: Counter<'store'>;
+  readonly upstreamSeconds: Histogram<'status' | 'outcome'>;
   readonly storeSeconds: Histogram<'store' | 'outcome'>;
   readonly refusals: Counter<'reason'>;
   readonly signedUrls: Counter<'store'>;
 
   constructor(gate: TransferGate, cleanup?: CleanupSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'blobgate_' });
+    // prom-client also exports each of these counts as a gauge named `…_total`, which Prometheus
+    // reserves for counters; the same numbers stay in blobgate_nodejs_active_{handles,requests,resources}{type}.
+    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`blobgate_nodejs_active_${name}_total`);
     const registers = [this.registry];
     this.transfers = new Counter({ name: 'blobgate_transfers_total', help: 'Transfers (HTTP steps, uploads) by outcome: ok or the error code.', labelNames: ['kind', 'outcome', 'tier', 'store'], registers });
-    this.bytesPersisted = new Counter({ name: 'blobgate_bytes_persisted_total', help: 'Bytes committed to stores.', labelNames: ['tier', 'store'], registers });
+    this.persistedBytes = new Counter({ name: 'blobgate_persisted_bytes_total', help: 'Bytes committed to stores.', labelNames: ['tier', 'store'], registers });
+    this.transferSize = new Histogram({
+      name: 'blobgate_transfer_size_bytes',
+      help: 'Size of each committed transfer (a step\'s stored body, an uploaded file).',
+      labelNames: ['kind', 'tier', 'store'],
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
+    this.progressBytes = new Counter({
+      name: 'blobgate_transfer_progress_bytes_total',
+      help: 'Bytes streamed into stores as they flow, committed or not (its rate is the write throughput, also while a transfer runs).',
+      labelNames: ['kind', 'store'],
+      registers,
+    });
+    this.transferBytes = new Gauge({ name: 'blobgate_transfer_bytes', help: 'Bytes moved so far by the transfers writing now.', labelNames: ['kind', 'store'], registers });
+    this.servedBytes = new Counter({ name: 'blobgate_served_bytes_total', help: 'Bytes of stored objects sent to clients by content and signed reads.', labelNames: ['store'], registers });
     this.upstreamSeconds = new Histogram({
       name: 'blobgate_upstream_response_seconds',
-      help: 'Time from sending an upstream request to its response headers.',
-      labelNames: ['outcome'],
+      help: 'Time from sending an upstream request to its response headers; status is the upstream HTTP status ("" when none came), outcome ok, upstream_status or the error code.',
+      labelNames: ['status', 'outcome'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
@@ -54,9 +81,13 @@ export class Metrics implements TransferObserver {
     if (cleanup) cleanupMetrics(this.registry, cleanup);
   }
 
+  /** The observer reports the upstream's status, or an error code when no response came. */
   upstreamStarted(): (outcome: string) => void {
     const end = this.upstreamSeconds.startTimer();
-    return (outcome) => void end({ outcome });
+    return (outcome) => {
+      const status = /^\d{3}$/.test(outcome) ? outcome : '';
+      void end({ status, outcome: status === '' ? outcome : status.startsWith('2') ? 'ok' : 'upstream_status' });
+    };
   }
 
   storeWriteStarted(store: string): (outcome: string) => void {
@@ -64,14 +95,53 @@ export class Metrics implements TransferObserver {
     return (outcome) => void end({ outcome });
   }
 
+  /**
+   * An observer for one transfer, which also counts its bytes while they
+   * flow: blobgate_transfer_bytes holds what each store write moved so far
+   * until it ends (committed or not), blobgate_transfer_progress_bytes_total
+   * keeps counting. `onStore` learns each store a write goes to (the
+   * request's facts).
+   */
+  transferObserver(kind: TransferKind, onStore?: (store: string) => void): TransferObserver {
+    let current: { store: string; moved: number } | undefined;
+    return {
+      upstreamStarted: () => this.upstreamStarted(),
+      storeWriteStarted: (store) => {
+        onStore?.(store);
+        const write = { store, moved: 0 };
+        current = write;
+        const end = this.storeWriteStarted(store);
+        return (outcome) => {
+          end(outcome);
+          if (current === write) current = undefined;
+          this.transferBytes.dec({ kind, store }, write.moved);
+        };
+      },
+      bytesMoved: (n) => {
+        if (!current) return;
+        current.moved += n;
+        this.transferBytes.inc({ kind, store: current.store }, n);
+        this.progressBytes.inc({ kind, store: current.store }, n);
+      },
+    };
+  }
+
   /** Counts one finished transfer and, by its error code, a refusal. */
-  recordTransfer(kind: 'step' | 'upload', outcome: string, where: { tier?: string; store?: string; bytes?: number }): void {
+  recordTransfer(kind: TransferKind, outcome: string, where: { tier?: string; store?: string; bytes?: number }): void {
     this.transfers.inc({ kind, outcome, tier: where.tier ?? '', store: where.store ?? '' });
-    if (outcome === 'ok' && where.bytes !== undefined && where.store) this.bytesPersisted.inc({ tier: where.tier ?? '', store: where.store }, where.bytes);
+    if (outcome === 'ok' && where.bytes !== undefined && where.store) {
+      this.persistedBytes.inc({ tier: where.tier ?? '', store: where.store }, where.bytes);
+      this.transferSize.observe({ kind, tier: where.tier ?? '', store: where.store }, where.bytes);
+    }
     const reason = { cap_exceeded: 'cap', load_limit_exceeded: 'cap', destination_blocked: 'ssrf', overloaded: 'overload' }[outcome];
     if (reason) this.refusals.inc({ reason });
   }
 }
+
+export type TransferKind = 'step' | 'upload';
+
+/** Transfer sizes: 1 KiB to 4 GiB (the default ephemeral cap), a factor of 4 apart. */
+const SIZE_BUCKETS = Array.from({ length: 12 }, (_, i) => 1024 * 4 ** i);
 
 /** The stores' janitors as the store registry reports them (src/storage/registry.ts). */
 export interface CleanupSource {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { finishPlacement, planPlacement, type PersistSpec, type PlacementPlan, type SlotBinding } from '../persist/placement.js';
@@ -175,10 +175,11 @@ async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persis
   const searchIndex = toSearchIndex(persist['search-index']);
   fetched.body = resumableBody(res, res.request, budget, send, signal);
   const storeDone = deps.observer?.storeWriteStarted(placement.store);
+  if (res.decodedLength !== undefined) deps.observer?.sizeAnnounced?.(res.decodedLength);
   const stored = await persistUnderCap(cap, {
     driver,
     key: placement.key,
-    body: fetched.body,
+    body: deps.observer?.bytesMoved ? countedBody(fetched.body, deps.observer.bytesMoved.bind(deps.observer)) : fetched.body,
     ...(res.decodedLength !== undefined ? { announcedBytes: res.decodedLength } : {}),
     tier: placement.tier,
     ...(tier.ttlSeconds !== undefined ? { ttlSeconds: tier.ttlSeconds } : {}),
@@ -193,6 +194,23 @@ async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persis
   storeDone?.('ok');
   const described = { ...decodedHeaders(headers), 'content-type': placement.contentType, 'content-length': String(stored.meta.size) };
   return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers: described, 'upstream-headers': headers };
+}
+
+/**
+ * The body as the store reads it, each chunk's size told to `moved` (the
+ * observer's progress). One pipeline owns both streams from birth: the
+ * counter destroyed (the driver gave up) destroys the body and the body
+ * destroyed (the attempt ended) destroys the counter, and its error is
+ * reported by whoever reads the counter, never left unhandled.
+ */
+function countedBody(body: Readable, moved: (n: number) => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      moved(chunk.length);
+      done(null, chunk);
+    },
+  });
+  return pipeline(body, counter, () => undefined);
 }
 
 /** A restart that cannot happen (no attempts left) reports what the upstream did. */

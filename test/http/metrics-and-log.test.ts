@@ -30,11 +30,15 @@ t.test('metrics count transfers by outcome, bytes, refusals, signed URLs and dur
   t.equal(metric(text, 'blobgate_transfers_total', { kind: 'step', outcome: 'ok', tier: 'retained', store: 'retained' }), 2);
   t.equal(metric(text, 'blobgate_transfers_total', { outcome: 'cap_exceeded' }), 1);
   t.equal(metric(text, 'blobgate_transfers_total', { outcome: 'destination_blocked' }), 1);
-  t.equal(metric(text, 'blobgate_bytes_persisted_total', { tier: 'retained', store: 'retained' }), 1000);
+  t.equal(metric(text, 'blobgate_persisted_bytes_total', { tier: 'retained', store: 'retained' }), 1000);
+  t.equal(metric(text, 'blobgate_transfer_size_bytes_count', { kind: 'step', tier: 'retained', store: 'retained' }), 2, 'each committed transfer sized');
+  t.equal(metric(text, 'blobgate_transfer_size_bytes_sum', { kind: 'step', tier: 'retained', store: 'retained' }), 1000);
+  t.equal(metric(text, 'blobgate_transfer_size_bytes_bucket', { kind: 'step', store: 'retained', le: '1024' }), 2, 'both below 1 KiB');
   t.equal(metric(text, 'blobgate_refusals_total', { reason: 'cap' }), 1);
   t.equal(metric(text, 'blobgate_refusals_total', { reason: 'ssrf' }), 1);
   t.equal(metric(text, 'blobgate_signed_urls_total', { store: 'retained' }), 1);
-  t.equal(metric(text, 'blobgate_upstream_response_seconds_count', { outcome: '200' }), 4, 'four upstream responses timed');
+  t.equal(metric(text, 'blobgate_upstream_response_seconds_count', { status: '200', outcome: 'ok' }), 4, 'four upstream responses timed');
+  t.equal(metric(text, 'blobgate_upstream_response_seconds_count', { status: '', outcome: 'destination_blocked' }), 1, 'a refused connect has no status');
   t.equal(metric(text, 'blobgate_store_write_seconds_count', { store: 'retained', outcome: 'ok' }), 2);
   t.equal(metric(text, 'blobgate_transfers_in_flight'), 0);
   t.equal(metric(text, 'blobgate_transfer_queue_length'), 0);
