@@ -6,6 +6,9 @@ import { requireTokenFor, TokenAuth } from './http/auth.js';
 import { frameworkError, installErrorHandling } from './http/error-handler.js';
 import { OPENAPI_OPTIONS } from './http/openapi-operations.js';
 import { healthRoutes } from './http/routes/health.js';
+import { jobRoutes } from './http/routes/jobs.js';
+import { jobEngineFor } from './jobs/build.js';
+import type { JobEngine } from './jobs/engine.js';
 import { listRoutes } from './http/routes/list.js';
 import { resourceRoutes } from './http/routes/resources.js';
 import { publicPreviewRoutes } from './http/routes/public-previews.js';
@@ -35,6 +38,8 @@ export interface AppDeps {
   gate?: TransferGate;
   /** The metrics; main.ts keeps a handle to serve them on a separate listener (metrics.listen). */
   metrics?: Metrics;
+  /** The job engine; main.ts keeps a handle for graceful shutdown and the records sweep. */
+  jobs?: JobEngine;
   /** Options for the pino logger fastify creates; `false` silences it. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -69,6 +74,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return payload;
   });
   const metrics = deps.metrics ?? new Metrics(gate, deps.stores);
+  const jobs =
+    deps.jobs ??
+    jobEngineFor(config, deps.stores, {
+      onWriteError: (err, job) => app.log.warn({ err, job: job.id, workspace: job.workspace }, 'a job record write failed'),
+      onDone: (job) => app.log.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended'),
+    });
   // Content and signed reads share one limit and one idle timeout (src/http/send-object.ts).
   const send = { reads: new ReadGate(config.limits.reads, config.limits.workspaceReads), idleSeconds: config.server.sendIdleTimeoutSeconds };
   // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).
@@ -88,7 +99,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Every other route needs the API token, checked before the body is read (src/http/auth.ts).
     void root.register(async (api) => {
       requireTokenFor(api, auth);
-      stepRoutes(api, { ...deps, gate, metrics });
+      stepRoutes(api, { ...deps, gate, metrics, jobs });
+      jobRoutes(api, { jobs, reads: send.reads });
       resourceRoutes(api, { config, stores: deps.stores, signer, metrics, send });
       listRoutes(api, { stores: deps.stores });
       uploadRoutes(api, { config, stores: deps.stores, gate, metrics });

@@ -15,6 +15,8 @@ import { cleanupLogLine } from './storage/janitor.js';
 import { StoreRegistry } from './storage/registry.js';
 import { GoogleTokenSource } from './upstream/google-token.js';
 import { UpstreamGuard } from './upstream/guard.js';
+import { jobEngineFor } from './jobs/build.js';
+import type { JobEngine } from './jobs/engine.js';
 
 /**
  * `npm start`: the embedded default needs no configuration — both tiers on
@@ -46,7 +48,14 @@ async function main(): Promise<void> {
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(gateLimits(config.limits));
   const metrics = new Metrics(gate, stores);
-  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics });
+  // The job engine's log goes through the app's logger, which exists once the app does.
+  let log: FastifyBaseLogger | undefined;
+  const jobs = jobEngineFor(config, stores, {
+    onWriteError: (err, job) => log?.warn({ err, job: job.id, workspace: job.workspace }, 'a job record write failed'),
+    onDone: (job) => log?.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended'),
+  });
+  const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics, jobs });
+  log = app.log;
   await installLifecycles(config, stores, (msg) => app.log.info(msg));
   // Each store's janitor: a log line per failed cleanup, recovery and sweep; then the sweep of what a crashed process left.
   stores.onCleanupEvent((e) => {
@@ -54,7 +63,7 @@ async function main(): Promise<void> {
     app.log[line.level](line.fields, line.msg);
   });
   stores.startJanitors();
-  const sweeper = startExpirySweep(stores, config.expiry.sweepIntervalSeconds, app.log);
+  const sweeper = startExpirySweep(stores, jobs, config.expiry.sweepIntervalSeconds, app.log);
 
   /**
    * Graceful shutdown: stop accepting, let in-flight transfers finish until
@@ -68,6 +77,8 @@ async function main(): Promise<void> {
     app.log.info({ signal, inFlight: gate.active, queued: gate.queued }, 'shutting down');
     clearInterval(sweeper);
     gate.close();
+    // Jobs still running at the deadline end as lost, so their idempotency keys may run them again elsewhere.
+    const jobsClosed = jobs.close(config.shutdown.deadlineSeconds * 1000);
     const closed = app.close();
     const deadline = new Promise<'deadline'>((r) => setTimeout(() => r('deadline'), config.shutdown.deadlineSeconds * 1000).unref());
     if ((await Promise.race([gate.idle().then(() => 'idle' as const), deadline])) === 'deadline') {
@@ -75,6 +86,7 @@ async function main(): Promise<void> {
       gate.abortAll(new BlobgateError('aborted', 'blobgate is shutting down; the transfer was aborted and nothing was stored. Retry it.'));
       await gate.idle();
     }
+    await jobsClosed;
     app.server.closeIdleConnections();
     // Downloads (content, signed URLs) are not transfers of the gate: they get a short grace, then are cut.
     const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), 2000).unref());
@@ -120,8 +132,14 @@ function refuseWithoutToken(host: string): never {
 }
 
 /** Deletes expired ephemeral blobs from stores that cannot expire them natively (the local store). */
-function startExpirySweep(stores: StoreRegistry, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
+function startExpirySweep(stores: StoreRegistry, jobs: JobEngine, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
   const sweep = async (): Promise<void> => {
+    try {
+      const removed = await jobs.sweepExpired();
+      if (removed > 0) log.info({ removed }, 'expired job and idempotency records removed');
+    } catch (err) {
+      log.warn({ err }, 'record expiry sweep failed');
+    }
     for (const [name, driver] of stores.entries()) {
       if (!driver.sweepExpired) continue;
       try {

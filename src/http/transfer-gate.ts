@@ -156,6 +156,24 @@ export class TransferGate {
     }
   }
 
+  /**
+   * The refusal run() would answer now for `key` (shutting down, or no slot
+   * and a full queue), or undefined when it would run or queue the
+   * transfer. A job checks it before it answers 202, so a full gate is
+   * refused to the caller, not recorded as a failed job.
+   */
+  refusal(key: GateKey | string = NO_KEY): BlobgateError | undefined {
+    if (this.closing) return new BlobgateError('aborted', 'blobgate is shutting down; retry against another instance.');
+    const k = typeof key === 'string' ? { tenant: key, workspace: key } : key;
+    if (this.mayStart(k)) return undefined;
+    try {
+      this.refuseIfFull(k);
+      return undefined;
+    } catch (err) {
+      return err instanceof BlobgateError ? err : undefined;
+    }
+  }
+
   /** Refuse new transfers from now on. */
   close(): void {
     this.closing = true;

@@ -40,6 +40,8 @@ export interface JobControl {
   started(): void;
   /** `n` more bytes moved into the store. */
   moved(n: number): void;
+  /** A new store write began (the transfer started over): the bytes count from zero again. */
+  rewind(): void;
   /** The size the source announced. */
   total(bytes: number): void;
 }
@@ -284,6 +286,10 @@ export class JobEngine {
       },
       moved: (n) => {
         run.bytes += n;
+      },
+      rewind: () => {
+        run.bytes = 0;
+        run.lastBeat = { at: Date.now(), bytes: 0 };
       },
       total: (bytes) => {
         run.total = bytes;
