@@ -6,12 +6,19 @@
  * replaced by a short placeholder before the text is rendered; the download
  * serves the artifact's bytes unchanged.
  */
-const RESOURCE_REF = /res:\/\/[^\s"'<>()[\]{}`]*/gi;
-const URL_LIKE = /(?:https?:\/\/|\/\/)?[^\s"'<>()[\]{}`]*(?:\/(?:api|v1)\/resources\/content|\/v1\/signed\/|[?&](?:X-Amz-|X-Goog-|GoogleAccessId=))[^\s"'<>()[\]{}`]*/gi;
-
 export const HIDDEN_REF = '[resource reference hidden]';
 export const HIDDEN_URL = '[private link hidden]';
 
+/** A run of characters that can belong to one URL; the text is cut into these once, so the checks below stay linear. */
+const RUN = /[^\s"'<>()[\]{}`]+/g;
+const RESOURCE_REF = /res:\/\/.*/i;
+const PRIVATE_URL = /\/(?:api|v1)\/resources\/content|\/v1\/signed\/|[?&](?:x-amz-|x-goog-|googleaccessid=)/i;
+
 export function hidePrivate(text: string): string {
-  return text.replace(RESOURCE_REF, HIDDEN_REF).replace(URL_LIKE, HIDDEN_URL);
+  // One pattern over the whole text with a URL-shaped prefix would backtrack quadratically on a long run
+  // without spaces (a public page must not be that slow to build); each run is looked at on its own instead.
+  return text.replace(RUN, (run) => {
+    if (PRIVATE_URL.test(run)) return HIDDEN_URL;
+    return RESOURCE_REF.test(run) ? run.replace(RESOURCE_REF, HIDDEN_REF) : run;
+  });
 }

@@ -1,4 +1,10 @@
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { buildApp } from '../../src/app.js';
+import { EmbeddedSecrets } from '../../src/secrets/provider.js';
+import { StoreRegistry } from '../../src/storage/registry.js';
+import { GoogleTokenSource } from '../../src/upstream/google-token.js';
+import { UpstreamGuard } from '../../src/upstream/guard.js';
 import type { Gateway } from '../helpers/gateway.js';
 
 /** Stores `body` as a retained raw upload of `ws` and answers its res:// URI (Gateway.call sends JSON only). */
@@ -39,4 +45,25 @@ export async function getPublic(url: string): Promise<{ status: number; headers:
   const res = await fetch(url);
   const bytes = Buffer.from(await res.arrayBuffer());
   return { status: res.status, headers: res.headers, text: bytes.toString('utf8'), bytes };
+}
+
+/**
+ * A second gateway process's worth of app over the same config and data
+ * directory as `gw` (its own store drivers and listener): another replica,
+ * for checking that what one replica did holds on the other.
+ */
+export async function startReplica(gw: Gateway): Promise<{ url: string; close(): Promise<void> }> {
+  const stores = await StoreRegistry.open(gw.config, { cleanLocalTmp: false });
+  const guard = new UpstreamGuard(gw.config.upstream.allow);
+  const app = buildApp({ config: gw.config, stores, guard, secrets: new EmbeddedSecrets(undefined, {}), google: new GoogleTokenSource(guard), signingSecret: 'test-signing-secret-0123456789abcdef', logger: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await app.close();
+      await guard.close();
+      await stores.close();
+    },
+  };
 }
