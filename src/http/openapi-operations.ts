@@ -95,6 +95,40 @@ function shareOperations(): Record<string, Operation> {
   };
 }
 
+/** The job routes (docs/jobs.md). */
+function jobOperations(): Record<string, Operation> {
+  const job = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } } });
+  const events = {
+    description: 'Server-sent events: `progress` (bytes, rate) about once a heartbeat while the job runs, then one `done` with the final job. Each id is the record sequence; send it back as Last-Event-ID to resume on any replica.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  };
+  return {
+    'GET /v1/workspaces/{ws}/jobs/{id}': { operationId: 'getJob', summary: 'Read one job', tags: ['jobs'], responses: { 200: job('The job as its record says now.') }, errors: [...API, 'not_found', 'storage_error'] },
+    'GET /v1/workspaces/{ws}/jobs/{id}/events': {
+      operationId: 'watchJob',
+      summary: 'Watch one job as server-sent events',
+      tags: ['jobs'],
+      parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'Resume after this event id.' }],
+      responses: { 200: events },
+      errors: [...API, 'not_found', 'storage_error', 'overloaded'],
+    },
+    'DELETE /v1/workspaces/{ws}/jobs/{id}': {
+      operationId: 'cancelJob',
+      summary: 'Cancel one job wherever it runs (idempotent)',
+      tags: ['jobs'],
+      responses: { 200: job('The job has ended (cancelled, or it had ended before).'), 202: job('The cancel is recorded; the replica running the job has not confirmed it yet.') },
+      errors: [...API, 'not_found', 'storage_error'],
+    },
+    'GET /v1/workspaces/{ws}/jobs': {
+      operationId: 'listJobs',
+      summary: 'List the jobs of a workspace',
+      tags: ['jobs'],
+      responses: { 200: { description: 'One page of jobs.', content: { 'application/json': { schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Job' } }, cursor: { type: 'string' } } } } } } },
+      errors: [...API, 'storage_error'],
+    },
+  };
+}
+
 const OPERATIONS: Record<string, Operation> = {
   'GET /healthz': { operationId: 'getLiveness', summary: 'Liveness', tags: ['operations'], public: true, responses: { 200: json('Liveness', 'The process answers.') }, errors: [] },
   'GET /readyz': {
@@ -109,8 +143,15 @@ const OPERATIONS: Record<string, Operation> = {
     operationId: 'runHttpStep',
     summary: 'Run one HTTP step, inline or persisted into a store',
     tags: ['steps'],
-    responses: { 200: { description: 'The step result.', content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/InlineResult' }, { $ref: '#/components/schemas/PersistedResult' }] } } } } },
-    errors: STEP,
+    parameters: [
+      { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', example: 'respond-async' }, description: 'respond-async: run the step as a job and answer 202 at once (RFC 7240).' },
+      { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'A repeat with the same key and body returns the first request\'s job or result; another body is 422.' },
+    ],
+    responses: {
+      200: { description: 'The step result.', content: { 'application/json': { schema: { oneOf: [{ $ref: '#/components/schemas/InlineResult' }, { $ref: '#/components/schemas/PersistedResult' }] } } } },
+      202: { description: 'Accepted as a job (Prefer: respond-async); Location names it.', headers: { Location: { schema: { type: 'string' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } } },
+    },
+    errors: [...STEP, 'idempotency_key_reused'],
   },
   'POST /v1/workspaces/{ws}/uploads': {
     operationId: 'uploadMultipart',
@@ -163,6 +204,7 @@ const OPERATIONS: Record<string, Operation> = {
     errors: [...API, 'storage_error'],
   },
   ...shareOperations(),
+  ...jobOperations(),
   [`GET ${SIGNED_PATH}/{path}`]: {
     operationId: 'getSignedContent',
     summary: 'Stream a resource through a URL blobgate signed (local store)',
