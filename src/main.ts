@@ -183,7 +183,8 @@ function printWelcome(base: string, token: string, config: Config): void {
     `    -d '{"flow-slug":"demo","step-id":"fetch","request":{"url":"https://example.com/"},"persist":{"type":"blob","tier":"ephemeral"}}'`,
     '',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  // stderr: stdout is the JSON log stream (one object a line, for a log shipper); this text is for the person at the terminal.
+  process.stderr.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {

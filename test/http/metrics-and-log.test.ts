@@ -51,7 +51,7 @@ t.test('one log line per request, with request id, workspace, step, outcome, byt
   await gw.step({ request: { url: `${up.url}/bytes/2000` }, persist: { type: 'blob' } });
   const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
   t.equal(lines.length, 2, 'exactly one line per request');
-  t.match(lines[0], { reqId: /^req-/, method: 'POST', route: '/v1/workspaces/:ws/http', status: 200, workspace: 'ws-1', step: 'flow/step', outcome: 'ok', bytes: 300, store: 'retained', tier: 'retained', attempts: 1 });
+  t.match(lines[0], { reqId: /^[0-9a-f]{8}-[0-9a-f]{4}-/, method: 'POST', route: '/v1/workspaces/:ws/http', status: 200, workspace: 'ws-1', step: 'flow/step', outcome: 'ok', bytes: 300, store: 'retained', tier: 'retained', attempts: 1 });
   t.type(lines[0]?.durationMs, 'number');
   t.match(lines[1], { status: 413, outcome: 'cap_exceeded', workspace: 'ws-1' });
   logs.length = 0;
