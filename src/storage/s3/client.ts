@@ -43,6 +43,7 @@ export interface S3ClientOptions {
 export const S3_MAX_ATTEMPTS = 3;
 
 export function buildS3Client(opts: S3ClientOptions): S3Client {
+  quietNodeVersionWarning();
   const checksum = opts.checksumMode === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   return new S3Client({
     region: opts.region,
@@ -54,4 +55,16 @@ export function buildS3Client(opts: S3ClientOptions): S3Client {
     retryMode: 'standard',
     maxAttempts: S3_MAX_ATTEMPTS,
   });
+}
+
+/**
+ * On Node 20 the SDK prints, at its first client, a multi-line warning that
+ * its releases after January 2027 need Node >= 22 — at every start of
+ * blobgate, which pins the SDK and supports Node 20 (package.json `engines`).
+ * The maintainers' switch for it is this variable
+ * (aws/aws-sdk-js-v3#7983; read by @aws-sdk/core's
+ * emitWarningIfUnsupportedVersion). An operator who sets it keeps their value.
+ */
+function quietNodeVersionWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
