@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type FaultHandle, type FaultOptions, FaultPlan, Outage, type StoreFault } from '../faults.js';
+import { enforceConditionalWrites } from './conditional.js';
 import { type S3Operation, failS3Request, s3Operation } from './operations.js';
 
 export type { S3Operation } from './operations.js';
@@ -33,6 +34,9 @@ export type { S3Operation } from './operations.js';
  *   decoded) before fauxqs sees it; the part list is unchanged, and a body
  *   fauxqs already read right means the same after it
  *   (test/s3/rclone-multipart.test.ts).
+ * - fauxqs ignores conditional writes (`If-None-Match: *`, `If-Match`) and
+ *   overwrites: the harness enforces them, atomically per key
+ *   (conditional.ts, test/s3/conditional-writes.test.ts).
  */
 export interface S3TestServer {
   /** `http://127.0.0.1:PORT` */
@@ -50,6 +54,15 @@ export interface S3TestServer {
    * (InternalError) or 503 (SlowDown), or no answer at all ('drop').
    */
   fail(op: S3Operation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /**
+   * Fault injection after the fact: the next matching request(s) ARE carried
+   * out (the object is committed), then the answer is lost — replaced by a
+   * 500/503 or the connection dropped — as when a front end fails after the
+   * backend committed. The client's retry then meets its own write.
+   */
+  failAfter(op: S3Operation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /** The next `times` conditional writes get 409 ConditionalRequestConflict and are not carried out (conditional.ts). */
+  conditionalConflicts(times: number): FaultHandle;
   /** Disarms every fault not yet fired. */
   clearFaults(): void;
   /** An outage: stops listening and cuts open connections; buckets, objects and uploads are kept. */
@@ -68,6 +81,7 @@ export interface MultipartUploadInfo {
 /** The parts of fauxqs's (untyped, internal) S3Store the harness uses. */
 interface FauxqsS3Store {
   createBucket(name: string): void;
+  buckets: Map<string, Map<string, { etag: string }>>;
   hasBucket(name: string): boolean;
   multipartUploads: Map<string, { uploadId: string; bucket: string; key: string; initiated: Date }>;
 }
@@ -115,13 +129,33 @@ export async function startS3Server(): Promise<S3TestServer> {
 
   const lifecycle = new BucketLifecycles((name) => store.hasBucket(name));
   const faults = new FaultPlan<S3Operation>();
+  const lateFaults = new FaultPlan<S3Operation>();
+  const losesAnswer = new WeakMap<FastifyRequest, StoreFault>();
 
   // First hook: a fault armed for the request's operation answers it before anything else runs.
   app.addHook('onRequest', async (request, reply) => {
     const op = s3Operation(request.method, request.url, request.headers);
     const fault = op === undefined ? undefined : faults.take(op);
-    if (fault !== undefined) await failS3Request(request, reply, fault);
+    if (fault !== undefined) {
+      await failS3Request(request, reply, fault);
+      return;
+    }
+    const late = op === undefined ? undefined : lateFaults.take(op);
+    if (late !== undefined) losesAnswer.set(request, late);
   });
+  // A late fault: the handler ran (and committed); its answer never reaches the client.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const fault = losesAnswer.get(request);
+    if (fault === undefined) return payload;
+    if (fault === 'drop') {
+      request.raw.socket.destroy();
+      return payload;
+    }
+    reply.removeHeader('etag');
+    reply.status(fault).header('content-type', 'application/xml');
+    return errorXml(fault === 503 ? 'SlowDown' : 'InternalError', 'The answer was lost after the request was carried out (injected).');
+  });
+  const conditional = enforceConditionalWrites(app, { etag: (bucket, key) => store.buckets.get(bucket)?.get(key)?.etag });
 
   app.addHook('onRequest', async (request, reply) => {
     const url = new URL(request.url, 'http://x');
@@ -158,7 +192,12 @@ export async function startS3Server(): Promise<S3TestServer> {
     multipartUploads: (bucket) => uploads(bucket),
     lifecycleXml: (bucket) => lifecycle.xml(bucket),
     fail: (op, fault, opts) => faults.inject(op, fault, opts),
-    clearFaults: () => faults.clear(),
+    failAfter: (op, fault, opts) => lateFaults.inject(op, fault, opts),
+    conditionalConflicts: (times) => conditional.conflict(times),
+    clearFaults: () => {
+      faults.clear();
+      lateFaults.clear();
+    },
     outage: () => outage.start(),
     restore: () => outage.end(),
     stop: async () => {
