@@ -72,7 +72,8 @@ export async function createShare(deps: { shares: ShareStore; baseUrl: string },
 /**
  * `claimUrl` as the seed allows it: a path on the preview's own origin
  * (`/signup?source=x`). Anything else — an absolute URL, a protocol-relative
- * `//host`, a backslash that browsers read as a slash, control characters —
+ * `//host` (also when dot segments resolve to it, `/.//host`), a backslash
+ * that browsers read as a slash, control characters —
  * is ignored, not refused, as the seed says.
  */
 export function safeClaimUrl(value: string | undefined): string | undefined {
@@ -86,6 +87,8 @@ export function safeClaimUrl(value: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-  if (parsed.origin !== base) return undefined;
-  return parsed.pathname + parsed.search + parsed.hash;
+  const path = parsed.pathname + parsed.search + parsed.hash;
+  // Dot segments resolve away: "/.//host" comes out as "//host", which a browser reads as another origin.
+  if (parsed.origin !== base || path.startsWith('//')) return undefined;
+  return path;
 }

@@ -57,7 +57,7 @@ t.test('ttlSeconds: 30 days when left out, 60 s to 90 days accepted, outside ref
 });
 
 t.test('claimUrl: only a same-origin relative path is kept; unsafe values are ignored, not refused', async (t) => {
-  for (const claimUrl of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', 'signup', '/\tx', '/x\ny']) {
+  for (const claimUrl of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', 'signup', '/\tx', '/x\ny', '/.//evil.example/x', '/a/..//evil.example', '/%2e//evil.example']) {
     const res = await share(gw, { uri: mdUri, claimUrl });
     t.equal(res.status, 201, JSON.stringify(claimUrl));
     t.equal(res.json.claimUrl, undefined, `${JSON.stringify(claimUrl)} is not kept`);
