@@ -1,7 +1,7 @@
 import { BlobgateError } from '../errors.js';
 import type { RecordStore } from '../storage/records.js';
 import type { StoreRegistry } from '../storage/registry.js';
-import { isShareToken, newShareToken, shareRecordKey } from './token.js';
+import { isShareToken, newShareToken, shareRecordKey, SHARES_PREFIX } from './token.js';
 
 /**
  * What a share record holds (docs/shares.md#records). Never the token: the
@@ -66,6 +66,36 @@ export class ShareStore {
     await this.records.delete(shareRecordKey(token));
     return true;
   }
+}
+
+/**
+ * Removes every share record whose expiry has passed (or that cannot be read),
+ * one page of the global `shares/` tree at a time; resolves with how many it
+ * removed. For a periodic sweep beside the jobs' (records are otherwise removed
+ * only when an expired token is looked up again).
+ */
+export async function sweepExpiredShares(records: RecordStore, now = Date.now()): Promise<number> {
+  let removed = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await records.list(SHARES_PREFIX, { limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const key of page.keys) {
+      const body = await records.get(key);
+      if (body === undefined) continue;
+      let expired: boolean;
+      try {
+        expired = Date.parse(decode(body).expiresAt) <= now;
+      } catch {
+        expired = true;
+      }
+      if (expired) {
+        await records.delete(key);
+        removed++;
+      }
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return removed;
 }
 
 function decode(body: Buffer): ShareRecord {

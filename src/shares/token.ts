@@ -28,5 +28,7 @@ export function shareTokenHash(token: string): string {
  * the records of the retained tier's store.
  */
 export function shareRecordKey(token: string): string {
-  return `shares/${shareTokenHash(token)}.json`;
+  return `${SHARES_PREFIX}${shareTokenHash(token)}.json`;
 }
+
+export const SHARES_PREFIX = 'shares/';

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { sweepExpiredShares } from '../../src/shares/share-store.js';
 import { shareRecordKey, shareTokenHash } from '../../src/shares/token.js';
 import { startGateway, TOKEN_WS1 } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
@@ -211,4 +212,29 @@ t.test('unknown, malformed and expired tokens are 404 on both public routes', as
   t.equal(long.status, 400);
   t.equal(JSON.parse(long.text).error.code, 'invalid_request');
   t.equal(await records.get(key), undefined, 'an expired record is removed when it is next looked up');
+});
+
+t.test('the sweep removes expired share records and leaves live ones', async (t) => {
+  const records = gw.stores.get(gw.config.tiers.retained.store).records!;
+  const live = await share(gw, { uri: mdUri });
+  const old = await share(gw, { uri: mdUri });
+  const key = shareRecordKey(old.json.token);
+  const record = JSON.parse((await records.get(key))!.toString('utf8'));
+  await records.put(key, Buffer.from(JSON.stringify({ ...record, expiresAt: new Date(Date.now() - 1).toISOString() })));
+  const before = (await records.list('shares/', { limit: 1000 })).keys.length;
+  t.equal(await sweepExpiredShares(records), 1);
+  t.equal((await records.list('shares/', { limit: 1000 })).keys.length, before - 1);
+  t.equal(await records.get(key), undefined);
+  t.equal((await getPublic(live.json.publicUrl)).status, 200);
+});
+
+t.test('the download ignores Range and sends no ETag or Accept-Ranges', async (t) => {
+  const res = await share(gw, { uri: mdUri, allowDownload: true });
+  const r = await fetch(res.json.publicDownloadUrl, { headers: { range: 'bytes=0-1' } });
+  t.equal(r.status, 200);
+  t.equal(await r.text(), MARKDOWN);
+  t.equal(r.headers.get('etag'), null);
+  t.equal(r.headers.get('accept-ranges'), null);
+  t.equal(r.headers.get('content-security-policy'), 'sandbox');
+  t.equal(r.headers.get('x-content-type-options'), 'nosniff');
 });

@@ -35,8 +35,9 @@ export function publicPreviewRoutes(app: FastifyInstance, deps: PublicPreviewDep
       reply.header('referrer-policy', 'no-referrer');
       reply.header('x-content-type-options', 'nosniff');
       reply.header('x-frame-options', 'DENY');
-      // The content's hash is not the recipient's business.
+      // The content's hash is not the recipient's business, and the download serves no ranges.
       reply.removeHeader('etag');
+      reply.removeHeader('accept-ranges');
       return payload;
     });
 
