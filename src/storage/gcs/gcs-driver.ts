@@ -2,9 +2,11 @@ import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { Janitor } from '../janitor.js';
 import { resolveRange } from '../range.js';
+import { RECORDS_DIR } from '../records.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
 import { installGcsLifecycle, type LifecycleOptions } from './gcs-lifecycle.js';
 import { metaOf, openDownload } from './gcs-read.js';
+import { GcsRecords } from './gcs-records.js';
 import { signReadUrl } from './gcs-sign.js';
 import { STAGING_DIR, newStagingName } from './gcs-staging.js';
 import { sweepGcsStaging } from './gcs-sweep.js';
@@ -42,6 +44,8 @@ export class GcsDriver implements StorageDriver {
   private readonly prefix: string;
   private readonly chunkSize: number;
   readonly janitor: Janitor;
+  /** Records at `<prefix>.blobgate-records/` (gcs-records.ts). */
+  readonly records: GcsRecords;
 
   constructor(opts: GcsDriverOptions) {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -55,6 +59,7 @@ export class GcsDriver implements StorageDriver {
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.chunkSize = chunkSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
+    this.records = new GcsRecords(this.gcsBucket, this.prefix);
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -122,8 +127,9 @@ export class GcsDriver implements StorageDriver {
       throw storageError(err, `listing ${req.prefix}`);
     }
     const staging = this.prefix + STAGING_DIR;
+    const records = this.prefix + RECORDS_DIR;
     const items = files
-      .filter((f) => f.name.startsWith(this.prefix) && !f.name.startsWith(staging))
+      .filter((f) => f.name.startsWith(this.prefix) && !f.name.startsWith(staging) && !f.name.startsWith(records))
       .map((f) => ({ key: f.name.slice(this.prefix.length), meta: metaOf(f.metadata) }));
     const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
     return typeof next === 'string' && next !== '' ? { items, cursor: next } : { items };

@@ -14,8 +14,10 @@ import { Janitor } from '../janitor.js';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
+import { RECORDS_DIR } from '../records.js';
 import { errorName, httpStatus, storageError, translateS3Error } from './s3-errors.js';
 import { installS3Lifecycle, type LifecycleOptions } from './s3-lifecycle.js';
+import { S3Records } from './s3-records.js';
 import { presignGet } from './s3-sign.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
 import { STAGING_DIR, newStagingKey } from './staging.js';
@@ -56,6 +58,8 @@ export class S3Driver implements StorageDriver {
   private readonly partSize: number;
   private readonly queueSize: number;
   readonly janitor: Janitor;
+  /** Records at `<prefix>.blobgate-records/` (s3-records.ts). */
+  readonly records: S3Records;
 
   constructor(opts: S3DriverOptions) {
     const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
@@ -71,6 +75,7 @@ export class S3Driver implements StorageDriver {
     this.partSize = partSize;
     this.queueSize = queueSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
+    this.records = new S3Records(this.client, this.bucket, this.prefix);
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -138,9 +143,10 @@ export class S3Driver implements StorageDriver {
       throw storageError(err, `listing ${req.prefix}`);
     }
     const staging = this.prefix + STAGING_DIR;
+    const records = this.prefix + RECORDS_DIR;
     const keys = (out.Contents ?? [])
       .map((c) => c.Key)
-      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !k.startsWith(staging))
+      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !k.startsWith(staging) && !k.startsWith(records))
       .map((k) => k.slice(this.prefix.length));
     const limit = pLimit(LIST_HEAD_CONCURRENCY);
     const heads = await Promise.all(

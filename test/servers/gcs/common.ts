@@ -64,6 +64,8 @@ export interface State {
   signing?: { publicKeyPem: string; clientEmail?: string };
   /** Fault injection per operation kind (GcsTestServer.fail, dropRewrites). */
   faults: FaultPlan<GcsOperation>;
+  /** Faults that strike after the request was carried out: its answer is lost (GcsTestServer.failAfter). */
+  lateFaults: FaultPlan<GcsOperation>;
 }
 
 export function newGeneration(state: State): number {

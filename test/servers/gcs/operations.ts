@@ -63,3 +63,24 @@ export async function failRequest(req: IncomingMessage, res: ServerResponse, fau
   if (fault === 503) return sendError(res, 503, 'We encountered an internal error. Please try again. (injected)', 'backendError');
   sendError(res, 500, 'Internal error. (injected)', 'internalError');
 }
+
+/**
+ * Lets the request be carried out but loses its answer: whatever the handler
+ * answers is replaced by a 500/503 error, or the connection is dropped
+ * instead of answering. State changes made by the handler stay.
+ */
+export function loseAnswer(req: IncomingMessage, res: ServerResponse, fault: StoreFault): void {
+  const writeHead = res.writeHead;
+  const end = res.end;
+  res.writeHead = function swallowed(this: ServerResponse) {
+    return this;
+  } as typeof res.writeHead;
+  res.end = function replaced(this: ServerResponse) {
+    res.writeHead = writeHead;
+    res.end = end;
+    if (fault === 'drop') req.socket.destroy();
+    else if (fault === 503) sendError(res, 503, 'Backend error after the request was carried out. (injected)', 'backendError');
+    else sendError(res, 500, 'Internal error after the request was carried out. (injected)', 'internalError');
+    return this;
+  } as typeof res.end;
+}

@@ -19,7 +19,7 @@ import { handleUploadStart } from './uploads.js';
 import { handleSessionDelete, handleSessionWrite } from './sessions.js';
 import { handleXmlObject } from './signing.js';
 import { type FaultHandle, type FaultOptions, FaultPlan, Outage, type StoreFault } from '../faults.js';
-import { type GcsOperation, failRequest, gcsOperation } from './operations.js';
+import { type GcsOperation, failRequest, gcsOperation, loseAnswer } from './operations.js';
 
 export type { GcsOperation } from './operations.js';
 
@@ -46,6 +46,13 @@ export interface GcsTestServer {
    * or no answer at all ('drop').
    */
   fail(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /**
+   * Fault injection after the fact: the next matching request(s) ARE carried
+   * out (e.g. the object is committed), then the answer is lost — replaced by
+   * a 500/503 or the connection dropped — as when a front end fails after the
+   * backend committed. The client's retry then meets its own write.
+   */
+  failAfter(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
   /** Disarms every fault not yet fired. */
   clearFaults(): void;
   /** An outage: stops listening and cuts open connections; buckets, objects and sessions are kept. */
@@ -86,6 +93,8 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
   const op = gcsOperation(method, seg, q, req.headers);
   const fault = op === undefined ? undefined : state.faults.take(op);
   if (fault !== undefined) return failRequest(req, res, fault);
+  const late = op === undefined ? undefined : state.lateFaults.take(op);
+  if (late !== undefined) loseAnswer(req, res, late);
 
   // XML API (signed URLs) is recognised by its query parameters.
   if (q.has('X-Goog-Signature') || q.has('X-Goog-Algorithm')) {
@@ -157,6 +166,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     sessions: new Map(),
     lastGeneration: 0,
     faults: new FaultPlan<GcsOperation>(),
+    lateFaults: new FaultPlan<GcsOperation>(),
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -216,7 +226,11 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
       };
     },
     fail: (op, fault, opts) => state.faults.inject(op, fault, opts),
-    clearFaults: () => state.faults.clear(),
+    failAfter: (op, fault, opts) => state.lateFaults.inject(op, fault, opts),
+    clearFaults: () => {
+      state.faults.clear();
+      state.lateFaults.clear();
+    },
     outage: () => outage.start(),
     restore: () => outage.end(),
   };

@@ -20,7 +20,9 @@ export interface ObjectState {
  * answer is sent (fauxqs commits in the handler, before answering), and the
  * next conditional write of that key waits for it, so of N concurrent
  * `If-None-Match: *` writes exactly one commits and the others see its
- * object. (Real S3 may answer a loser 409 ConditionalRequestConflict while
+ * object. (Today fauxqs's handler runs in the same turn of the event loop as
+ * this check, so the race test passes even without the lock; the lock keeps
+ * the check atomic should anything asynchronous come between them.) (Real S3 may answer a loser 409 ConditionalRequestConflict while
  * the winner is in flight; the harness always serialises, which is the
  * outcome S3 reaches once the client retries the 409.) Unconditional
  * writes take no lock, as they need none.
