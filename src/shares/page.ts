@@ -73,15 +73,27 @@ function renderContent(input: PreviewInput): string {
     case 'csv':
       return renderCsv(text, input.truncated).html;
     case 'json':
-      return pre((input.truncated ? undefined : prettyJson(text)) ?? text);
+      return pre(pretty(input, text, prettyJson));
     case 'edn':
-      return pre((input.truncated ? undefined : prettyEdn(text)) ?? text);
+      return pre(pretty(input, text, prettyEdn));
     case 'xml':
-      return pre((input.truncated ? undefined : prettyXml(text)) ?? text);
+      return pre(pretty(input, text, prettyXml));
     default:
       // Plain text, and HTML, which is shown as its source and never rendered.
       return pre(text);
   }
+}
+
+/**
+ * Indenting deep nesting can multiply the text (every line of a value 60
+ * levels down carries 120 spaces): past PRETTY_MAX_CHARS the text is shown as
+ * written, so the page stays within a small multiple of the bytes read.
+ */
+const PRETTY_MAX_CHARS = 2 * PREVIEW_MAX_BYTES;
+
+function pretty(input: PreviewInput, text: string, format: (text: string) => string | undefined): string {
+  const formatted = input.truncated ? undefined : format(text);
+  return formatted !== undefined && formatted.length <= PRETTY_MAX_CHARS ? formatted : text;
 }
 
 function pre(text: string): string {

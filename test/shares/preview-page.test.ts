@@ -135,3 +135,12 @@ t.test('the page holds no metadata of the resource: no workspace, store, path, h
   }
   t.match(page.text, '<title>Shared artifact</title>');
 });
+
+t.test('pretty-printing that would multiply a deeply nested artifact is skipped: shown as written', async (t) => {
+  const depth = 60;
+  const json = `${'['.repeat(depth)}${Array.from({ length: 40_000 }, () => '1').join(',')}${']'.repeat(depth)}`;
+  const body = article((await preview('deep.json', 'application/json', json)).text);
+  t.equal(body, `<pre>${json}</pre>`);
+  const small = article((await preview('small.json', 'application/json', '[[1]]')).text);
+  t.equal(small, '<pre>[\n  [\n    1\n  ]\n]</pre>');
+});
