@@ -238,3 +238,12 @@ t.test('the download ignores Range and sends no ETag or Accept-Ranges', async (t
   t.equal(r.headers.get('content-security-policy'), 'sandbox');
   t.equal(r.headers.get('x-content-type-options'), 'nosniff');
 });
+
+t.test('public links are written with public-url when it is configured', async (t) => {
+  const behind = await startGateway({ 'public-url': 'https://share.example/blobgate' });
+  t.teardown(() => behind.close());
+  const uri = await putBytes(behind, 'p.txt', 'text/plain', 'p');
+  const res = await share(behind, { uri, allowDownload: true });
+  t.match(res.json.publicUrl, /^https:\/\/share\.example\/blobgate\/public\/artifact-previews\/[A-Za-z0-9_-]{43}$/);
+  t.equal(res.json.publicDownloadUrl, `${res.json.publicUrl}/download`);
+});
