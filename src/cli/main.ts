@@ -5,6 +5,7 @@ import { registerConfig } from './commands/config.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGet } from './commands/get.js';
 import { registerHead } from './commands/head.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerLs } from './commands/ls.js';
 import { registerPut } from './commands/put.js';
 import { registerRm } from './commands/rm.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerGet(program);
   registerUrl(program);
   registerRm(program);
+  registerJobs(program);
   registerConfig(program);
   return program;
 }

@@ -1,0 +1,47 @@
+import { Option, type Command } from 'commander';
+import { jobPath, type Job, watchJob } from '../jobs-client.js';
+import { CliError, printJson } from '../output.js';
+import { clientFor, positiveInt } from './common.js';
+
+/** `blobgate jobs ls|get|watch|cancel`: the transfer jobs of a workspace (README "Jobs and idempotency"). */
+export function registerJobs(program: Command): void {
+  const jobs = program.command('jobs').description('list, read, watch and cancel transfer jobs');
+  jobs
+    .command('ls')
+    .description('list the jobs of a workspace (GET /v1/workspaces/:ws/jobs)')
+    .requiredOption('-w, --workspace <ws>', 'workspace')
+    .addOption(new Option('--state <state>', 'only jobs in this state').choices(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'lost']))
+    .option('--limit <n>', 'jobs per page', positiveInt)
+    .option('--cursor <cursor>', 'the page after this cursor')
+    .action(async (opts: { workspace: string; state?: string; limit?: number; cursor?: string }, cmd: Command) => {
+      const page = await clientFor(cmd).json('GET', `/v1/workspaces/${encodeURIComponent(opts.workspace)}/jobs`, { query: { state: opts.state, limit: opts.limit, cursor: opts.cursor } });
+      printJson(page);
+    });
+  jobs
+    .command('get')
+    .description('print one job')
+    .argument('<id>', 'job id')
+    .requiredOption('-w, --workspace <ws>', 'workspace')
+    .action(async (id: string, opts: { workspace: string }, cmd: Command) => {
+      printJson(await clientFor(cmd).json('GET', jobPath(opts.workspace, id)));
+    });
+  jobs
+    .command('watch')
+    .description('follow a job to its end, with a progress bar on a terminal, then print it')
+    .argument('<id>', 'job id')
+    .requiredOption('-w, --workspace <ws>', 'workspace')
+    .action(async (id: string, opts: { workspace: string }, cmd: Command) => {
+      const final: Job | undefined = await watchJob(clientFor(cmd), opts.workspace, id, new AbortController().signal);
+      if (!final) throw new CliError('unreachable', `lost the event stream of job ${id}; try again.`);
+      printJson(final);
+      if (final.state !== 'succeeded') process.exitCode = 1;
+    });
+  jobs
+    .command('cancel')
+    .description('cancel a job wherever it runs (idempotent)')
+    .argument('<id>', 'job id')
+    .requiredOption('-w, --workspace <ws>', 'workspace')
+    .action(async (id: string, opts: { workspace: string }, cmd: Command) => {
+      printJson(await clientFor(cmd).json('DELETE', jobPath(opts.workspace, id)));
+    });
+}
