@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import t from 'tap';
-import { startGateway } from '../helpers/gateway.js';
+import t, { type Test } from 'tap';
+import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
+import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { getPublic, putBytes, revoke, share } from './share-helpers.js';
 
 /**
@@ -18,10 +20,22 @@ if (!existsSync(CHROMIUM)) {
 }
 
 const gw = await startGateway();
+// The same check on S3 (fauxqs behind the SigV4 front), whose endpoint is a host the page must not name.
+const s3 = await startProxiedS3('bg-preview');
+process.env.BG_TEST_S3_KEY = TEST_CREDENTIALS.accessKeyId;
+process.env.BG_TEST_S3_SECRET = TEST_CREDENTIALS.secretAccessKey;
+const onS3 = await startGateway({
+  stores: {
+    bg: { driver: 's3', bucket: 'bg-preview', endpoint: s3.proxy.endpoint, 'force-path-style': true, credentials: { 'access-key-id': 'env:BG_TEST_S3_KEY', 'secret-access-key': 'env:BG_TEST_S3_SECRET' } },
+  },
+  tiers: { retained: { store: 'bg' }, ephemeral: { store: 'bg' } },
+});
 const browser: Browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 t.teardown(async () => {
   await browser.close();
   await gw.close();
+  await onS3.close();
+  await s3.stop();
 });
 
 /** The page's globals these checks read (the project's TypeScript has no DOM library). */
@@ -30,8 +44,8 @@ interface Page {
   getComputedStyle(el: unknown): { display: string };
 }
 
-/** What the seed's check searches the HTML for; none may appear. The local store's "host" is its directory. */
-const BANNED = ['res://', '/api/resources/content', 'workspace=', 'workflow-id', 'run-id', 'debug', 'trace', 'X-Goog', 'X-Amz', gw.dataDir];
+/** What the seed's check searches the HTML for; none may appear. */
+const BANNED = ['res://', '/api/resources/content', 'workspace=', 'workflow-id', 'run-id', 'debug', 'trace', 'X-Goog', 'X-Amz'];
 
 const REPORT = [
   '# Creator opportunity',
@@ -48,7 +62,8 @@ const REPORT = [
   '',
 ].join('\n');
 
-t.test('the page renders the content, runs no script, leaks nothing; the download is an attachment; a revoke ends both', async (t) => {
+/** The seeds' production smoke check against `gw`, whose store is reached at `storeHost`; the screenshot is `<name>.png`. */
+async function smokeCheck(t: Test, gw: Gateway, storeHost: string, name: string): Promise<void> {
   const uri = await putBytes(gw, 'creator-report.md', 'text/markdown', REPORT);
   const created = await share(gw, { uri, title: 'Creator preview', ttlSeconds: 3600, claimUrl: '/signup?source=creator-preview', allowDownload: true });
   t.equal(created.status, 201);
@@ -84,14 +99,14 @@ t.test('the page renders the content, runs no script, leaks nothing; the downloa
   // The HTML holds none of the seed's private markers.
   const html = await page.content();
   const served = await getPublic(publicUrl);
-  for (const banned of BANNED) {
+  for (const banned of [...BANNED, storeHost]) {
     t.notOk(html.includes(banned), `the rendered page holds no ${banned}`);
     t.notOk(served.text.includes(banned), `the served HTML holds no ${banned}`);
   }
 
   const dir = join('.tap', 'shares');
   await mkdir(dir, { recursive: true });
-  const shot = join(dir, 'preview-browser.png');
+  const shot = join(dir, `${name}.png`);
   await page.screenshot({ path: shot, fullPage: true });
   t.ok((await stat(shot)).size > 1000, `screenshot kept at ${shot}`);
 
@@ -108,6 +123,16 @@ t.test('the page renders the content, runs no script, leaks nothing; the downloa
   const after = await page.goto(publicUrl, { waitUntil: 'load' });
   t.equal(after?.status(), 404);
   t.equal((await getPublic(publicDownloadUrl)).status, 404);
+}
+
+t.test('smoke check on the local store: the page renders the content, runs no script, leaks nothing; the download is an attachment; a revoke ends both', (t) =>
+  // The local store's "host" is its directory.
+  smokeCheck(t, gw, gw.dataDir, 'preview-local'),
+);
+
+t.test('smoke check on S3: the same, and the page names neither the S3 endpoint nor the bucket', async (t) => {
+  await smokeCheck(t, onS3, new URL(s3.proxy.endpoint).host, 'preview-s3');
+  await smokeCheck(t, onS3, 'bg-preview', 'preview-s3');
 });
 
 t.test('a CSV share shows its table in the browser', async (t) => {
