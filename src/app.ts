@@ -81,7 +81,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       onDone: (job) => app.log.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended'),
     });
   // Content and signed reads share one limit and one idle timeout (src/http/send-object.ts).
-  const send = { reads: new ReadGate(config.limits.reads, config.limits.workspaceReads), idleSeconds: config.server.sendIdleTimeoutSeconds };
+  const send = { reads: new ReadGate(config.limits.reads, config.limits.workspaceReads), idleSeconds: config.server.sendIdleTimeoutSeconds, served: (store: string, n: number) => metrics.servedBytes.inc({ store }, n) };
   // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).
   app.addHook('onListen', async () => deps.guard.ownListeners(app.addresses().filter((a): a is AddressInfo => typeof a === 'object')));
   // The OpenAPI document is generated from the route schemas (swagger's onRoute hook sees every

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { openResource } from '../resources/read.js';
 import type { Located } from '../resources/locate.js';
@@ -9,6 +9,8 @@ import type { ReadGate } from './read-gate.js';
 export interface SendDeps {
   reads: ReadGate;
   idleSeconds: number;
+  /** Told the bytes of each object as they are sent (blobgate_served_bytes_total); without it they are not counted. */
+  served?(store: string, bytes: number): void;
 }
 
 /**
@@ -53,13 +55,29 @@ export async function sendObject(
     }
     // (A client that left while the object was opened: fastify destroys the stream it is handed.)
     cutWhenStalled(reply.raw, read.body, deps.idleSeconds);
-    return reply.send(read.body);
+    return reply.send(deps.served ? counted(read.body, (n) => deps.served?.(located.loc.store, n)) : read.body);
   } catch (err) {
     // The reply never took the stream: it is ours to close.
     read.body.destroy();
     release();
     throw err;
   }
+}
+
+/**
+ * The stored stream with each chunk's size told to `sent`. One pipeline owns
+ * both from birth: the reply destroying the counter (the client left)
+ * destroys the stored stream, and the stored stream destroyed (a stall cut,
+ * a read error) destroys the counter, whose error the reply then reports.
+ */
+function counted(body: Readable, sent: (n: number) => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      sent(chunk.length);
+      done(null, chunk);
+    },
+  });
+  return pipeline(body, counter, () => undefined);
 }
 
 /**

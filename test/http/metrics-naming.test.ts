@@ -47,7 +47,7 @@ t.test('promtool check metrics finds no problem', async (t) => {
   const promtool = findPromtool();
   if (!promtool) return t.fail('promtool is not on PATH: install the Debian package "prometheus" (.ci/run does)');
   const text = await scrape();
-  for (const name of ['blobgate_transfers_total', 'blobgate_persisted_bytes_total', 'blobgate_transfer_size_bytes_bucket', 'blobgate_upstream_response_seconds_bucket']) {
+  for (const name of ['blobgate_transfers_total', 'blobgate_persisted_bytes_total', 'blobgate_transfer_size_bytes_bucket', 'blobgate_transfer_progress_bytes_total', 'blobgate_served_bytes_total', 'blobgate_upstream_response_seconds_bucket']) {
     t.match(text, new RegExp(`^${name}\\{`, 'm'), `${name} has a sample`);
   }
   const run = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
