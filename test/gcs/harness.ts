@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import type { Storage } from '@google-cloud/storage';
-import { buildGcsStorage, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
+import { buildGcsStorage, type GcsRetryTiming, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
 import { type GcsTestServer, startGcsServer } from '../servers/gcs/server.js';
@@ -16,6 +16,15 @@ bypassProxyForLoopback();
 
 /** The smallest chunk GCS allows: many chunks per test body, quickly. */
 export const CHUNK = 256 * 1024;
+
+/**
+ * Every retry after 1 s, the shortest the client allows (its async-retry
+ * paths, File.save and createResumableUpload, wait at least 1 s and throw
+ * "minTimeout is greater than maxTimeout" below it): for tests that prove
+ * which requests the client retries and how often, without the production
+ * backoff (about 1-2 s, then 2-3 s, then 4-5 s). Only the delays change.
+ */
+export const FAST_RETRIES: GcsRetryTiming = Object.freeze({ maxRetryDelay: 1, retryDelayMultiplier: 1 });
 
 export interface GcsHarness {
   server: GcsTestServer;
@@ -31,9 +40,10 @@ export interface GcsHarness {
 
 /**
  * Starts a server (stopped at the end of `t`) that verifies V4 signatures
- * against a service-account key generated here, with one bucket.
+ * against a service-account key generated here, with one bucket. The
+ * client retries with the production backoff unless `retryTiming` is given.
  */
-export async function startGcs(t: Test, bucket = 'bg-test'): Promise<GcsHarness> {
+export async function startGcs(t: Test, bucket = 'bg-test', opts: { retryTiming?: GcsRetryTiming } = {}): Promise<GcsHarness> {
   const clientEmail = 'blobgate-test@test.iam.gserviceaccount.com';
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const serviceAccount: GcsServiceAccountKey = {
@@ -49,7 +59,12 @@ export async function startGcs(t: Test, bucket = 'bg-test'): Promise<GcsHarness>
   });
   t.teardown(() => server.stop());
   server.createBucket(bucket);
-  const storage = buildGcsStorage({ apiEndpoint: server.url, projectId: 'test', credentials: serviceAccount });
+  const storage = buildGcsStorage({
+    apiEndpoint: server.url,
+    projectId: 'test',
+    credentials: serviceAccount,
+    ...(opts.retryTiming === undefined ? {} : { retryTiming: opts.retryTiming }),
+  });
   return {
     server,
     bucket,

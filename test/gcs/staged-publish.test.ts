@@ -6,9 +6,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { patternChunk, patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
-import { CHUNK, gatedSource, startGcs, until } from './harness.js';
+import { CHUNK, FAST_RETRIES, gatedSource, startGcs, until } from './harness.js';
 
-const gcs = await startGcs(t);
+// Every retry after 1 s (FAST_RETRIES; the retried requests and their count are the production configuration).
+const gcs = await startGcs(t, 'bg-test', { retryTiming: FAST_RETRIES });
 const driver = gcs.driver({ prefix: 'env-p' });
 const signal = new AbortController().signal;
 const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'retained', createdAt: '2026-11-22T10:00:00.000Z' };

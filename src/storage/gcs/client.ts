@@ -43,6 +43,23 @@ export const GCS_RETRY_OPTIONS: Readonly<NonNullable<StorageOptions['retryOption
   retryableErrorFn: (err?: Parameters<typeof RETRYABLE_ERR_FN_DEFAULT>[0]) => RETRYABLE_ERR_FN_DEFAULT(err) || isTransientGcsError(err),
 });
 
+/**
+ * The backoff of the client's retries, in seconds (GCS_RETRY_OPTIONS holds
+ * the defaults). Before retry n + 1 the client waits `retryDelayMultiplier`^n
+ * s (plus up to 1 s of jitter on most requests: retry-request
+ * `getNextRetryDelay`, resumable-upload.js `getRetryDelay`), at most
+ * `maxRetryDelay`. `maxRetryDelay` may not go below 1 s: `File.save` and
+ * `createResumableUpload` retry through async-retry, whose 1 s minimum
+ * delay the client does not lower, and which throws "minTimeout is greater
+ * than maxTimeout" on every call below it. Which requests are retried, and
+ * how often, is not configurable.
+ */
+export interface GcsRetryTiming {
+  retryDelayMultiplier?: number;
+  maxRetryDelay?: number;
+  totalTimeout?: number;
+}
+
 /** The fields of a Google service-account key file (JSON) that the client needs. */
 export interface GcsServiceAccountKey {
   client_email: string;
@@ -65,13 +82,15 @@ export interface GcsClientOptions {
   apiEndpoint?: string;
   /** A parsed service-account key; when absent, Application Default Credentials are used. */
   credentials?: GcsServiceAccountKey;
+  /** Overrides the retry backoff (tests shorten it to about 1 s per retry); default GCS_RETRY_OPTIONS. */
+  retryTiming?: GcsRetryTiming;
 }
 
 export function buildGcsStorage(opts: GcsClientOptions): Storage {
   const projectId = opts.projectId ?? opts.credentials?.project_id;
   const options: StorageOptions = {
     crc32cGenerator: nativeCrc32cGenerator,
-    retryOptions: { ...GCS_RETRY_OPTIONS },
+    retryOptions: { ...GCS_RETRY_OPTIONS, ...retryTiming(opts.retryTiming) },
     ...(projectId === undefined ? {} : { projectId }),
     ...(opts.apiEndpoint === undefined ? {} : { apiEndpoint: opts.apiEndpoint }),
   };
@@ -80,6 +99,19 @@ export function buildGcsStorage(opts: GcsClientOptions): Storage {
     options.credentials = { client_email, private_key, ...(universe_domain === undefined ? {} : { universe_domain }) };
   }
   return new Storage(options);
+}
+
+/** The given timing fields only (an absent one keeps its default). */
+function retryTiming(timing: GcsRetryTiming | undefined): GcsRetryTiming {
+  const out: GcsRetryTiming = {};
+  for (const k of ['retryDelayMultiplier', 'maxRetryDelay', 'totalTimeout'] as const) {
+    const v = timing?.[k];
+    if (v === undefined) continue;
+    const floor = k === 'maxRetryDelay' ? 1 : 0; // see GcsRetryTiming
+    if (!Number.isFinite(v) || v <= 0 || v < floor) throw new RangeError(`retryTiming.${k} must be a positive number of seconds${floor ? `, at least ${floor}` : ''}, got ${v}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 /**
