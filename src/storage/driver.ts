@@ -191,9 +191,11 @@ export interface StorageDriver {
    * Optional capability (s3, gcs): installs blobgate's bucket lifecycle rules, scoped to the
    * store prefix, merged with the bucket's other rules (idempotent): staging objects (and on S3
    * incomplete multipart uploads) after 1 day, and every object under the prefix after
-   * `expireAfterDays` when given. Resolves with one line per rule for the log. Rejects `storage_error`.
+   * `expireAfterDays` when given, and records (`<prefix>.blobgate-records/`) after `recordsExpireAfterDays`
+   * when given (a backstop: records carry their own logical expiry). Resolves with one line per rule
+   * for the log. Rejects `storage_error`.
    */
-  installLifecycle?(opts: { expireAfterDays?: number }): Promise<{ rules: string[] }>;
+  installLifecycle?(opts: { expireAfterDays?: number; recordsExpireAfterDays?: number }): Promise<{ rules: string[] }>;
 
   /**
    * Optional capability: the janitor that owns this store's cleanups

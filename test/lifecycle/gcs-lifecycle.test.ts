@@ -122,3 +122,31 @@ t.test('expireAfterDays must be a positive integer; nothing is written otherwise
   }
   t.equal(gcs.server.bucketLifecycle(bucket), undefined);
 });
+
+t.test('recordsExpireAfterDays adds a delete rule for the records prefix, once; without it the rule goes', async (t) => {
+  const bucket = newBucket();
+  await addForeign(bucket);
+  const records = (prefix: string, age: number): LifecycleRule => ({ action: { type: 'Delete' }, condition: { age, matchesPrefix: [`${prefix}.blobgate-records/`] } });
+  const driver = gcs.driver({ bucket, prefix: 'env-a' });
+  const result = await driver.installLifecycle({ recordsExpireAfterDays: 30 });
+  t.same(stored(bucket), [FOREIGN, staging('env-a/'), records('env-a/', 30)]);
+  t.same(result.rules, ['delete env-a/.blobgate-staging/* at age 1 day', 'delete env-a/.blobgate-records/* at age 30 days']);
+  await gcs.driver({ bucket, prefix: 'env-a' }).installLifecycle({ recordsExpireAfterDays: 30 }); // a second replica starting
+  t.same(stored(bucket), [FOREIGN, staging('env-a/'), records('env-a/', 30)], 'the same rules, once each');
+  await driver.installLifecycle({ recordsExpireAfterDays: 7, expireAfterDays: 2 });
+  t.same(stored(bucket), [FOREIGN, staging('env-a/'), { action: { type: 'Delete' }, condition: { age: 2, matchesPrefix: ['env-a/'] } }, records('env-a/', 7)], 'new days replace the old');
+  await driver.installLifecycle({});
+  t.same(stored(bucket), [FOREIGN, staging('env-a/')], 'the records rule is gone, the foreign rule kept');
+
+  const bare = newBucket();
+  await gcs.driver({ bucket: bare }).installLifecycle({ recordsExpireAfterDays: 1 });
+  t.same(stored(bare), [staging(''), records('', 1)], 'without a store prefix');
+});
+
+t.test('recordsExpireAfterDays must be a positive integer; nothing is written otherwise', async (t) => {
+  const bucket = newBucket();
+  for (const days of [0, -1, 1.5, Number.NaN]) {
+    await t.rejects(gcs.driver({ bucket }).installLifecycle({ recordsExpireAfterDays: days }), RangeError, `${days}`);
+  }
+  t.equal(gcs.server.bucketLifecycle(bucket), undefined);
+});

@@ -191,6 +191,46 @@ t.test('expireAfterDays must be a positive integer; nothing is written otherwise
   t.equal(env.server.lifecycleXml(bucket), undefined);
 });
 
+t.test('recordsExpireAfterDays adds the blobgate-records rule under the store prefix, once; without it the rule goes', async (t) => {
+  const bucket = newBucket();
+  await putForeign(bucket);
+  const d = driver(bucket, 'env-a');
+  const result = await d.installLifecycle({ recordsExpireAfterDays: 30 });
+  const rules = [
+    FOREIGN_WIRE,
+    { id: 'blobgate-staging:env-a/', status: 'Enabled', filter: 'env-a/.blobgate-staging/', expireDays: 1 },
+    { id: 'blobgate-mpu:env-a/', status: 'Enabled', filter: 'env-a/', abortDays: 1 },
+    { id: 'blobgate-records:env-a/', status: 'Enabled', filter: 'env-a/.blobgate-records/', expireDays: 30 },
+  ];
+  t.same(storedRules(bucket), rules);
+  t.equal(result.rules.at(-1), 'blobgate-records:env-a/: expire env-a/.blobgate-records/* after 30 days');
+  await driver(bucket, 'env-a').installLifecycle({ recordsExpireAfterDays: 30 }); // a second replica starting
+  t.same(storedRules(bucket), rules, 'the same rules, once each');
+  await d.installLifecycle({ recordsExpireAfterDays: 7, expireAfterDays: 2 });
+  t.same(
+    storedRules(bucket).slice(3),
+    [
+      { id: 'blobgate-expire:env-a/', status: 'Enabled', filter: 'env-a/', expireDays: 2 },
+      { id: 'blobgate-records:env-a/', status: 'Enabled', filter: 'env-a/.blobgate-records/', expireDays: 7 },
+    ],
+    'new days replace the old, beside the expire rule',
+  );
+  await d.installLifecycle({});
+  t.same(storedRules(bucket).map((r) => r.id), ['logs-30d', 'blobgate-staging:env-a/', 'blobgate-mpu:env-a/'], 'the records rule is gone, the foreign rule kept');
+
+  const bare = newBucket();
+  await driver(bare).installLifecycle({ recordsExpireAfterDays: 1 });
+  t.same(storedRules(bare).at(-1), { id: 'blobgate-records', status: 'Enabled', filter: '.blobgate-records/', expireDays: 1 }, 'without a store prefix');
+});
+
+t.test('recordsExpireAfterDays must be a positive integer; nothing is written otherwise', async (t) => {
+  const bucket = newBucket();
+  for (const days of [0, -1, 1.5, Number.NaN]) {
+    await t.rejects(driver(bucket).installLifecycle({ recordsExpireAfterDays: days }), RangeError, `${days}`);
+  }
+  t.equal(env.server.lifecycleXml(bucket), undefined);
+});
+
 t.test('the proxy refused no request but the one signed with unknown credentials', async (t) => {
   t.same([...env.proxy.rejected], [['InvalidAccessKeyId', 1]]);
 });

@@ -1,5 +1,6 @@
 import type { Bucket, LifecycleRule } from '@google-cloud/storage';
 import { BlobgateError } from '../../errors.js';
+import { RECORDS_DIR } from '../records.js';
 import { gcsStatus, storageError } from './gcs-errors.js';
 import { STAGING_DIR } from './gcs-staging.js';
 
@@ -13,6 +14,10 @@ import { STAGING_DIR } from './gcs-staging.js';
  *   delete `<prefix>` at age N days                    (only with expireAfterDays: a store that
  *                                                       backs only the ephemeral tier; for an empty
  *                                                       store prefix the rule has no matchesPrefix)
+ *   delete `<prefix>.blobgate-records/` at age N days  (only with recordsExpireAfterDays. Records
+ *                                                       carry their own logical expiry; this is the
+ *                                                       physical backstop for those nothing deleted,
+ *                                                       src/storage/records.ts)
  *
  * GCS needs no multipart rule: a resumable session that is never finished
  * leaves no object and expires on its own (after a week).
@@ -20,7 +25,7 @@ import { STAGING_DIR } from './gcs-staging.js';
  * A bucket has one lifecycle configuration, so installing is read, merge,
  * write. GCS rules have no IDs, so ours are recognised by their shape: action
  * exactly `Delete`, condition exactly an `age` plus `matchesPrefix` naming
- * only the store prefix or its staging prefix (for an empty store prefix,
+ * only the store prefix, its staging prefix or its records prefix (for an empty store prefix,
  * an `age` alone: the whole bucket is the store). Such a rule is the store's
  * staging or expiry rule whoever wrote it, and is replaced by ours (or, for an
  * expiry rule when expireAfterDays is not given, removed); every other rule is
@@ -35,6 +40,8 @@ import { STAGING_DIR } from './gcs-staging.js';
 export interface LifecycleOptions {
   /** Also delete every object under the store prefix at this age in days (a positive integer). */
   expireAfterDays?: number;
+  /** Also delete every record (`<prefix>.blobgate-records/`) at this age in days (a positive integer). */
+  recordsExpireAfterDays?: number;
 }
 
 /** Read-merge-write rounds before giving up on a bucket whose metadata keeps changing. */
@@ -48,6 +55,9 @@ export function blobgateGcsRules(storePrefix: string, opts: LifecycleOptions): L
       condition: storePrefix === '' ? { age: opts.expireAfterDays } : { age: opts.expireAfterDays, matchesPrefix: [storePrefix] },
     });
   }
+  if (opts.recordsExpireAfterDays !== undefined) {
+    rules.push({ action: { type: 'Delete' }, condition: { age: opts.recordsExpireAfterDays, matchesPrefix: [storePrefix + RECORDS_DIR] } });
+  }
   return rules;
 }
 
@@ -60,7 +70,7 @@ export function isOwnGcsRule(rule: unknown, storePrefix: string): boolean {
   const prefixes = condition.matchesPrefix;
   if (prefixes === undefined) return storePrefix === '';
   if (!Array.isArray(prefixes) || prefixes.length !== 1) return false;
-  return prefixes[0] === storePrefix + STAGING_DIR || (storePrefix !== '' && prefixes[0] === storePrefix);
+  return prefixes[0] === storePrefix + STAGING_DIR || prefixes[0] === storePrefix + RECORDS_DIR || (storePrefix !== '' && prefixes[0] === storePrefix);
 }
 
 /** The bucket's other rules, unchanged and in order, followed by ours. */
@@ -76,8 +86,10 @@ export function describeGcsRule(rule: LifecycleRule): string {
 }
 
 export async function installGcsLifecycle(bucket: Bucket, storePrefix: string, opts: LifecycleOptions): Promise<{ rules: string[] }> {
-  const n = opts.expireAfterDays;
-  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new RangeError(`expireAfterDays must be a positive integer, got ${n}`);
+  for (const name of ['expireAfterDays', 'recordsExpireAfterDays'] as const) {
+    const n = opts[name];
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new RangeError(`${name} must be a positive integer, got ${n}`);
+  }
   const ours = blobgateGcsRules(storePrefix, opts);
   for (let attempt = 1; ; attempt++) {
     let metadata;

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { BlobgateError } from '../../errors.js';
+import { RECORDS_DIR } from '../records.js';
 import { errorName, httpStatus, storageError } from './s3-errors.js';
 import { STAGING_DIR } from './staging.js';
 
@@ -21,6 +22,10 @@ import { STAGING_DIR } from './staging.js';
  *   blobgate-mpu       abort incomplete multipart uploads under `<prefix>` after 1 day
  *   blobgate-expire    expire everything under `<prefix>` after N days
  *                      (only with expireAfterDays: a store that backs only the ephemeral tier)
+ *   blobgate-records   expire `<prefix>.blobgate-records/` after N days
+ *                      (only with recordsExpireAfterDays). Records carry their own
+ *                      logical expiry; this is the physical backstop for those
+ *                      nothing deleted (src/storage/records.ts).
  *
  * A bucket has one lifecycle configuration, so installing is read, merge,
  * write: the rules of others are kept, ours (by ID) are replaced.
@@ -40,13 +45,15 @@ import { STAGING_DIR } from './staging.js';
 export interface LifecycleOptions {
   /** Also expire every object under the store prefix after this many days (a positive integer). */
   expireAfterDays?: number;
+  /** Also expire every record (`<prefix>.blobgate-records/`) after this many days (a positive integer). */
+  recordsExpireAfterDays?: number;
 }
 
 /** S3's limit on a rule ID. */
 const MAX_RULE_ID = 255;
 
-type RuleKind = 'staging' | 'mpu' | 'expire';
-const KINDS: readonly RuleKind[] = ['staging', 'mpu', 'expire'];
+type RuleKind = 'staging' | 'mpu' | 'expire' | 'records';
+const KINDS: readonly RuleKind[] = ['staging', 'mpu', 'expire', 'records'];
 
 /** The ID of one of our rules for a store prefix; a digest of the prefix when the prefix is too long for an ID. */
 export function lifecycleRuleId(kind: RuleKind, storePrefix: string): string {
@@ -78,6 +85,14 @@ export function blobgateS3Rules(storePrefix: string, opts: LifecycleOptions): Li
       Status: 'Enabled',
       Filter: { Prefix: storePrefix },
       Expiration: { Days: opts.expireAfterDays },
+    });
+  }
+  if (opts.recordsExpireAfterDays !== undefined) {
+    rules.push({
+      ID: lifecycleRuleId('records', storePrefix),
+      Status: 'Enabled',
+      Filter: { Prefix: storePrefix + RECORDS_DIR },
+      Expiration: { Days: opts.recordsExpireAfterDays },
     });
   }
   return rules;
@@ -117,8 +132,10 @@ function days(n: number | undefined): string {
 }
 
 export function checkLifecycleOptions(opts: LifecycleOptions): void {
-  const n = opts.expireAfterDays;
-  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new RangeError(`expireAfterDays must be a positive integer, got ${n}`);
+  for (const name of ['expireAfterDays', 'recordsExpireAfterDays'] as const) {
+    const n = opts[name];
+    if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new RangeError(`${name} must be a positive integer, got ${n}`);
+  }
 }
 
 /** Reads the bucket's configuration, merges ours in and writes it back; resolves with a description of our rules. */
