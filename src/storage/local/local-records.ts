@@ -104,8 +104,9 @@ export class LocalRecords implements RecordStore {
 
   /** The file of a record key; refuses anything that would resolve outside the tree. */
   private path(key: string): string {
-    // A "." or ".." segment (or an empty one) would resolve to another record's file, or another prefix's.
-    if (key.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new BlobgateError('path_invalid', 'The record key must be a relative path of non-empty segments, without "." or "..".');
+    // A "." or ".." segment (or an empty one) would resolve to another record's file, or another prefix's;
+    // a backslash or control character is refused as on S3 and GCS, so one key means one record everywhere.
+    if (/[\\\u0000-\u001f\u007f]/.test(key) || key.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new BlobgateError('path_invalid', 'The record key must be a relative path of non-empty segments, without "." or "..", backslashes or control characters.');
     const full = resolve(this.base, ...(this.prefix + key).split('/'));
     if (!full.startsWith(this.base + sep)) throw new BlobgateError('path_invalid', 'The record key resolves outside the store.');
     return full;

@@ -152,7 +152,7 @@ export class S3Records implements RecordStore {
  */
 export function checkRecordKey(key: string): void {
   if (key === '' || /[\\\u0000-\u001f\u007f]/.test(key) || key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-    throw new BlobgateError('path_invalid', 'The record key must be a relative path of non-empty segments, without "." or "..".');
+    throw new BlobgateError('path_invalid', 'The record key must be a relative path of non-empty segments, without "." or "..", backslashes or control characters.');
   }
 }
 
