@@ -83,14 +83,14 @@ export async function startSigV4Proxy(opts: SigV4ProxyOptions): Promise<SigV4Pro
     const check = /^[0-9a-f]{64}$/.test(verdict.payloadHash) ? new PayloadCheck(verdict.payloadHash) : undefined;
     const stages = check ? pipeline(req, check, upstream) : pipeline(req, upstream);
     // fauxqs dropping the connection after the whole request went up (a fault test): the client sees the drop too.
-    upstream.on('error', () => {
-      if (sent) res.destroy();
-    });
     let sent = false;
     stages.then(
       () => (sent = true),
       () => undefined,
     );
+    upstream.on('error', () => {
+      if (sent) res.destroy();
+    });
     stages.catch((err: unknown) => {
       upstream.destroy();
       if (err instanceof PayloadMismatch) reject(req, res, 400, 'XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
