@@ -74,12 +74,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return payload;
   });
   const metrics = deps.metrics ?? new Metrics(gate, deps.stores);
-  const jobs =
-    deps.jobs ??
-    jobEngineFor(config, deps.stores, {
-      onWriteError: (err, job) => app.log.warn({ err, job: job.id, workspace: job.workspace }, 'a job record write failed'),
-      onDone: (job) => app.log.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended'),
-    });
+  const jobs = deps.jobs ?? jobEngineFor(config, deps.stores, { log: () => app.log, guard: deps.guard, secrets: deps.secrets });
   // Content and signed reads share one limit and one idle timeout (src/http/send-object.ts).
   const send = { reads: new ReadGate(config.limits.reads, config.limits.workspaceReads), idleSeconds: config.server.sendIdleTimeoutSeconds, served: (store: string, n: number) => metrics.servedBytes.inc({ store }, n) };
   // The gateway's own addresses are never an upstream, whatever upstream.allow opens (src/upstream/guard.ts).

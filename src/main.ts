@@ -48,12 +48,9 @@ async function main(): Promise<void> {
   const secrets = new EmbeddedSecrets(config.secrets.file);
   const gate = new TransferGate(gateLimits(config.limits));
   const metrics = new Metrics(gate, stores);
-  // The job engine's log goes through the app's logger, which exists once the app does.
+  // The job engine logs through the app's logger, which exists once the app does.
   let log: FastifyBaseLogger | undefined;
-  const jobs = jobEngineFor(config, stores, {
-    onWriteError: (err, job) => log?.warn({ err, job: job.id, workspace: job.workspace }, 'a job record write failed'),
-    onDone: (job) => log?.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended'),
-  });
+  const jobs = jobEngineFor(config, stores, { log: () => log, guard, secrets });
   const app = buildApp({ config, stores, guard, secrets, google: new GoogleTokenSource(guard), signingSecret, gate, metrics, jobs });
   log = app.log;
   await installLifecycles(config, stores, (msg) => app.log.info(msg));

@@ -98,6 +98,13 @@ export const stepBodySchema = {
     type: keywordEnum(['http']),
     title: { type: 'string', maxLength: 1024 },
     request: { type: 'object', additionalProperties: false, properties: requestProperties },
+    // A job's completion callback (docs/jobs.md#callbacks); with Prefer: respond-async only.
+    callback: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'secret-ref'],
+      properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, 'secret-ref': { type: 'string', minLength: 1, maxLength: 255 } },
+    },
     ...requestProperties,
     data: { type: 'object' },
     input: { type: 'object' },

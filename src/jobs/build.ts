@@ -1,11 +1,23 @@
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
+import type { SecretsProvider } from '../secrets/provider.js';
 import type { StoreRegistry } from '../storage/registry.js';
-import { JobEngine, type JobEngineOptions } from './engine.js';
+import type { UpstreamGuard } from '../upstream/guard.js';
+import { deliverCallback } from './callback.js';
+import { JobEngine } from './engine.js';
 import { JobStore } from './job-store.js';
 
-/** The job engine over the records of the store config names (jobs.store, default the retained tier's). */
-export function jobEngineFor(config: Config, stores: StoreRegistry, hooks: Pick<JobEngineOptions, 'onWriteError' | 'onDone'> = {}): JobEngine {
+export interface JobLog {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+/**
+ * The job engine over the records of the store config names (jobs.store,
+ * default the retained tier's): a log line per job that ends and per
+ * record write that fails, and the job's callback, if it asked for one.
+ */
+export function jobEngineFor(config: Config, stores: StoreRegistry, deps: { log: () => JobLog | undefined; guard: UpstreamGuard; secrets: SecretsProvider }): JobEngine {
   const driver = stores.get(config.jobs.store);
   if (!driver.records) throw new BlobgateError('internal', `Store "${config.jobs.store}" keeps no records; jobs need a store that does.`);
   return new JobEngine(new JobStore(driver.records), {
@@ -13,6 +25,12 @@ export function jobEngineFor(config: Config, stores: StoreRegistry, hooks: Pick<
     lostAfterMs: config.jobs.lostAfterSeconds * 1000,
     retentionMs: config.jobs.retentionSeconds * 1000,
     idempotencyRetentionMs: config.jobs.idempotencyRetentionSeconds * 1000,
-    ...hooks,
+    onWriteError: (err, job) => deps.log()?.warn({ err, job: job.id, workspace: job.workspace }, 'a job record write failed'),
+    onDone: (job) => {
+      deps.log()?.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended');
+      if (job.callback) {
+        void deliverCallback(job, job.callback, { guard: deps.guard, secrets: deps.secrets, log: (fields, msg) => deps.log()?.warn(fields, msg) });
+      }
+    },
   });
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { BlobgateError, isBlobgateError } from '../errors.js';
+import type { CallbackSpec } from './callback.js';
 import { isTerminal, newJobId, observed, type JobError, type JobRecord, type JobState } from './job-record.js';
 import type { JobStore } from './job-store.js';
 
@@ -67,6 +68,7 @@ export interface Submission {
   workspace: string;
   kind: JobRecord['kind'];
   idempotency?: IdempotencyClaim;
+  callback?: CallbackSpec;
   work: (ctl: JobControl) => Promise<JobAnswer>;
 }
 
@@ -137,6 +139,7 @@ export class JobEngine {
         'bytes-per-second': 0,
         attempts: 0,
         ...(sub.idempotency ? { 'idempotency-key': sub.idempotency.key } : {}),
+        ...(sub.callback ? { callback: sub.callback } : {}),
         owner: this.replica,
         'heartbeat-at': now.toISOString(),
         seq: 0,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ErrorCode } from '../errors.js';
+import type { CallbackSpec } from './callback.js';
 
 /**
  * A transfer job as its record keeps it (docs/jobs.md). The record is the
@@ -36,6 +37,8 @@ export interface JobRecord {
   /** The HTTP status the synchronous call would have answered with. */
   status?: number;
   'idempotency-key'?: string;
+  /** Where the final job is POSTed when it ends (src/jobs/callback.ts). */
+  callback?: CallbackSpec;
   /** Which replica runs the job (a process id of its own, never a host name). */
   owner: string;
   /** The owner's last write; a queued or running job whose heartbeat is older than jobs.lost-after-seconds is lost. */

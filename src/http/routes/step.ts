@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/types.js';
 import { BlobgateError } from '../../errors.js';
+import { checkCallback, type CallbackSpec } from '../../jobs/callback.js';
 import type { JobControl, JobEngine } from '../../jobs/engine.js';
 import { idempotencyClaim, prefersAsync } from '../../jobs/fingerprint.js';
 import { isTerminal, publicJob } from '../../jobs/job-record.js';
@@ -41,6 +42,12 @@ export function stepRoutes(app: FastifyInstance, deps: StepRouteDeps): void {
       const step = normalizeStep(deps.config, ws, request.body);
       const key = tenantOf(grantOf(request), ws);
 
+      const callback = (request.body as { callback?: CallbackSpec }).callback;
+      if (callback) {
+        if (!async) throw new BlobgateError('invalid_request', 'callback needs Prefer: respond-async: a synchronous step answers with its result itself.', { field: 'callback' });
+        await checkCallback(callback, ws, deps.guard, deps.secrets);
+      }
+
       if (!async && !idempotency) {
         // One AbortSignal for the whole transfer: a client that goes away aborts the upstream request and the write.
         const controller = new AbortController();
@@ -62,6 +69,7 @@ export function stepRoutes(app: FastifyInstance, deps: StepRouteDeps): void {
         workspace: ws,
         kind: 'step',
         ...(idempotency ? { idempotency } : {}),
+        ...(callback ? { callback } : {}),
         work: async (ctl) => {
           const result = await runStep(deps, request, step, key, ctl.controller, ctl);
           return { status: 200, body: result, attempts: result.attempts };
