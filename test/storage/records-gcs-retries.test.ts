@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildGcsStorage } from '../../src/storage/gcs/client.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
-import { startGcs } from '../gcs/harness.js';
+import { FAST_RETRIES, startGcs } from '../gcs/harness.js';
 
 // GCS records across a create whose answer was lost after GCS committed it:
 // the client retries the save (ifGenerationMatch makes it idempotent to the
@@ -9,7 +9,11 @@ import { startGcs } from '../gcs/harness.js';
 t.test('gcs records: retries', async (t) => {
   const gcs = await startGcs(t);
   const driver = (): GcsDriver =>
-    new GcsDriver({ storage: buildGcsStorage({ apiEndpoint: gcs.server.url, projectId: 'test', credentials: gcs.serviceAccount }), bucket: gcs.bucket, prefix: 'env-a' });
+    new GcsDriver({
+      storage: buildGcsStorage({ apiEndpoint: gcs.server.url, projectId: 'test', credentials: gcs.serviceAccount, retryTiming: FAST_RETRIES }),
+      bucket: gcs.bucket,
+      prefix: 'env-a',
+    });
   const mine = driver();
   const theirs = driver();
   t.teardown(async () => {

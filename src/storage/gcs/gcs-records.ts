@@ -20,10 +20,13 @@ export const WRITER_META = 'blobgate-record-writer';
  *
  * create() sends `ifGenerationMatch: 0`: GCS commits it only when no live
  * object has the name, atomically against every other writer, and answers
- * 412 otherwise. The client (@google-cloud/storage 7, client.ts: RetryAlways,
- * and a precondition makes a call idempotent for it anyway) retries a save
- * whose answer was lost — a 5xx or a reset after GCS committed — and the
- * retry then meets our own object: 412. Turning retries off for create would
+ * 412 otherwise. The client retries a save whose answer was lost — a 5xx or
+ * a reset after GCS committed — and the retry then meets our own object:
+ * 412. (@google-cloud/storage 7.22 file.js `save`: the upload runs inside
+ * async-retry with `retryOptions.maxRetries` whenever
+ * `shouldRetryBasedOnPreconditionAndIdempotencyStrat` holds, which an
+ * `ifGenerationMatch` makes true under the default RetryConditional, and
+ * which is always true under blobgate's RetryAlways, client.ts.) Turning retries off for create would
  * trade that for failing on every dropped keep-alive socket, and comparing
  * bodies cannot tell our write from another writer's of the same bytes. So
  * every create writes a fresh writer id in custom metadata, and a 412 is
