@@ -17,6 +17,7 @@ import { GoogleTokenSource } from './upstream/google-token.js';
 import { UpstreamGuard } from './upstream/guard.js';
 import { jobEngineFor } from './jobs/build.js';
 import type { JobEngine } from './jobs/engine.js';
+import { sweepExpiredShares } from './shares/share-store.js';
 
 /**
  * `npm start`: the embedded default needs no configuration — both tiers on
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
     app.log[line.level](line.fields, line.msg);
   });
   stores.startJanitors();
-  const sweeper = startExpirySweep(stores, jobs, config.expiry.sweepIntervalSeconds, app.log);
+  const sweeper = startExpirySweep(config, stores, jobs, config.expiry.sweepIntervalSeconds, app.log);
 
   /**
    * Graceful shutdown: stop accepting, let in-flight transfers finish until
@@ -129,11 +130,13 @@ function refuseWithoutToken(host: string): never {
 }
 
 /** Deletes expired ephemeral blobs from stores that cannot expire them natively (the local store). */
-function startExpirySweep(stores: StoreRegistry, jobs: JobEngine, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
+function startExpirySweep(config: Config, stores: StoreRegistry, jobs: JobEngine, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
   const sweep = async (): Promise<void> => {
     try {
       const removed = await jobs.sweepExpired();
-      if (removed > 0) log.info({ removed }, 'expired job and idempotency records removed');
+      const shares = stores.get(config.tiers.retained.store).records;
+      const sharesRemoved = shares ? await sweepExpiredShares(shares) : 0;
+      if (removed + sharesRemoved > 0) log.info({ removed: removed + sharesRemoved }, 'expired job, idempotency and share records removed');
     } catch (err) {
       log.warn({ err }, 'record expiry sweep failed');
     }

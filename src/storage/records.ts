@@ -1,6 +1,6 @@
 /**
  * Records: the small state blobgate keeps that is not a blob — jobs,
- * idempotency keys, share tokens (docs/records.md). They live in an object
+ * idempotency keys, share tokens (docs/storage-contract.md#records). They live in an object
  * store like everything else, so the gateway stays stateless and any replica
  * answers, but apart from blobs: a record is never listed, read, signed or
  * deleted through a resource route.

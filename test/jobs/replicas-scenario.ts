@@ -1,4 +1,4 @@
-// Two gateway processes over one store (docs/jobs.md#replicas): a job submitted on A is watched and
+// Two gateway processes over one store (docs/jobs.md#one-writer-per-job): a job submitted on A is watched and
 // cancelled from B; the same Idempotency-Key sent to both at once runs one transfer; A killed with -9
 // mid-transfer is reported lost by B, and the key's retry on B runs once more — and nothing is left.
 import { mkdtemp, rm } from 'node:fs/promises';
