@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isLoopbackHost, type ListenAddress } from '../config/listen.js';
@@ -122,6 +123,36 @@ export class Metrics implements TransferObserver {
         current.moved += n;
         this.transferBytes.inc({ kind, store: current.store }, n);
         this.progressBytes.inc({ kind, store: current.store }, n);
+      },
+    };
+  }
+
+  /**
+   * An upload's progress: the request body's bytes as they arrive, from the
+   * moment its first file is placed, counted against the store of the file
+   * being written (a multipart body's framing included). `end` takes them off
+   * blobgate_transfer_bytes. It only listens to a body something already
+   * reads (the upload routes pipe it), so it never starts the flow itself.
+   */
+  uploadProgress(body: Readable): { placed(store: string): void; end(): void } {
+    const moved = new Map<string, number>();
+    let store: string | undefined;
+    const onData = (chunk: Buffer): void => {
+      if (store === undefined) return;
+      moved.set(store, (moved.get(store) ?? 0) + chunk.length);
+      this.transferBytes.inc({ kind: 'upload', store }, chunk.length);
+      this.progressBytes.inc({ kind: 'upload', store }, chunk.length);
+    };
+    return {
+      placed: (to) => {
+        if (store === undefined) body.on('data', onData);
+        store = to;
+      },
+      end: () => {
+        body.off('data', onData);
+        store = undefined;
+        for (const [s, n] of moved) this.transferBytes.dec({ kind: 'upload', store: s }, n);
+        moved.clear();
       },
     };
   }

@@ -62,3 +62,32 @@ t.test('a client that leaves mid-body: its write ends and leaves the gauge, the 
   t.equal(await inFlight(), 0);
   t.same((await gw.residue()).tmp, [], 'no temp file left by the abandoned write');
 });
+
+t.test("an upload's bytes show while its body is still arriving", async (t) => {
+  const size = 4 * 1024 * 1024;
+  const upload = (): Promise<number> => sample('blobgate_transfer_bytes', { kind: 'upload', store: 'retained' });
+  const uploaded = (): Promise<number> => sample('blobgate_transfer_progress_bytes_total', { kind: 'upload', store: 'retained' });
+  const before = await uploaded();
+  const { port } = new URL(gw.url);
+  const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/workspaces/ws-1/uploads/big.bin', headers: { authorization: `Bearer ${TOKEN_ALL}`, 'content-length': size } });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+  let answered = false;
+  void answer.finally(() => (answered = true));
+  req.write(Buffer.alloc(size / 2, 1));
+  // Bytes that arrived before the file was placed (while it waited for its slot) are not counted: at most a buffer's worth.
+  await until('the first half to show as in flight', async () => (await upload()) >= size / 4);
+  t.notOk(answered, 'the upload is still running');
+  req.end(Buffer.alloc(size / 2, 2));
+  const res = await answer;
+  t.equal(res.status, 201, res.body);
+  t.equal(await upload(), 0, 'a finished upload leaves nothing in flight');
+  const counted = (await uploaded()) - before;
+  t.ok(counted <= size && counted >= size - 1024 * 1024, `the body's bytes were counted as they came (${counted})`);
+});

@@ -38,8 +38,9 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       const controller = abortOnDisconnect(request, reply);
       abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
       const key = tenantOf(grantOf(request), request.params.ws);
-      const placed = placedInto(request);
-      const items = await counted(deps, request, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller, placed }), key));
+      const progress = deps.metrics.uploadProgress(request.raw);
+      const placed = placedInto(request, progress);
+      const items = await counted(deps, request, progress, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller, placed }), key));
       return reply.code(201).send({ items });
     });
 
@@ -70,9 +71,10 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         request.raw.pipe(body);
         request.raw.once('error', (err) => body.destroy(err));
         try {
-          const file = { workspace: request.params.ws, fields, body, signal: controller.signal, placed: placedInto(request), ...(announced !== undefined ? { announcedBytes: announced } : {}) };
+          const progress = deps.metrics.uploadProgress(request.raw);
+          const file = { workspace: request.params.ws, fields, body, signal: controller.signal, placed: placedInto(request, progress), ...(announced !== undefined ? { announcedBytes: announced } : {}) };
           const key = tenantOf(grantOf(request), request.params.ws);
-          const [ref] = await counted(deps, request, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), key)]);
+          const [ref] = await counted(deps, request, progress, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), key)]);
           return reply.code(201).send(ref);
         } finally {
           // A transfer that never started (refused, or given up while queued) leaves the body to us.
@@ -86,7 +88,7 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
 }
 
 /** Metrics and the request's log line for an upload of one or more files. */
-async function counted(deps: UploadDeps, request: FastifyRequest, run: () => Promise<ResourceRef[]>): Promise<ResourceRef[]> {
+async function counted(deps: UploadDeps, request: FastifyRequest, progress: { end(): void }, run: () => Promise<ResourceRef[]>): Promise<ResourceRef[]> {
   try {
     const refs = await run();
     for (const r of refs) deps.metrics.recordTransfer('upload', 'ok', { tier: r['blob-ref'].tier, store: r['blob-ref'].store, bytes: r['blob-ref'].size });
@@ -97,12 +99,17 @@ async function counted(deps: UploadDeps, request: FastifyRequest, run: () => Pro
     const store = request.facts.store;
     deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: 'retained', ...(store ? { store } : {}) });
     throw err;
+  } finally {
+    progress.end();
   }
 }
 
-/** Keeps the store a file of this request is placed in on the request's facts (its log line, its metrics). */
-function placedInto(request: FastifyRequest): (store: string) => void {
-  return (store) => void (request.facts.store = store);
+/** Keeps the store a file of this request is placed in on the request's facts (its log line, its metrics) and its progress. */
+function placedInto(request: FastifyRequest, progress: { placed(store: string): void }): (store: string) => void {
+  return (store) => {
+    request.facts.store = store;
+    progress.placed(store);
+  };
 }
 
 function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
