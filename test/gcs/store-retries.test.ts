@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
+import { buildGcsStorage } from '../../src/storage/gcs/client.js';
 import type { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import type { StoreFault } from '../servers/faults.js';
 import type { GcsOperation } from '../servers/gcs/server.js';
@@ -109,3 +110,11 @@ for (const c of cases) {
     }
   });
 }
+
+t.test('retry timing below the client floor is refused when the client is built', async (t) => {
+  // Below 1 s, File.save and createResumableUpload would throw on every call (async-retry's minTimeout).
+  t.throws(() => buildGcsStorage({ retryTiming: { maxRetryDelay: 0.5 } }), { name: 'RangeError', message: /maxRetryDelay .* at least 1, got 0.5/ });
+  t.throws(() => buildGcsStorage({ retryTiming: { retryDelayMultiplier: 0 } }), { name: 'RangeError', message: /retryDelayMultiplier must be a positive number/ });
+  const storage = buildGcsStorage({ apiEndpoint: 'http://127.0.0.1:9', retryTiming: FAST_RETRIES });
+  t.match(storage.retryOptions, { maxRetryDelay: 1, retryDelayMultiplier: 1, maxRetries: 3, totalTimeout: 86_400, autoRetry: true }, 'only the timing is replaced');
+});
