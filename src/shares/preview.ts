@@ -1,9 +1,13 @@
 import type { Readable } from 'node:stream';
 import { BlobgateError } from '../errors.js';
-import type { ReadGate } from '../http/read-gate.js';
 import { headLive, notFoundAsResource, type Located } from '../resources/locate.js';
 import type { StoredObject } from '../storage/driver.js';
 import { artifactKind, type ArtifactKind } from './artifact-kind.js';
+
+/** The read limit a preview takes a slot of (the HTTP layer's ReadGate fits it). */
+export interface ReadSlots {
+  take(workspace: string): () => void;
+}
 import { PREVIEW_IMAGE_MAX_BYTES, PREVIEW_MAX_BYTES } from './limits.js';
 
 export interface LoadedArtifact {
@@ -21,7 +25,7 @@ export interface LoadedArtifact {
  * PREVIEW_IMAGE_MAX_BYTES, nothing of any other type. The read holds a slot
  * of the read limit while it runs.
  */
-export async function loadPreview(located: Located, reads: ReadGate): Promise<LoadedArtifact> {
+export async function loadPreview(located: Located, reads: ReadSlots): Promise<LoadedArtifact> {
   const object = await headLive(located);
   const { size, contentType } = object.meta;
   const kind = artifactKind(contentType);
@@ -38,7 +42,7 @@ export async function loadPreview(located: Located, reads: ReadGate): Promise<Lo
 }
 
 /** The first min(size, bound) bytes of the object. */
-async function readHead(located: Located, reads: ReadGate, size: number, bound: number): Promise<Buffer> {
+async function readHead(located: Located, reads: ReadSlots, size: number, bound: number): Promise<Buffer> {
   const want = Math.min(size, bound);
   if (want === 0) return Buffer.alloc(0);
   const release = reads.take(located.loc.workspace);

@@ -19,6 +19,8 @@ const RANK: Record<string, number> = {
   'app.ts': 8,
   http: 7,
   step: 6,
+  jobs: 6,
+  shares: 6,
   resources: 5,
   uploads: 5,
   persist: 4,
