@@ -36,6 +36,8 @@ t.test('install-lifecycle: an ephemeral-only store expires its prefix; a store w
   t.match(xml, /<Prefix>ephemeral\/<\/Prefix>[\s\S]*<Days>3<\/Days>|<Days>3<\/Days>[\s\S]*<Prefix>ephemeral\//, 'the TTL rounded up to whole days');
   t.notMatch(xml, /blobgate-expire:retained\//, 'the retained store never expires');
   t.match(xml, /blobgate-staging:retained\//);
+  // Records (jobs, idempotency keys, shares) get a backstop rule that outlives the longest record: a 90-day share, plus a day.
+  t.match(xml, /<ID>blobgate-records:retained\/<\/ID>[\s\S]*?<Days>91<\/Days>/, 'the records rule waits out the longest record');
   t.notMatch(xml, /other\//, 'a store without the flag is left alone');
   t.ok(logged.some((l) => l.startsWith('store eph: lifecycle rule')));
 });
