@@ -119,61 +119,110 @@ export async function writeStaged(backend: StagedWriteBackend, req: WriteRequest
     req.body.destroy();
     throw abortError(req.signal);
   }
-  const { options, janitor } = backend;
-  const meter = new ByteMeter(req.maxBytes);
-  const watched = watchBody(req.body, meter);
-  const trigger = stopTrigger(req.signal, meter);
-  const piped = pipeline(req.body, meter, { signal: req.signal });
-  piped.catch(() => undefined); // its error reaches us through the meter, watchBody and the trigger
-  const bytes = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const wait = <T>(p: Promise<T>): Promise<T> => {
-    if (!options.raceStop) return p;
-    p.catch(() => undefined); // when the trigger wins the race, the failure is handled below
-    return Promise.race([p, trigger.promise]);
-  };
-  const commit = (meta: ObjectMeta): Commit => (send) => commitOrConfirm(send, () => isCommitted(backend, meta));
-  let staged: StagedUpload | undefined;
-  let unhook: (() => void) | undefined;
+  const write = new StagedWrite(backend, req);
   try {
-    const announcedLarge = options.trustExpectedSize && req.expectedSize !== undefined && req.expectedSize > backend.unit;
-    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(bytes, backend.unit);
-    if (head.ended) {
-      await piped;
-      if (req.signal.aborted) throw abortError(req.signal);
-      const meta = finalMeta(req, meter.bytes, meter.sha256);
-      await backend.putWhole(head.chunks, meta, commit(meta));
-      return { key: req.key, meta };
-    }
-    const upload = backend.stage();
-    staged = upload;
-    unhook = stopOn(req.signal, meter, () => upload.stop());
-    if (upload.open) {
-      await wait(upload.open());
-      if (req.signal.aborted) throw abortError(req.signal);
-    }
-    await wait(upload.send(Readable.from(feed(head.chunks, bytes), { objectMode: false })));
-    await piped;
-    if (req.signal.aborted) throw abortError(req.signal);
-    const meta = finalMeta(req, meter.bytes, meter.sha256);
-    await backend.publish(meta, commit(meta));
-    // Committed: the write succeeded even if this delete fails; the janitor retries it.
-    await janitor.discard(`staging object ${upload.name}`, () => upload.remove());
-    return { key: req.key, meta };
+    return await write.run();
   } catch (err) {
+    throw await write.fail(err);
+  } finally {
+    write.dispose();
+  }
+}
+
+/** One write through the protocol: the metered body, the stop trigger, the staged upload once there is one. */
+class StagedWrite {
+  private readonly meter: ByteMeter;
+  private readonly watched: ReturnType<typeof watchBody>;
+  private readonly trigger: ReturnType<typeof stopTrigger>;
+  private readonly piped: Promise<void>;
+  private readonly bytes: AsyncIterator<Buffer>;
+  private staged: StagedUpload | undefined;
+  private unhook: (() => void) | undefined;
+
+  constructor(
+    private readonly backend: StagedWriteBackend,
+    private readonly req: WriteRequest,
+  ) {
+    this.meter = new ByteMeter(req.maxBytes);
+    this.watched = watchBody(req.body, this.meter);
+    this.trigger = stopTrigger(req.signal, this.meter);
+    this.piped = pipeline(req.body, this.meter, { signal: req.signal });
+    this.piped.catch(() => undefined); // its error reaches us through the meter, watchBody and the trigger
+    this.bytes = this.meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  async run(): Promise<StoredObject> {
+    const { backend, req } = this;
+    const announcedLarge = backend.options.trustExpectedSize && req.expectedSize !== undefined && req.expectedSize > backend.unit;
+    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(this.bytes, backend.unit);
+    return head.ended ? this.single(head.chunks) : this.stageAndPublish(head.chunks);
+  }
+
+  /** A body of at most one unit: one request with the final metadata. */
+  private async single(chunks: Buffer[]): Promise<StoredObject> {
+    await this.piped;
+    this.throwIfAborted();
+    const meta = this.finalMeta();
+    await this.backend.putWhole(chunks, meta, this.commit(meta));
+    return { key: this.req.key, meta };
+  }
+
+  private async stageAndPublish(head: Buffer[]): Promise<StoredObject> {
+    const upload = this.backend.stage();
+    this.staged = upload;
+    this.unhook = stopOn(this.req.signal, this.meter, () => upload.stop());
+    if (upload.open) {
+      await this.wait(upload.open());
+      this.throwIfAborted();
+    }
+    await this.wait(upload.send(Readable.from(feed(head, this.bytes), { objectMode: false })));
+    await this.piped;
+    this.throwIfAborted();
+    const meta = this.finalMeta();
+    await this.backend.publish(meta, this.commit(meta));
+    // Committed: the write succeeded even if this delete fails; the janitor retries it.
+    await this.backend.janitor.discard(`staging object ${upload.name}`, () => upload.remove());
+    return { key: this.req.key, meta };
+  }
+
+  /** After any failure: the error to reject with, once the staged upload is stopped and its cleanup handed to the janitor. */
+  async fail(err: unknown): Promise<unknown> {
+    const { req, staged } = this;
     // Classify before destroying anything ourselves: a destroy would make the streams emit errors of their own.
-    const failure = writeFailure(trigger.meterError ?? err, { signal: req.signal, bodyError: watched.error, what: `writing ${req.key}` });
+    const failure = writeFailure(this.trigger.meterError ?? err, { signal: req.signal, bodyError: this.watched.error, what: `writing ${req.key}` });
     staged?.stop();
-    meter.destroy();
+    this.meter.destroy();
     if (!req.body.destroyed) req.body.destroy();
     if (staged) {
       const cleanup = await staged.settle();
-      await janitor.discard(`${backend.uploadKind} to ${staged.name}`, cleanup);
+      await this.backend.janitor.discard(`${this.backend.uploadKind} to ${staged.name}`, cleanup);
     }
-    throw failure;
-  } finally {
-    unhook?.();
-    trigger.dispose();
-    watched.dispose();
+    return failure;
+  }
+
+  dispose(): void {
+    this.unhook?.();
+    this.trigger.dispose();
+    this.watched.dispose();
+  }
+
+  /** With `raceStop`, a wait on the staged upload ends the moment the stop trigger fires. */
+  private wait<T>(p: Promise<T>): Promise<T> {
+    if (!this.backend.options.raceStop) return p;
+    p.catch(() => undefined); // when the trigger wins the race, the failure is handled in fail()
+    return Promise.race([p, this.trigger.promise]);
+  }
+
+  private commit(meta: ObjectMeta): Commit {
+    return (send) => commitOrConfirm(send, () => isCommitted(this.backend, meta));
+  }
+
+  private finalMeta(): ObjectMeta {
+    return finalMeta(this.req, this.meter.bytes, this.meter.sha256);
+  }
+
+  private throwIfAborted(): void {
+    if (this.req.signal.aborted) throw abortError(this.req.signal);
   }
 }
 
