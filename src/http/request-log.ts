@@ -8,7 +8,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 /** Longest request id taken from a caller; a longer one is replaced, not cut (a cut id would match nothing upstream). */
 export const REQUEST_ID_MAX = 128;
 /** Visible ASCII, no space: safe in a header and in a log field, whatever the caller sent. */
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+const REQUEST_ID = new RegExp(`^[\\x21-\\x7e]{1,${REQUEST_ID_MAX}}$`);
 
 /**
  * The request's id: the caller's X-Request-Id when it is one value of at
@@ -59,8 +59,9 @@ export function installRequestLog(app: FastifyInstance): void {
   app.setGenReqId(requestIdOf);
   app.decorateRequest('facts', null as unknown as RequestFacts);
   // Some answers never pass fastify's hooks: a routing error (frameworkErrors: a malformed
-  // percent-encoding), the 503 while closing. Those still get the id, set on the response before
-  // fastify sees the request, and their line at the close, from what the server knows.
+  // percent-encoding), and by fastify's code (lib/route.js) its 503 while closing. Those still get
+  // the id, set on the response before fastify sees the request, and their line at the close, from
+  // what the server knows.
   const hooked = new WeakSet<IncomingMessage>();
   app.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const id = requestIdOf(req);
