@@ -98,7 +98,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       jobRoutes(api, { jobs, reads: send.reads });
       resourceRoutes(api, { config, stores: deps.stores, signer, metrics, send });
       listRoutes(api, { stores: deps.stores });
-      uploadRoutes(api, { config, stores: deps.stores, gate, metrics });
+      uploadRoutes(api, { config, stores: deps.stores, gate, metrics, jobs });
       shareRoutes(api, { config, stores: deps.stores, baseUrl: () => config.publicUrl ?? listeningUrl(app, config.host) });
     });
   });

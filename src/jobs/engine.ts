@@ -69,6 +69,8 @@ export interface Submission {
   kind: JobRecord['kind'];
   idempotency?: IdempotencyClaim;
   callback?: CallbackSpec;
+  /** Errors after which the key may run the job again (an upload whose client left: its body is gone). */
+  restartable?: (error: JobError) => boolean;
   work: (ctl: JobControl) => Promise<JobAnswer>;
 }
 
@@ -307,7 +309,10 @@ export class JobEngine {
     void work
       .then(
         (answer): Partial<JobRecord> => ({ state: 'succeeded', result: answer.body, status: answer.status, ...(answer.attempts !== undefined ? { attempts: answer.attempts } : {}) }),
-        (err: unknown): Partial<JobRecord> => this.failure(run, err),
+        (err: unknown): Partial<JobRecord> => {
+          const end = this.failure(run, err);
+          return end.state === 'failed' && end.error && sub.restartable?.(end.error) ? { ...end, restartable: true } : end;
+        },
       )
       .then(async (end) => {
         clearInterval(timer);

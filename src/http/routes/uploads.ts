@@ -9,11 +9,16 @@ import { grantOf, tenantOf } from '../auth.js';
 import { abortWhenBodyIdle } from '../body-idle.js';
 import { workspaceParams } from '../schemas.js';
 import type { Metrics } from '../metrics.js';
-import type { TransferGate } from '../transfer-gate.js';
+import type { GateKey, TransferGate } from '../transfer-gate.js';
+import type { JobEngine } from '../../jobs/engine.js';
+import { idempotencyClaim } from '../../jobs/fingerprint.js';
+import { isTerminal } from '../../jobs/job-record.js';
+import { createHash } from 'node:crypto';
 
 interface UploadDeps extends UploadFlowDeps {
   gate: TransferGate;
   metrics: Metrics;
+  jobs: JobEngine;
 }
 
 /**
@@ -35,13 +40,24 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
       if (!/^multipart\/form-data\s*;/i.test(type)) {
         throw new BlobgateError('invalid_request', 'Send uploads as multipart/form-data (or PUT the raw bytes to /v1/workspaces/:ws/uploads/<filename>).');
       }
-      const controller = abortOnDisconnect(request, reply);
-      abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
       const key = tenantOf(grantOf(request), request.params.ws);
-      const progress = deps.metrics.uploadProgress(request.raw);
-      const placed = placedInto(request, progress);
-      const items = await counted(deps, request, progress, () => deps.gate.run(controller, () => receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller, placed }), key));
-      return reply.code(201).send({ items });
+      const upload = async (controller: AbortController, started?: () => void): Promise<{ items: ResourceRef[] }> => {
+        abortOnDisconnect(request, reply, controller);
+        abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
+        const progress = deps.metrics.uploadProgress(request.raw);
+        const placed = placedInto(request, progress);
+        const run = (): Promise<ResourceRef[]> => {
+          started?.();
+          return receiveMultipart(deps, { workspace: request.params.ws, headers: request.headers, body: request.raw, controller, placed });
+        };
+        return { items: await counted(deps, request, progress, () => deps.gate.run(controller, run, key)) };
+      };
+      const route = 'POST /v1/workspaces/:ws/uploads';
+      // The body is the files themselves, not known before they are stored, and its boundary differs at each
+      // try: for a multipart upload the key alone names the request (README "Jobs and idempotency").
+      const claim = idempotencyClaim(request.headers['idempotency-key'], request.params.ws, route, { 'content-type': 'multipart/form-data' });
+      if (!claim) return reply.code(201).send(await upload(new AbortController()));
+      return idempotentUpload(deps, request, reply, key, claim, upload);
     });
 
     scope.put<{ Params: { ws: string; filename: string }; Querystring: UploadFields }>(
@@ -61,8 +77,24 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         const headerType = request.headers['content-type'];
         if (headerType && !fields['content-type'] && headerType !== 'application/octet-stream') fields['content-type'] = headerType;
         const announced = request.headers['content-length'] !== undefined ? Number(request.headers['content-length']) : undefined;
-        const controller = abortOnDisconnect(request, reply);
-        abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
+        const key = tenantOf(grantOf(request), request.params.ws);
+        const route = 'PUT /v1/workspaces/:ws/uploads/:filename';
+        const claim = idempotencyClaim(request.headers['idempotency-key'], request.params.ws, route, { fields, 'content-length': request.headers['content-length'] ?? null });
+        const upload = async (controller: AbortController, started?: () => void): Promise<ResourceRef> => {
+          abortOnDisconnect(request, reply, controller);
+          abortWhenBodyIdle(request.raw, deps.config.server.uploadIdleTimeoutSeconds, controller);
+          return rawUpload(deps, request, controller, fields, announced, key, started);
+        };
+        if (!claim) return reply.code(201).send(await upload(new AbortController()));
+        // The stored file's sha256 is the body's: a repeat's body is hashed as it is discarded and must match.
+        return idempotentUpload(deps, request, reply, key, claim, upload, (ref) => ref['blob-ref'].sha256);
+      },
+    );
+  });
+}
+
+/** The raw body of a PUT upload, stored as one file. */
+async function rawUpload(deps: UploadDeps, request: FastifyRequest<{ Params: { ws: string; filename: string } }>, controller: AbortController, fields: UploadFields, announced: number | undefined, key: GateKey, started?: () => void): Promise<ResourceRef> {
         // A refusal must not destroy the request (and with it the socket) before the answer is sent: the
         // driver gets a pass-through it may destroy; the request is left for the error handler to close.
         // It is owned from birth: while the upload waits for a transfer slot, a client that leaves
@@ -73,17 +105,75 @@ export function uploadRoutes(app: FastifyInstance, deps: UploadDeps): void {
         try {
           const progress = deps.metrics.uploadProgress(request.raw);
           const file = { workspace: request.params.ws, fields, body, signal: controller.signal, placed: placedInto(request, progress), ...(announced !== undefined ? { announcedBytes: announced } : {}) };
-          const key = tenantOf(grantOf(request), request.params.ws);
-          const [ref] = await counted(deps, request, progress, async () => [await deps.gate.run(controller, () => storeUpload(deps, file), key)]);
-          return reply.code(201).send(ref);
+          const run = (): Promise<ResourceRef> => {
+            started?.();
+            return storeUpload(deps, file);
+          };
+          const [ref] = await counted(deps, request, progress, async () => [await deps.gate.run(controller, run, key)]);
+          return ref as ResourceRef;
         } finally {
           // A transfer that never started (refused, or given up while queued) leaves the body to us.
           // Unpiped first, so the error handler can still drain the rest of the request.
           request.raw.unpipe(body);
           if (!body.destroyed) body.destroy();
         }
-      },
-    );
+}
+
+/**
+ * An upload with an Idempotency-Key (docs/jobs.md#idempotency): the first
+ * request with the key stores its files as a job, and a repeat — which
+ * carries the same files again — gets the first one's answer while its own
+ * body is read and discarded. `bodySha256` says what the first body hashed
+ * to when the route can tell (a raw PUT stores its body as it is): a repeat
+ * whose body hashes otherwise is another request, `idempotency_key_reused`.
+ * The upload's body comes from its request, so a client that leaves aborts
+ * it as always, and its key may run again.
+ */
+async function idempotentUpload<T>(
+  deps: UploadDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  key: GateKey,
+  claim: NonNullable<ReturnType<typeof idempotencyClaim>>,
+  upload: (controller: AbortController, started: () => void) => Promise<T>,
+  bodySha256?: (answer: T) => string,
+): Promise<FastifyReply> {
+  const ws = (request.params as { ws: string }).ws;
+  const refusal = deps.gate.refusal(key);
+  if (refusal) throw refusal;
+  const { job, replayed } = await deps.jobs.submit({
+    workspace: ws,
+    kind: 'upload',
+    idempotency: claim,
+    restartable: (e) => e.code === 'aborted' || e.code === 'client_timeout',
+    work: async (ctl) => ({ status: 201, body: await upload(ctl.controller, ctl.started) }),
+  });
+  reply.header('blobgate-job-id', job.id);
+  let digest: Promise<string> | undefined;
+  if (replayed) {
+    reply.header('idempotent-replayed', 'true');
+    digest = discard(request);
+  }
+  const final = await deps.jobs.settle(ws, job.id, AbortSignal.any([]));
+  if (!final || !isTerminal(final.state)) throw new BlobgateError('aborted', 'The upload did not end; repeat it with the same Idempotency-Key.');
+  if (final.state !== 'succeeded') {
+    if (digest) await digest.catch(() => undefined);
+    const e = final.error ?? { code: 'internal' as const, message: 'The upload failed without an error.' };
+    throw new BlobgateError(e.code, e.message, { ...(e.details ?? {}), job: final.id });
+  }
+  if (digest && bodySha256 && (await digest.catch(() => undefined)) !== bodySha256(final.result as T)) {
+    throw new BlobgateError('idempotency_key_reused', 'This Idempotency-Key was already used for an upload of other bytes; send a new key for a new upload.', { 'idempotency-key': claim.key, job: final.id });
+  }
+  return reply.code(final.status ?? 201).send(final.result);
+}
+
+/** Reads a repeat's body to its end, keeping only its sha256. */
+function discard(request: FastifyRequest): Promise<string> {
+  const hash = createHash('sha256');
+  return new Promise((resolve, reject) => {
+    request.raw.on('data', (chunk: Buffer) => hash.update(chunk));
+    request.raw.once('end', () => resolve(hash.digest('hex')));
+    request.raw.once('error', reject);
   });
 }
 
@@ -112,8 +202,7 @@ function placedInto(request: FastifyRequest, progress: { placed(store: string): 
   };
 }
 
-function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
-  const controller = new AbortController();
+function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply, controller = new AbortController()): AbortController {
   const onClose = (): void => {
     if (!reply.raw.writableEnded) controller.abort(new BlobgateError('aborted', 'The client disconnected during the upload; nothing was stored.'));
   };
