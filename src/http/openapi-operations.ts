@@ -44,6 +44,7 @@ const STEP: readonly ErrorCode[] = [
 
 const rangeHeader = { name: 'Range', in: 'header', required: false, schema: { type: 'string', example: 'bytes=0-1023' }, description: 'One byte range (bytes=s-e, bytes=s-, bytes=-n).' };
 const partial = { ...bytes('The requested range (Content-Range says which).'), headers: { 'Content-Range': { schema: { type: 'string' } } } };
+const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'A repeat with the same key returns the first upload\'s answer and stores nothing (README "Jobs and idempotency").' };
 const uploadFields = ['path', 'filename', 'slot', 'root', 'profile-id', 'prefix', 'connection', 'content-type', 'search-index'];
 
 /** The share-link routes (docs/shares.md): the seed's /api/resources/shares and the /v1/workspaces/{ws}/shares form. */
@@ -162,16 +163,18 @@ const OPERATIONS: Record<string, Operation> = {
       description: 'Form fields apply to the file parts that follow them.',
       content: { 'multipart/form-data': { schema: { type: 'object', properties: Object.fromEntries([...uploadFields.map((f) => [f, { type: 'string' }]), ['file', { type: 'string', format: 'binary' }]]) } } },
     },
+    parameters: [idempotencyHeader],
     responses: { 201: json('UploadedItems', 'Every file part stored, in order.') },
-    errors: UPLOAD,
+    errors: [...UPLOAD, 'idempotency_key_reused'],
   },
   'PUT /v1/workspaces/{ws}/uploads/{filename}': {
     operationId: 'uploadRaw',
     summary: 'Upload the raw request body as one file into the retained tier',
     tags: ['uploads'],
     requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
+    parameters: [idempotencyHeader],
     responses: { 201: json('ResourceRef', 'The stored file.') },
-    errors: UPLOAD,
+    errors: [...UPLOAD, 'idempotency_key_reused'],
   },
   'GET /v1/resources': { operationId: 'getResource', summary: 'Describe one resource', tags: ['resources'], responses: { 200: json('ResourceRef', 'The resource.') }, errors: READ },
   'DELETE /v1/resources': {
