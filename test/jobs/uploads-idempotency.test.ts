@@ -24,7 +24,7 @@ t.test('raw PUT: the repeat answers the first upload, nothing more is stored; ot
   const bytes = patternChunk(0, 300_000);
   const first = await put('a.bin', bytes, 'upload-1');
   t.equal(first.status, 201);
-  const ref = await first.json();
+  const ref = (await first.json()) as any;
   t.equal(ref['blob-ref'].sha256, sha256(bytes));
   const stored = await objects();
   const again = await put('a.bin', bytes, 'upload-1');
@@ -36,7 +36,7 @@ t.test('raw PUT: the repeat answers the first upload, nothing more is stored; ot
   other[1000] = other[1000]! ^ 0xff;
   const changed = await put('a.bin', other, 'upload-1');
   t.equal(changed.status, 422);
-  t.equal((await changed.json()).error.code, 'idempotency_key_reused');
+  t.equal(((await changed.json()) as any).error.code, 'idempotency_key_reused');
   const renamed = await put('b.bin', bytes, 'upload-1');
   t.equal(renamed.status, 422, 'another file name is another request');
   t.equal(await objects(), stored);
@@ -52,11 +52,11 @@ t.test('multipart: the repeat answers the first upload', async (t) => {
   const send = () => fetch(`${gw.url}/v1/workspaces/ws-1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN_ALL}`, 'idempotency-key': 'mp-1' }, body: form() });
   const first = await send();
   t.equal(first.status, 201);
-  const items = (await first.json()).items;
+  const items = ((await first.json()) as any).items;
   const stored = await objects();
   const again = await send();
   t.equal(again.status, 201);
-  t.same((await again.json()).items, items);
+  t.same(((await again.json()) as any).items, items);
   t.equal(await objects(), stored);
 });
 
@@ -78,5 +78,5 @@ t.test('an upload whose client left runs again under its key', async (t) => {
   await until('the upload job failed', async () => (await gw.call('GET', '/v1/workspaces/ws-1/jobs?state=failed')).json.items.length > 0);
   const retry = await put('c.bin', patternChunk(0, size), 'leaves-1');
   t.equal(retry.status, 201);
-  t.equal((await retry.json())['blob-ref'].sha256, sha256(patternChunk(0, size)));
+  t.equal(((await retry.json()) as any)['blob-ref'].sha256, sha256(patternChunk(0, size)));
 });
