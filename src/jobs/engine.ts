@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { BlobgateError, isBlobgateError } from '../errors.js';
+import { RECORD_MAX_BYTES } from '../storage/records.js';
 import type { CallbackSpec } from './callback.js';
 import { isTerminal, newJobId, observed, type JobError, type JobRecord, type JobState } from './job-record.js';
 import type { JobStore } from './job-store.js';
@@ -402,6 +403,14 @@ export class JobEngine {
       'expires-at': new Date(now + this.opts.retentionMs).toISOString(),
       seq: run.record.seq + 1,
     };
+    // An answer too large for a record (an inline body near limits.inline-bytes) would never be written, and the job
+    // would read as lost for ever; it ends failed instead, the same on every replica.
+    const size = Buffer.byteLength(JSON.stringify(run.record), 'utf8');
+    if (size > RECORD_MAX_BYTES) {
+      const { result: _result, ...rest } = run.record;
+      const error = new BlobgateError('inline_limit_exceeded', `The job's answer (${size} bytes as a job record) is larger than a job can keep (${RECORD_MAX_BYTES} bytes); add a persist spec, or run the step synchronously without an Idempotency-Key.`, { 'record-bytes': size, 'limit-bytes': RECORD_MAX_BYTES });
+      run.record = { ...rest, state: 'failed', error: toJobError(error), status: error.status };
+    }
     for (const delay of FINAL_WRITE_DELAYS_MS) {
       if (delay) await new Promise((r) => setTimeout(r, delay));
       try {

@@ -1,0 +1,66 @@
+// A hostile tenant against the job routes (docs/jobs.md): what it sends must end in a clear answer for its own
+// jobs, and never reach another workspace's.
+import t from 'tap';
+import { startGateway, type Gateway } from '../helpers/gateway.js';
+import { until } from '../helpers/until.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** GET /text/<size>: a text/plain body of `size` double quotes (each one is two bytes once JSON-escaped). */
+async function startTextUpstream(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const size = Number(/^\/text\/(\d+)$/.exec(req.url ?? '')?.[1] ?? 0);
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': size }).end('"'.repeat(size));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+let gw: Gateway;
+let up: Awaited<ReturnType<typeof startTextUpstream>>;
+t.before(async () => {
+  up = await startTextUpstream();
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } });
+});
+t.teardown(async () => {
+  await gw.close();
+  await up.stop();
+});
+
+t.test('an async step whose inline answer does not fit in a job record ends failed with a clear error, not lost', async (t) => {
+  // The inline limit (256 KiB by default) is also the record limit: the job's record holds the answer JSON-escaped,
+  // so it can never be written, and before the fix the job read as running, then lost, on every replica.
+  const size = gw.config.limits.inlineBytes;
+  const res = await gw.call('POST', '/v1/workspaces/ws-1/http', { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/text/${size}` } }, { headers: { prefer: 'respond-async' } });
+  t.equal(res.status, 202, JSON.stringify(res.json));
+  let job: any;
+  await until('the job ended', async () => {
+    job = (await gw.call('GET', `/v1/workspaces/ws-1/jobs/${res.json.id}`)).json;
+    return job.state !== 'queued' && job.state !== 'running';
+  }, 20_000);
+  t.equal(job.state, 'failed', JSON.stringify(job).slice(0, 300));
+  t.equal(job.error?.code, 'inline_limit_exceeded');
+  t.match(job.error?.message, /add a persist spec/);
+  t.notOk('result' in job, 'no partial result is kept');
+  const lostAfterMs = gw.config.jobs.lostAfterSeconds * 1000;
+  const since = Date.now();
+  await until('past the lost-after interval', () => Date.now() - since > 2 * lostAfterMs);
+  t.equal((await gw.call('GET', `/v1/workspaces/ws-1/jobs/${res.json.id}`)).json.state, 'failed', 'its record was written: it stays failed');
+});
+
+t.test('a synchronous keyed step with such an answer gets the same error as a repeat with its key', async (t) => {
+  const size = gw.config.limits.inlineBytes;
+  const body = { 'flow-slug': 'f', 'step-id': 'keyed', request: { url: `${up.url}/text/${size}` } };
+  const first = await gw.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'big-inline-1' } });
+  t.equal(first.status, 413, JSON.stringify(first.json).slice(0, 300));
+  t.equal(first.json.error.code, 'inline_limit_exceeded');
+  const again = await gw.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'big-inline-1' } });
+  t.equal(again.status, 413);
+  t.equal(again.headers.get('idempotent-replayed'), 'true', 'the repeat found the first job: it did not run again');
+});
