@@ -85,3 +85,40 @@ t.test('s3 and gcs stores are read with their options', async (t) => {
   t.same(c.stores.gcs, { driver: 'gcs', bucket: 'g', projectId: 'p', apiEndpoint: 'http://127.0.0.1:8', chunkSize: 262144, credentials: 'file:/k.json' });
   t.throws(() => buildConfig({ stores: { s: { driver: 's3', bucket: 'b', 'part-size': 1024 } }, tiers: { retained: { store: 's' }, ephemeral: { store: 's' } } }, {}, '/w'), { message: /part-size: must be an integer from 5242880/ });
 });
+
+t.test("a store's sizes pass config exactly when its driver takes them (one set of limits, the driver's)", async (t) => {
+  const { buildS3Client } = await import('../src/storage/s3/client.js');
+  const { S3Driver } = await import('../src/storage/s3/s3-driver.js');
+  const { MAX_PART_SIZE, MIN_PART_SIZE } = await import('../src/storage/s3/s3-write.js');
+  const { buildGcsStorage } = await import('../src/storage/gcs/client.js');
+  const { GcsDriver } = await import('../src/storage/gcs/gcs-driver.js');
+  const { CHUNK_ALIGN } = await import('../src/storage/gcs/gcs-write.js');
+  const tiers = { retained: { store: 's' }, ephemeral: { store: 's' } };
+  const configAccepts = (store: Record<string, unknown>): boolean => {
+    try {
+      buildConfig({ stores: { s: store }, tiers }, {}, '/w');
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return false;
+    }
+  };
+  const driverAccepts = (make: () => { close(): Promise<void> }): boolean => {
+    try {
+      void make().close();
+      return true;
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      return false;
+    }
+  };
+  // Nothing is sent: the clients are built against a closed port and never used.
+  for (const partSize of [MIN_PART_SIZE - 1, MIN_PART_SIZE, 8 * 1024 * 1024 + 1, MAX_PART_SIZE, MAX_PART_SIZE + 1]) {
+    const driver = driverAccepts(() => new S3Driver({ client: buildS3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), bucket: 'b', partSize }));
+    t.equal(configAccepts({ driver: 's3', bucket: 'b', 'part-size': partSize }), driver, `part-size ${partSize}: config and driver agree (${driver})`);
+  }
+  for (const chunkSize of [CHUNK_ALIGN - 1, CHUNK_ALIGN, 300_000, 3 * CHUNK_ALIGN, 32 * CHUNK_ALIGN + 1]) {
+    const driver = driverAccepts(() => new GcsDriver({ storage: buildGcsStorage({ apiEndpoint: 'http://127.0.0.1:9', projectId: 'p' }), bucket: 'g', chunkSize }));
+    t.equal(configAccepts({ driver: 'gcs', bucket: 'g', 'chunk-size': chunkSize }), driver, `chunk-size ${chunkSize}: config and driver agree (${driver})`);
+  }
+});

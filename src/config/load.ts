@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
 import { Reader } from './reader.js';
-import { checkPublicUrl, endpointUrl, gcsChunkSize, readLogLevel } from './value-checks.js';
-import { readMetrics, resolveCredential, sha256Hex, storeCredential } from './credentials.js';
+import { checkPublicUrl, readLogLevel } from './value-checks.js';
+import { readMetrics, resolveCredential, sha256Hex } from './credentials.js';
 import { readStorageConnections, readTemplates } from './step-config.js';
 import { parseAllowList } from '../upstream/address-policy.js';
+import { parseStore, STORE_DRIVERS } from '../storage/registry.js';
 import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 
 /** Every environment variable blobgate reads; the README documents each. */
@@ -186,10 +187,8 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
 function readStores(r: Reader, dataDir: string, cwd: string): Record<string, StoreConfig> {
   const section = r.child('stores');
   if (!section.present) {
-    return {
-      retained: { driver: 'local', root: resolve(dataDir, 'retained') },
-      ephemeral: { driver: 'local', root: resolve(dataDir, 'ephemeral') },
-    };
+    // The default: a local store per tier, under the data dir (the local backend's defaults).
+    return Object.fromEntries(['retained', 'ephemeral'].map((name) => [name, parseStore('local', section.child(name), { name, dataDir, cwd })]));
   }
   const stores: Record<string, StoreConfig> = {};
   for (const name of section.keys()) {
@@ -198,43 +197,9 @@ function readStores(r: Reader, dataDir: string, cwd: string): Record<string, Sto
       continue;
     }
     const s = section.child(name);
-    const driver = s.oneOf('driver', ['local', 's3', 'gcs'] as const, true);
-    if (driver === 'local') {
-      s.only(['driver', 'root', 'prefix']);
-      stores[name] = { driver, root: resolve(cwd, s.string('root') ?? resolve(dataDir, name)), ...opt('prefix', s.string('prefix')) };
-    } else if (driver === 's3') {
-      s.only(['driver', 'bucket', 'region', 'endpoint', 'force-path-style', 'prefix', 'credentials', 'part-size', 'queue-size', 'checksum-mode', 'install-lifecycle']);
-      const c = s.child('credentials');
-      c.only(['access-key-id', 'secret-access-key', 'session-token']);
-      const credentials = c.present
-        ? { accessKeyId: storeCredential(c, 'access-key-id', cwd, true) ?? '', secretAccessKey: storeCredential(c, 'secret-access-key', cwd, true) ?? '', ...opt('sessionToken', storeCredential(c, 'session-token', cwd)) }
-        : undefined;
-      stores[name] = {
-        driver,
-        bucket: s.string('bucket', true) ?? '',
-        region: s.string('region') ?? 'us-east-1',
-        ...opt('endpoint', endpointUrl(s, 'endpoint', true)),
-        ...opt('forcePathStyle', s.boolean('force-path-style')),
-        ...opt('prefix', s.string('prefix')),
-        ...opt('credentials', credentials),
-        ...opt('partSize', s.int('part-size', 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024)),
-        ...opt('queueSize', s.int('queue-size', 1, 64)),
-        ...opt('checksumMode', s.oneOf('checksum-mode', ['when-supported', 'when-required'] as const)),
-        ...opt('installLifecycle', s.boolean('install-lifecycle')),
-      };
-    } else if (driver === 'gcs') {
-      s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size', 'install-lifecycle']);
-      stores[name] = {
-        driver,
-        bucket: s.string('bucket', true) ?? '',
-        ...opt('projectId', s.string('project-id')),
-        ...opt('apiEndpoint', endpointUrl(s, 'api-endpoint', false)),
-        ...opt('prefix', s.string('prefix')),
-        ...opt('credentials', storeCredential(s, 'credentials', cwd)),
-        ...opt('chunkSize', gcsChunkSize(s)),
-        ...opt('installLifecycle', s.boolean('install-lifecycle')),
-      };
-    }
+    const driver = s.oneOf('driver', STORE_DRIVERS, true);
+    // Each backend reads the rest of its section (src/storage/registry.ts).
+    if (driver !== undefined) stores[name] = parseStore(driver, s, { name, dataDir, cwd });
   }
   return stores;
 }
@@ -422,10 +387,6 @@ function checkAllowList(r: Reader, allow: readonly string[]): void {
       r.problem('upstream.allow', (err as Error).message.replace(/^upstream\.allow: /, ''));
     }
   }
-}
-
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -122,3 +122,8 @@ export class Reader {
     return undefined;
   }
 }
+
+/** `{ [key]: value }`, or `{}` when the value is absent: spread into an object so an unset option is no key at all. */
+export function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

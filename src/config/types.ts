@@ -1,45 +1,13 @@
 import type { Tier } from '../storage/driver.js';
 import type { MetricsConfig } from './credentials.js';
+import type { StoreConfig } from '../storage/registry.js';
 
-/** A store as configured; the registry (src/storage/registry.ts) turns it into a driver. */
-export type StoreConfig = LocalStoreConfig | S3StoreConfig | GcsStoreConfig;
-
-export interface LocalStoreConfig {
-  driver: 'local';
-  root: string;
-  prefix?: string;
-}
-
-/** Config-level secrets are references: `env:NAME` or `file:PATH`, resolved by src/config/secret-ref.ts. */
-export type ConfigSecretRef = string;
-
-export interface S3StoreConfig {
-  driver: 's3';
-  bucket: string;
-  region: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  prefix?: string;
-  credentials?: { accessKeyId: ConfigSecretRef; secretAccessKey: ConfigSecretRef; sessionToken?: ConfigSecretRef };
-  partSize?: number;
-  queueSize?: number;
-  checksumMode?: 'when-supported' | 'when-required';
-  /** Install blobgate's bucket lifecycle rules at start-up. */
-  installLifecycle?: boolean;
-}
-
-export interface GcsStoreConfig {
-  driver: 'gcs';
-  bucket: string;
-  projectId?: string;
-  apiEndpoint?: string;
-  prefix?: string;
-  /** Reference to a service-account key JSON. */
-  credentials?: ConfigSecretRef;
-  chunkSize?: number;
-  /** Install blobgate's bucket lifecycle rules at start-up. */
-  installLifecycle?: boolean;
-}
+/**
+ * A store as configured. Each backend owns its options and reads its own
+ * section (src/storage/local/local-backend.ts, s3/s3-config.ts,
+ * gcs/gcs-config.ts); the registry's table of backends makes them one type.
+ */
+export type { StoreConfig };
 
 export interface TierConfig {
   store: string;

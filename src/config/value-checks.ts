@@ -31,10 +31,3 @@ export function endpointUrl(s: Reader, key: string, schemeRequired: boolean): st
   if (!/^https?:\/\/[^/]/i.test(full) || !URL.canParse(full)) s.problem(key, `must be an absolute http(s) URL, e.g. ${schemeRequired ? 'http://127.0.0.1:9000' : 'https://storage.googleapis.com'}`);
   return value;
 }
-
-/** The GCS client refuses at the first write a chunk size that is not a whole number of 256 KiB. */
-export function gcsChunkSize(s: Reader): number | undefined {
-  const size = s.int('chunk-size', 256 * 1024, 1024 * 1024 * 1024);
-  if (size !== undefined && size % (256 * 1024) !== 0) s.problem('chunk-size', `must be a multiple of 262144 (256 KiB), e.g. ${Math.ceil(size / 262144) * 262144}`);
-  return size;
-}

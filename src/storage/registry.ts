@@ -1,28 +1,84 @@
-import type { Config, StoreConfig } from '../config/types.js';
+import type { Reader } from '../config/reader.js';
 import { BlobgateError } from '../errors.js';
 import type { StorageDriver } from './driver.js';
+import { gcsBackend } from './gcs/gcs-backend.js';
 import { type CleanupCounts, Janitor, type JanitorEvent } from './janitor.js';
-import { resolveConfigSecret } from '../config/secret-ref.js';
-import { LocalDriver } from './local/local-driver.js';
+import { localBackend } from './local/local-backend.js';
+import { s3Backend } from './s3/s3-backend.js';
 
 /**
- * The one place that turns store config into drivers (docs/architecture.md#configuration:
- * drivers receive ready clients; only the registry reads config).
+ * The backends a store can use, by the `driver` of its config section. Each
+ * backend folder owns its options, the reading and checking of its section
+ * (with the driver's own limits) and the building of its client and driver
+ * (docs/architecture.md#configuration); adding a backend is a folder and one
+ * line here.
  *
- * The S3 and GCS drivers, and their SDKs, are loaded only when a store of
- * that kind is configured: the SDKs cost ~23 MiB (S3) and ~33 MiB (GCS) of
+ * The S3 and GCS backends import their driver, and its SDK, only when a store
+ * of that kind is opened: the SDKs cost ~23 MiB (S3) and ~33 MiB (GCS) of
  * resident memory at rest, which a gateway on the local store alone (the
  * default) or on one cloud should not carry.
  */
+const BACKENDS = { local: localBackend, s3: s3Backend, gcs: gcsBackend };
+
+export type StoreDriverName = keyof typeof BACKENDS;
+
+/** A store as configured: the options its backend's `parse` returned. */
+export type StoreConfig = { [K in StoreDriverName]: ReturnType<(typeof BACKENDS)[K]['parse']> }[StoreDriverName];
+
+/** Where a store's section is read: its name, and what relative paths in it are relative to. */
+export interface StoreSite {
+  name: string;
+  dataDir: string;
+  cwd: string;
+}
+
+/** What a backend is given to open a store besides its options. */
+export interface OpenContext {
+  /** The store's janitor, which the driver owns and closes. */
+  janitor: Janitor;
+  /** False when another process (a running gateway) may be writing to the same local stores. */
+  cleanLocalTmp: boolean;
+}
+
+/** A backend of the table: reads its section of `stores.<name>` (problems go to the reader) and opens a store from what it read. */
+export interface StoreBackend<O extends { driver: string }> {
+  parse(section: Reader, at: StoreSite): O;
+  open(options: O, ctx: OpenContext): Promise<StorageDriver>;
+}
+
+type OptionsOf<K extends StoreDriverName> = Extract<StoreConfig, { driver: K }>;
+
+/** The table, checked: each backend's `open` takes what its `parse` returns, and that names its driver. */
+const TABLE: { [K in StoreDriverName]: StoreBackend<OptionsOf<K>> } = BACKENDS;
+
+/** The `driver` values config accepts, in the order messages list them. */
+export const STORE_DRIVERS = Object.keys(TABLE) as StoreDriverName[];
+
+/** Reads `stores.<name>` (its `driver` already read) with that backend's rules. */
+export function parseStore(driver: StoreDriverName, section: Reader, at: StoreSite): StoreConfig {
+  return TABLE[driver].parse(section, at);
+}
+
+function openStore<K extends StoreDriverName>(driver: K, options: OptionsOf<K>, ctx: OpenContext): Promise<StorageDriver> {
+  return TABLE[driver].open(options, ctx);
+}
+
+/** The parts of the config the registry reads (src/config/types.ts Config has them). */
+export interface RegistryConfig {
+  stores: Readonly<Record<string, StoreConfig>>;
+  janitor: { graceSeconds: number; sweepIntervalSeconds: number; retryMaxSeconds: number; maxPending: number };
+}
+
+/** The one place that turns store config into drivers, through the table of backends above. */
 export class StoreRegistry {
   private constructor(private readonly drivers: ReadonlyMap<string, StorageDriver>) {}
 
   /** `cleanLocalTmp: false` when another process (a running gateway) may be writing to the same local stores. */
-  static async open(config: Config, opts: { cleanLocalTmp?: boolean } = {}): Promise<StoreRegistry> {
+  static async open(config: RegistryConfig, opts: { cleanLocalTmp?: boolean } = {}): Promise<StoreRegistry> {
     const drivers = new Map<string, StorageDriver>();
     try {
       for (const [name, store] of Object.entries(config.stores)) {
-        drivers.set(name, await openDriver(store, opts.cleanLocalTmp ?? true, janitorFor(name, config)));
+        drivers.set(name, await openStore(store.driver, store, { janitor: janitorFor(name, config), cleanLocalTmp: opts.cleanLocalTmp ?? true }));
       }
     } catch (err) {
       await Promise.allSettled([...drivers.values()].map((d) => d.close()));
@@ -83,7 +139,7 @@ export class StoreRegistry {
   }
 }
 
-function janitorFor(store: string, config: Config): Janitor {
+function janitorFor(store: string, config: RegistryConfig): Janitor {
   const j = config.janitor;
   return new Janitor({
     store,
@@ -92,53 +148,4 @@ function janitorFor(store: string, config: Config): Janitor {
     retryMaxMs: j.retryMaxSeconds * 1000,
     maxPending: j.maxPending,
   });
-}
-
-async function openDriver(store: StoreConfig, cleanLocalTmp: boolean, janitor: Janitor): Promise<StorageDriver> {
-  switch (store.driver) {
-    case 'local':
-      return LocalDriver.open({ root: store.root, cleanTmp: cleanLocalTmp, janitor, ...(store.prefix ? { prefix: store.prefix } : {}) });
-    case 's3': {
-      const c = store.credentials;
-      const credentials = c
-        ? {
-            accessKeyId: await resolveConfigSecret(c.accessKeyId),
-            secretAccessKey: await resolveConfigSecret(c.secretAccessKey),
-            ...(c.sessionToken ? { sessionToken: await resolveConfigSecret(c.sessionToken) } : {}),
-          }
-        : undefined;
-      const [{ buildS3Client }, { S3Driver }] = await Promise.all([import('./s3/client.js'), import('./s3/s3-driver.js')]);
-      const client = buildS3Client({
-        region: store.region,
-        ...(store.endpoint ? { endpoint: store.endpoint } : {}),
-        ...(store.forcePathStyle !== undefined ? { forcePathStyle: store.forcePathStyle } : {}),
-        ...(credentials ? { credentials } : {}),
-        ...(store.checksumMode ? { checksumMode: store.checksumMode } : {}),
-      });
-      return new S3Driver({
-        client,
-        janitor,
-        bucket: store.bucket,
-        ...(store.prefix ? { prefix: store.prefix } : {}),
-        ...(store.partSize ? { partSize: store.partSize } : {}),
-        ...(store.queueSize ? { queueSize: store.queueSize } : {}),
-      });
-    }
-    case 'gcs': {
-      const [{ buildGcsStorage, parseServiceAccountKey }, { GcsDriver }] = await Promise.all([import('./gcs/client.js'), import('./gcs/gcs-driver.js')]);
-      const credentials = store.credentials ? parseServiceAccountKey(await resolveConfigSecret(store.credentials)) : undefined;
-      const storage = buildGcsStorage({
-        ...(store.projectId ? { projectId: store.projectId } : {}),
-        ...(store.apiEndpoint ? { apiEndpoint: store.apiEndpoint } : {}),
-        ...(credentials ? { credentials } : {}),
-      });
-      return new GcsDriver({
-        storage,
-        janitor,
-        bucket: store.bucket,
-        ...(store.prefix ? { prefix: store.prefix } : {}),
-        ...(store.chunkSize ? { chunkSize: store.chunkSize } : {}),
-      });
-    }
-  }
 }

@@ -4,6 +4,7 @@ import type { StoredObject, WriteRequest } from '../driver.js';
 import type { Janitor } from '../janitor.js';
 import { encodeMeta } from '../meta-codec.js';
 import { type StagedWriteBackend, writeStaged } from '../staged-write.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE } from './s3-config.js';
 import { S3StagedUpload, encodeKeyPath } from './staging.js';
 
 /**
@@ -52,10 +53,8 @@ import { S3StagedUpload, encodeKeyPath } from './staging.js';
  * `.blobgate-staging/`, after 1 day).
  */
 
-/** S3's minimum part size (all parts but the last). */
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
-/** S3's maximum part size. */
-export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+// S3's part size limits live with the store's config (s3-config.ts loads no SDK), and are exported from here too.
+export { MAX_PART_SIZE, MIN_PART_SIZE };
 /** S3's maximum number of parts in one multipart upload. */
 export const MAX_PARTS = 10_000;
 /**
