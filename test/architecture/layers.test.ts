@@ -15,6 +15,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const RANK: Record<string, number> = {
   'main.ts': 9,
   cli: 9,
+  client: 9,
   smoke: 9,
   'app.ts': 8,
   http: 7,

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
-import { jobPath, outcome, submitJob, watchJob } from '../jobs-client.js';
+import type { StepRequestBody } from '../../client/index.js';
+import { cli, outcome, submitJob, typedClient, watchJob } from '../jobs-client.js';
 import { printJson } from '../output.js';
 import { clientFor, defined } from './common.js';
 
@@ -35,7 +36,7 @@ export function registerFetch(program: Command): void {
     .option('--step-id <id>', 'step id recorded in the key', 'fetch')
     .option('--detach', 'submit the job, print it and exit; follow it with `blobgate jobs watch`')
     .action(async (url: string, opts: FetchOptions, cmd: Command) => {
-      const body = {
+      const body: StepRequestBody = {
         'flow-slug': opts.flowSlug,
         'step-id': opts.stepId,
         request: { url, 'response-as': 'bytes' },
@@ -63,7 +64,7 @@ export function registerFetch(program: Command): void {
         process.stderr.write(`left running: blobgate jobs watch ${job.id} -w ${opts.workspace}\n`);
         return printJson(job);
       }
-      const cancelled = await client.json('DELETE', jobPath(opts.workspace, job.id));
+      const cancelled = await cli(client, () => typedClient(client).cancelJob(opts.workspace, job.id));
       process.stderr.write(`cancelled job ${job.id}\n`);
       printJson(cancelled);
       process.exitCode = 130;

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { jobPath, type Job, watchJob } from '../jobs-client.js';
+import { cli, typedClient, type Job, watchJob } from '../jobs-client.js';
 import { CliError, printJson } from '../output.js';
 import { clientFor, positiveInt } from './common.js';
 
@@ -14,8 +14,9 @@ export function registerJobs(program: Command): void {
     .option('--limit <n>', 'jobs per page', positiveInt)
     .option('--cursor <cursor>', 'the page after this cursor')
     .action(async (opts: { workspace: string; state?: string; limit?: number; cursor?: string }, cmd: Command) => {
-      const page = await clientFor(cmd).json('GET', `/v1/workspaces/${encodeURIComponent(opts.workspace)}/jobs`, { query: { state: opts.state, limit: opts.limit, cursor: opts.cursor } });
-      printJson(page);
+      const api = clientFor(cmd);
+      const query = { ...(opts.state ? { state: opts.state as Job['state'] } : {}), ...(opts.limit ? { limit: opts.limit } : {}), ...(opts.cursor ? { cursor: opts.cursor } : {}) };
+      printJson(await cli(api, () => typedClient(api).listJobs(opts.workspace, query)));
     });
   jobs
     .command('get')
@@ -23,7 +24,8 @@ export function registerJobs(program: Command): void {
     .argument('<id>', 'job id')
     .requiredOption('-w, --workspace <ws>', 'workspace')
     .action(async (id: string, opts: { workspace: string }, cmd: Command) => {
-      printJson(await clientFor(cmd).json('GET', jobPath(opts.workspace, id)));
+      const api = clientFor(cmd);
+      printJson(await cli(api, () => typedClient(api).getJob(opts.workspace, id)));
     });
   jobs
     .command('watch')
@@ -42,6 +44,7 @@ export function registerJobs(program: Command): void {
     .argument('<id>', 'job id')
     .requiredOption('-w, --workspace <ws>', 'workspace')
     .action(async (id: string, opts: { workspace: string }, cmd: Command) => {
-      printJson(await clientFor(cmd).json('DELETE', jobPath(opts.workspace, id)));
+      const api = clientFor(cmd);
+      printJson(await cli(api, () => typedClient(api).cancelJob(opts.workspace, id)));
     });
 }
