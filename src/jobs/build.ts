@@ -3,7 +3,7 @@ import { BlobgateError } from '../errors.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import type { StoreRegistry } from '../storage/registry.js';
 import type { UpstreamGuard } from '../upstream/guard.js';
-import { deliverCallback } from './callback.js';
+import { CallbackLanes, deliverCallback } from './callback.js';
 import { JobEngine } from './engine.js';
 import { JobStore } from './job-store.js';
 
@@ -20,6 +20,7 @@ export interface JobLog {
 export function jobEngineFor(config: Config, stores: StoreRegistry, deps: { log: () => JobLog | undefined; guard: UpstreamGuard; secrets: SecretsProvider }): JobEngine {
   const driver = stores.get(config.jobs.store);
   if (!driver.records) throw new BlobgateError('internal', `Store "${config.jobs.store}" keeps no records; jobs need a store that does.`);
+  const lanes = new CallbackLanes();
   return new JobEngine(new JobStore(driver.records), {
     heartbeatMs: config.jobs.heartbeatSeconds * 1000,
     lostAfterMs: config.jobs.lostAfterSeconds * 1000,
@@ -29,7 +30,7 @@ export function jobEngineFor(config: Config, stores: StoreRegistry, deps: { log:
     onDone: (job) => {
       deps.log()?.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended');
       if (job.callback) {
-        void deliverCallback(job, job.callback, { guard: deps.guard, secrets: deps.secrets, log: (fields, msg) => deps.log()?.warn(fields, msg) });
+        void deliverCallback(job, job.callback, { guard: deps.guard, secrets: deps.secrets, lanes, log: (fields, msg) => deps.log()?.warn(fields, msg) });
       }
     },
   });

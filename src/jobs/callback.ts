@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { BlobgateError } from '../errors.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import { fetchUpstream } from '../upstream/fetch.js';
@@ -41,9 +42,38 @@ export function signature(secret: string, timestamp: number, body: string): stri
   return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
 }
 
+/**
+ * Most callback POSTs of one workspace in flight at once. Jobs end as fast as
+ * their transfers, and a receiver that never answers holds each POST for its
+ * timeout: without a bound, one workspace's tarpit would hold a socket per
+ * job it ever ran. The rest wait their turn (an attempt's backoff holds no place).
+ */
+export const CALLBACKS_PER_WORKSPACE = 4;
+
+/** The per-workspace turns of callback attempts; one per job engine. */
+export class CallbackLanes {
+  private readonly lanes = new Map<string, { limit: LimitFunction; users: number }>();
+
+  constructor(private readonly perWorkspace = CALLBACKS_PER_WORKSPACE) {}
+
+  async run<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
+    let lane = this.lanes.get(workspace);
+    if (!lane) this.lanes.set(workspace, (lane = { limit: pLimit(this.perWorkspace), users: 0 }));
+    lane.users++;
+    try {
+      return await lane.limit(fn);
+    } finally {
+      // A workspace with nothing waiting is forgotten, so the map holds only workspaces with callbacks under way.
+      if (--lane.users === 0) this.lanes.delete(workspace);
+    }
+  }
+}
+
 export interface CallbackDeps {
   guard: UpstreamGuard;
   secrets: SecretsProvider;
+  /** Whose turn an attempt waits for; without it, attempts are not bounded. */
+  lanes?: CallbackLanes;
   /** Waits between attempts; the first attempt is immediate. */
   delaysMs?: readonly number[];
   timeoutMs?: number;
@@ -58,7 +88,7 @@ export async function deliverCallback(job: JobRecord, spec: CallbackSpec, deps: 
   const delays = [0, ...(deps.delaysMs ?? DELAYS_MS)];
   for (const [attempt, delay] of delays.entries()) {
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    try {
+    const post = async (): Promise<number> => {
       // The secret is read at each attempt, so a rotated one is used at once; it never leaves this function.
       const { value } = await deps.secrets.resolve(job.workspace, spec['secret-ref']);
       const url = new URL(spec.url);
@@ -73,8 +103,12 @@ export async function deliverCallback(job: JobRecord, spec: CallbackSpec, deps: 
         { dispatcher: deps.guard.dispatcher, timeoutMs: deps.timeoutMs ?? 30_000, signal: new AbortController().signal },
       );
       res.body.destroy();
-      if (res.status >= 200 && res.status < 300) return true;
-      deps.log?.({ job: job.id, attempt: attempt + 1, status: res.status }, 'job callback answered outside 2xx');
+      return res.status;
+    };
+    try {
+      const status = await (deps.lanes ? deps.lanes.run(job.workspace, post) : post());
+      if (status >= 200 && status < 300) return true;
+      deps.log?.({ job: job.id, attempt: attempt + 1, status }, 'job callback answered outside 2xx');
     } catch (err) {
       deps.log?.({ job: job.id, attempt: attempt + 1, code: err instanceof BlobgateError ? err.code : 'internal' }, 'job callback failed');
     }

@@ -5,6 +5,7 @@ import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CALLBACKS_PER_WORKSPACE } from '../../src/jobs/callback.js';
 
 /** GET /text/<size>: a text/plain body of `size` double quotes (each one is two bytes once JSON-escaped). */
 async function startTextUpstream(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -26,7 +27,7 @@ let gw: Gateway;
 let up: Awaited<ReturnType<typeof startTextUpstream>>;
 t.before(async () => {
   up = await startTextUpstream();
-  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } });
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: 'hostile-hook-secret-ws1-0001', BLOBGATE_SECRET__WS_2__HOOK: 'other-hook-secret-ws2-000001' } });
 });
 t.teardown(async () => {
   await gw.close();
@@ -63,4 +64,72 @@ t.test('a synchronous keyed step with such an answer gets the same error as a re
   const again = await gw.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'big-inline-1' } });
   t.equal(again.status, 413);
   t.equal(again.headers.get('idempotent-replayed'), 'true', 'the repeat found the first job: it did not run again');
+});
+
+/** A callback receiver: /hold/* answers nothing until `answer()` (a tarpit), /ok/* answers 204 at once. */
+async function startReceiver() {
+  let answering = false;
+  const held = new Set<import('node:http').ServerResponse>();
+  let peak = 0;
+  const delivered: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    if (req.url?.startsWith('/ok/') || answering) {
+      delivered.push(req.url ?? '');
+      return void res.writeHead(204).end();
+    }
+    held.add(res);
+    peak = Math.max(peak, held.size);
+    res.once('close', () => held.delete(res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => held.size,
+    peak: () => peak,
+    delivered,
+    /** From now on every request is answered; the held ones are cut, so their retries come back and are. */
+    answer() {
+      answering = true;
+      for (const res of held) res.socket?.destroy();
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+t.test('a workspace whose callback receiver never answers holds a bounded number of deliveries', async (t) => {
+  const receiver = await startReceiver();
+  const flood = 5 * CALLBACKS_PER_WORKSPACE;
+  const ids: string[] = [];
+  for (let i = 0; i < flood; i++) {
+    const res = await gw.call(
+      'POST',
+      '/v1/workspaces/ws-1/http',
+      { 'flow-slug': 'f', 'step-id': `cb-${i}`, request: { url: `${up.url}/text/10` }, callback: { url: `${receiver.url}/hold/${i}`, 'secret-ref': 'hook' } },
+      { headers: { prefer: 'respond-async' } },
+    );
+    t.equal(res.status, 202, `flood job ${i} accepted`);
+    ids.push(res.json.id);
+  }
+  await until('every flood job ended', async () => {
+    for (const id of ids) if ((await gw.call('GET', `/v1/workspaces/ws-1/jobs/${id}`)).json.state !== 'succeeded') return false;
+    return true;
+  }, 20_000);
+  await until('the tarpit holds deliveries', () => receiver.held() >= 1);
+  // Another workspace's callback still goes out at once; by the time it arrived, ws-1's deliveries had long begun.
+  const other = await gw.call(
+    'POST',
+    '/v1/workspaces/ws-2/http',
+    { 'flow-slug': 'f', 'step-id': 'cb-other', request: { url: `${up.url}/text/10` }, callback: { url: `${receiver.url}/ok/other`, 'secret-ref': 'hook' } },
+    { headers: { prefer: 'respond-async' } },
+  );
+  t.equal(other.status, 202);
+  await until('the other workspace was called back', () => receiver.delivered.includes('/ok/other'), 20_000);
+  t.ok(receiver.peak() <= CALLBACKS_PER_WORKSPACE, `at most ${CALLBACKS_PER_WORKSPACE} deliveries of one workspace in flight at once (saw ${receiver.peak()} of ${flood})`);
+  receiver.answer();
+  await until('every held callback was delivered once the receiver answered', () => receiver.delivered.filter((u) => u.startsWith('/hold/')).length >= flood, 30_000);
+  await receiver.stop();
 });
