@@ -86,6 +86,8 @@ interface Running {
   /** The record write in flight, if any: writes of one job never overlap. */
   writing?: Promise<void>;
   cancelSeen: boolean;
+  /** When the record was last written: the time other replicas judge this job's liveness by. */
+  lastWritten: number;
   events: EventEmitter;
   done: Promise<JobRecord>;
 }
@@ -93,7 +95,7 @@ interface Running {
 /** Why a job's controller fired, when the engine fired it. */
 class EngineAbort extends BlobgateError {
   constructor(
-    readonly why: 'cancelled' | 'shutdown',
+    readonly why: 'cancelled' | 'shutdown' | 'fenced',
     message: string,
   ) {
     super('aborted', message, { reason: why });
@@ -279,7 +281,7 @@ export class JobEngine {
     const controller = new AbortController();
     let resolveDone!: (job: JobRecord) => void;
     const done = new Promise<JobRecord>((resolve) => (resolveDone = resolve));
-    const run: Running = { record, controller, bytes: 0, rate: 0, lastBeat: { at: Date.now(), bytes: 0 }, cancelSeen: false, events: new EventEmitter(), done };
+    const run: Running = { record, controller, bytes: 0, rate: 0, lastBeat: { at: Date.now(), bytes: 0 }, cancelSeen: false, lastWritten: Date.now(), events: new EventEmitter(), done };
     run.events.setMaxListeners(0);
     this.running.set(runKey(record.workspace, record.id), run);
     const timer = setInterval(() => void this.beat(run), this.opts.heartbeatMs);
@@ -331,7 +333,7 @@ export class JobEngine {
     if (reason instanceof EngineAbort && reason.why === 'cancelled') return { state: 'cancelled', error, status: 503 };
     const status = isBlobgateError(err) ? err.status : 500;
     // Shut down here, or refused before its transfer began: nothing ran, so the key may run it again.
-    if ((reason instanceof EngineAbort && reason.why === 'shutdown') || (this.closing && error.code === 'aborted')) return { state: 'lost', error, status, restartable: true };
+    if ((reason instanceof EngineAbort && reason.why !== 'cancelled') || (this.closing && error.code === 'aborted')) return { state: 'lost', error, status, restartable: true };
     if (run.startedAt === undefined && (error.code === 'overloaded' || error.code === 'aborted')) return { state: 'failed', error, status, restartable: true };
     return { state: 'failed', error, status };
   }
@@ -347,6 +349,13 @@ export class JobEngine {
     }
     run.lastBeat = { at: now, bytes: run.bytes };
     await this.write(run, {});
+    // Fencing: a job whose record this replica cannot write is about to read as lost everywhere, and its key
+    // may then run it again elsewhere; it stops here first, so the transfer never runs twice.
+    if (Date.now() - run.lastWritten > this.opts.lostAfterMs - this.opts.heartbeatMs && !run.controller.signal.aborted) {
+      const seconds = Math.round((Date.now() - run.lastWritten) / 1000);
+      run.controller.abort(new EngineAbort('fenced', `This replica could not write the job's record for ${seconds} s, so other replicas report it lost and its Idempotency-Key may run it again; the transfer was stopped here so it never runs twice. Nothing was stored.`));
+      return;
+    }
     if (run.cancelSeen || run.controller.signal.aborted) return;
     try {
       if (await this.store.cancelRequested(run.record.workspace, run.record.id)) {
@@ -375,6 +384,7 @@ export class JobEngine {
     const record = run.record;
     run.writing = this.store.putJob(record).then(
       () => {
+        run.lastWritten = Date.now();
         run.events.emit('write');
       },
       (err: unknown) => this.opts.onWriteError?.(err, record),

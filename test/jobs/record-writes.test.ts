@@ -64,3 +64,42 @@ t.test('a job writes its record once a heartbeat, however many chunks it moves',
   t.ok(counts.get <= elapsedBeats + 2, `${counts.get} gets (the cancel marker, once a heartbeat)`);
   t.equal(counts.delete, 0, 'no cancel marker to clear');
 });
+
+t.test('a replica that cannot write a job record stops the transfer before others call it lost', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bg-record-fence-'));
+  const driver = await LocalDriver.open({ root: dir });
+  t.teardown(async () => {
+    await driver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  let failing = false;
+  const inner = driver.records;
+  const store: RecordStore = {
+    create: (k, b) => inner.create(k, b),
+    put: (k, b) => (failing ? Promise.reject(new Error('store down')) : inner.put(k, b)),
+    get: (k) => inner.get(k),
+    delete: (k) => inner.delete(k),
+    list: (p, o) => inner.list(p, o),
+  };
+  const engine = new JobEngine(new JobStore(store), { heartbeatMs: 50, lostAfterMs: 400, retentionMs: 60_000, idempotencyRetentionMs: 60_000 });
+  let aborted: unknown;
+  const { job } = await engine.submit({
+    workspace: 'ws-1',
+    kind: 'step',
+    work: (ctl) =>
+      new Promise((_resolve, reject) => {
+        ctl.started();
+        ctl.controller.signal.addEventListener('abort', () => {
+          aborted = ctl.controller.signal.reason;
+          // The store comes back: the job's last record can be written.
+          failing = false;
+          reject(aborted);
+        });
+        void until('the running record was written', async () => (await engine.list('ws-1', { limit: 10 })).items.some((j) => j.state === 'running')).then(() => (failing = true));
+      }),
+  });
+  const ended = await engine.settle('ws-1', job.id, AbortSignal.timeout(10_000));
+  t.match(aborted, { code: 'aborted', details: { reason: 'fenced' } }, 'the transfer was stopped');
+  t.equal(ended?.state, 'lost');
+  t.equal(ended?.restartable, true, 'its key may run it again');
+});
