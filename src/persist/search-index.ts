@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { BlobgateError } from '../errors.js';
-import type { SearchIndex, Tier } from '../storage/driver.js';
+import { META_BUDGET_BYTES, type SearchIndex, type Tier } from '../storage/driver.js';
 
 /**
  * Search-index data kept with a blob (docs/seed-contract.md#search-index):
@@ -8,15 +8,18 @@ import type { SearchIndex, Tier } from '../storage/driver.js';
  * retained blobs unless `include-raw-content?` is false, an excerpt of the raw
  * text. Ephemeral and binary blobs never get raw content.
  *
- * Bounds: it all travels in object metadata, and S3 allows 2 KiB of user
- * metadata per object, so the caller's part is limited to 1,024 bytes once
- * percent-encoded, and the raw excerpt to the first 512 bytes of the body,
- * shortened until the whole index is at most 1,400 bytes encoded.
+ * Bounds: it all travels in object meta, which every store keeps up to
+ * META_BUDGET_BYTES (2 KiB, src/storage/driver.ts), so the caller's part is
+ * limited to 1,024 bytes once percent-encoded, and the raw excerpt to the
+ * first 512 bytes of the body, shortened until the whole index is at most
+ * 1,400 bytes encoded.
  */
 export const SEARCH_INDEX_MAX_ENCODED = 1024;
 export const RAW_TEXT_BYTES = 512;
-/** The whole index with its raw excerpt, encoded; leaves room for the other bg-* fields under S3's 2 KiB. */
-const WITH_RAW_MAX_ENCODED = 1400;
+/** Meta budget left for the other bg-* fields (tier, dates, sha256, storage scope) beside the index. */
+const OTHER_META_BYTES = 648;
+/** The whole index with its raw excerpt, encoded: 1,400 bytes. */
+const WITH_RAW_MAX_ENCODED = META_BUDGET_BYTES - OTHER_META_BYTES;
 
 /** Adds a raw excerpt, shortened until the encoded index fits its bound. */
 export function withRawText(index: SearchIndex | undefined, text: string): SearchIndex {

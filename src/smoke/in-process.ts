@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
-import type { Config, StoreConfig } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import { EmbeddedSecrets } from '../secrets/provider.js';
 import { LocalSigner } from '../signing/local-signer.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -96,7 +96,8 @@ export async function runSmokeInProcess(opts: InProcessSmokeOptions): Promise<Sm
       stores,
       storeNames: opened,
       signer,
-      unitBytes: Object.fromEntries(opened.map((n) => [n, unitOf(config.stores[n]!)])),
+      // The part (S3) or chunk (GCS) size each store writes with, from its driver.
+      unitBytes: Object.fromEntries(opened.map((n) => [n, drivers[n]!.writeUnitBytes ?? DEFAULT_UNIT_BYTES])),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.checkTimeoutMs ? { checkTimeoutMs: opts.checkTimeoutMs } : {}),
       ...(opts.onRow ? { onRow: opts.onRow } : {}),
@@ -118,13 +119,6 @@ export async function runSmokeInProcess(opts: InProcessSmokeOptions): Promise<Sm
     }
     await stores.close();
   }
-}
-
-/** The part (S3) or chunk (GCS) size the store writes with. */
-function unitOf(store: StoreConfig): number {
-  if (store.driver === 's3') return store.partSize ?? DEFAULT_UNIT_BYTES;
-  if (store.driver === 'gcs') return store.chunkSize ?? DEFAULT_UNIT_BYTES;
-  return DEFAULT_UNIT_BYTES;
 }
 
 /** The gateway app (as src/main.ts builds it) on 127.0.0.1:0, serving /v1/signed/… for the smoke stores. */

@@ -39,6 +39,15 @@ export const TIERS: readonly Tier[] = ['retained', 'ephemeral'];
 
 export type Backend = 'local' | 's3' | 'gcs';
 
+/**
+ * Bytes of blobgate's meta map (meta-codec.ts: the bg-* names and their
+ * encoded values) every driver keeps with an object. S3 allows 2 KiB of user
+ * metadata per object, the smallest budget of the backends; what a caller
+ * puts into meta (the search index, src/persist/search-index.ts) is sized
+ * against this, so the same blob fits on every store.
+ */
+export const META_BUDGET_BYTES = 2048;
+
 /** Storage scope fields of a slot persist, indexed for filtering (docs/seed-contract.md#slots). */
 export interface StorageScope {
   slot: string;
@@ -139,6 +148,12 @@ export interface StorageDriver {
   readonly backend: Backend;
   /** The bucket (s3, gcs) or null for the local driver. */
   readonly bucket: string | null;
+  /**
+   * Optional: the size of the pieces a large write goes up in — the S3 part
+   * size (a write may raise it to stay within 10,000 parts), the GCS chunk
+   * size. Drivers that write in one stream (local) leave it out.
+   */
+  readonly writeUnitBytes?: number;
 
   /**
    * Stores `body` at `key`, all or nothing: the object (bytes and meta) becomes

@@ -43,6 +43,8 @@ export class GcsDriver implements StorageDriver {
   private readonly gcsBucket: Bucket;
   private readonly prefix: string;
   private readonly chunkSize: number;
+  /** The chunk size (see StorageDriver.writeUnitBytes). */
+  readonly writeUnitBytes: number;
   readonly janitor: Janitor;
   /** Records at `<prefix>.blobgate-records/` (gcs-records.ts). */
   readonly records: GcsRecords;
@@ -58,6 +60,7 @@ export class GcsDriver implements StorageDriver {
     this.gcsBucket = opts.storage.bucket(opts.bucket);
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.chunkSize = chunkSize;
+    this.writeUnitBytes = chunkSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
     this.records = new GcsRecords(this.gcsBucket, this.prefix);
   }

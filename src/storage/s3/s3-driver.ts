@@ -57,6 +57,8 @@ export class S3Driver implements StorageDriver {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** The configured part size (see StorageDriver.writeUnitBytes). */
+  readonly writeUnitBytes: number;
   readonly janitor: Janitor;
   /** Records at `<prefix>.blobgate-records/` (s3-records.ts). */
   readonly records: S3Records;
@@ -73,6 +75,7 @@ export class S3Driver implements StorageDriver {
     this.bucket = opts.bucket;
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
     this.partSize = partSize;
+    this.writeUnitBytes = partSize;
     this.queueSize = queueSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
     this.records = new S3Records(this.client, this.bucket, this.prefix);
