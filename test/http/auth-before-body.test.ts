@@ -18,7 +18,8 @@ import { TOKEN_ALL, TOKEN_WS1 } from '../helpers/gateway.js';
  * one is either public (listed here) or answers 401 to a caller without a
  * token — before its body is read, and without a word about its schema.
  */
-const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/v1/signed/*']);
+// The share previews' token is their credential (docs/shares.md), like a signed URL's signature.
+const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/v1/signed/*', '/public/artifact-previews/:token', '/public/artifact-previews/:token/download']);
 /** Another part of the gateway decides who may read metrics; not this test's business. */
 const NOT_HERE = new Set(['/metrics']);
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
