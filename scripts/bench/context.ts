@@ -4,6 +4,7 @@
  * bytes read back from the store) and one verified peer run.
  */
 import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import type { Gateway, PersistResult } from './gateway.js';
 import type { PeerName, PeerRun, Peers } from './peers.js';
 import type { StoreName, Stores } from './servers.js';
@@ -46,6 +47,13 @@ async function verifyStored(ctx: Context, store: StoreName, target: string, size
   }
 }
 
+/** For a peer that writes bytes of its own (dd from /dev/zero): the file has the size asked for. */
+async function verifySize(path: string, size: number): Promise<string | undefined> {
+  const got = await stat(path).then((s) => s.size, (err: unknown) => err as Error);
+  if (got instanceof Error) return `stat failed: ${got.message.slice(0, 300)}`;
+  return got === size ? undefined : `wrote ${got} bytes, not ${size}`;
+}
+
 export function checkPersist(r: PersistResult, size: number): string | undefined {
   if (r.status !== 200 || !r.blobRef) return `status ${r.status}: ${r.error ?? ''}`;
   if (r.blobRef.size !== size) return `blob-ref.size ${r.blobRef.size} ≠ ${size}`;
@@ -73,9 +81,9 @@ function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; start
 
 /** One peer transfer; verified and deleted after. */
 export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string): Promise<Transfer> {
-  const run: PeerRun = await ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name);
+  const run: PeerRun = await ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size);
   let error = run.error;
-  if (run.ok) error = await verifyStored(ctx, store, run.target, size);
+  if (run.ok) error = run.sizeOnly ? await verifySize(run.target, size) : await verifyStored(ctx, store, run.target, size);
   await ctx.stores.remove(store, run.target).catch(() => undefined);
   return { ok: run.ok && error === undefined, seconds: run.seconds, ...(run.peakRss === undefined ? {} : { peakRss: run.peakRss }), ...(error ? { error } : {}) };
 }

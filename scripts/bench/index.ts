@@ -8,7 +8,8 @@
  * servers (one child process), the built gateway (another) and the SDK
  * worker (another), then measures, per store:
  *   1–2. throughput upstream → store at 1 MiB, 64 MiB, 1 GiB (+ 4 GiB with
- *        --full): blobgate vs curl -o / rclone copyurl / the bare SDK, in
+ *        --full): blobgate vs curl -o, curl | tee | sha256sum + sync and
+ *        dd conv=fsync (local) / rclone copyurl / the bare SDK, in
  *        alternating runs, median and min–max;
  *   3.   blobgate's peak RSS per transfer and its slope against size;
  *   4.   32 simultaneous 64 MiB persists: all succeed, aggregate, peak RSS;
@@ -135,9 +136,9 @@ async function main(): Promise<void> {
       'runs per size': plan.sizes.map((s) => `${sizeLabel(s.size)}: ${s.runs}`).join(', ') + ' (per tool, alternating)',
       'S3 (blobgate, rclone, sdk)': `${S3_PART_SIZE / MiB} MiB parts, ${S3_QUEUE_SIZE} in parallel, one PutObject up to one part (rclone: --s3-chunk-size/--s3-upload-cutoff ${S3_PART_SIZE / MiB}M, --s3-upload-concurrency ${S3_QUEUE_SIZE}); fauxqs 1.9.2 in memory`,
       'GCS (blobgate, rclone, sdk)': `${GCS_CHUNK_SIZE / MiB} MiB chunks, one at a time (rclone 1.60's fixed chunk size; blobgate's default is 8 MiB); one request up to one chunk; the project's GCS test server, in memory`,
-      local: 'blobgate writes a temp file, fsyncs it and renames it (durable); sdk = undici piped into fs.createWriteStream with fsync (the same call, nothing else); curl -o and rclone do not fsync. `sync` runs before each local transfer, untimed.',
+      local: 'blobgate writes a temp file (an fdatasync started every 128 MiB, an fsync at the end) and renames it (durable); sdk = undici piped into fs.createWriteStream with flush (one fsync at the end: the write path before issue 18); curl -o and rclone do not fsync; tee-sync = `curl URL | tee FILE | sha256sum` then `sync FILE` (the same work with the usual tools); dd-fsync = `dd if=/dev/zero of=FILE bs=1M conv=fsync` of the same size (the disk\'s limit: no network, no hash). `sync` runs before each local transfer, untimed.',
       'blobgate process': 'restarted before each store\'s series, configured with that store beside local (as a deployment on that store would be: only a configured store\'s SDK is loaded), one warm-up transfer per tool first; its peak RSS is VmHWM, reset before each transfer',
-      'timing': 'blobgate: the HTTP step request until its answer; curl/rclone: process start to exit; sdk: the IPC request to the worker until its answer',
+      'timing': 'blobgate: the HTTP step request until its answer; curl, tee-sync, dd-fsync, rclone: process start to exit; sdk: the IPC request to the worker until its answer',
       'test-server repairs (test/servers/s3/fauxqs.ts, scripts/bench/servers-child.ts)':
         'fauxqs gets CompleteMultipartUpload bodies in one canonical element order with entities decoded (Go clients: without it rclone\'s multipart uploads failed or silently lost parts); ' +
         'in the servers\' process, Hash.update hashes buffers of ≥ 1 GiB in slices (Node 20 refuses ≥ 2 GiB in one call, so ≥ 2 GiB objects could not be stored)',

@@ -1,6 +1,12 @@
 /**
  * The peers blobgate is compared with:
- *   curl      `curl -o FILE URL` into the local peers directory (the raw baseline)
+ *   curl      `curl -o FILE URL` into the local peers directory (the raw
+ *             baseline: it neither hashes nor fsyncs)
+ *   tee-sync  the same work as blobgate's local write, with the usual tools:
+ *             `curl URL | tee FILE | sha256sum`, then `sync FILE` (fsync)
+ *   dd-fsync  the disk's limit: `dd if=/dev/zero of=FILE bs=1M conv=fsync` of
+ *             the same size (no network, no hash; zeros, so only its size is
+ *             checked)
  *   rclone    `rclone copyurl URL DEST` (Debian rclone 1.60) into a local
  *             directory, the S3 server or the GCS server, configured by
  *             environment variables only, AWS_CA_BUNDLE unset; S3 with the
@@ -19,7 +25,10 @@ import { cleanEnv, runCli, startTsChild, type TsChild } from './proc.js';
 import { BUCKET, GCS_CHUNK_SIZE, S3_CREDENTIALS, S3_PART_SIZE, S3_QUEUE_SIZE, S3_REGION, type StoreName, type Stores } from './servers.js';
 import { procMemory, resetPeak } from './measure.js';
 
-export type PeerName = 'curl' | 'rclone' | 'sdk';
+export type PeerName = 'curl' | 'tee-sync' | 'dd-fsync' | 'rclone' | 'sdk';
+
+/** Peers that only write into a local directory. */
+const LOCAL_ONLY: PeerName[] = ['curl', 'tee-sync', 'dd-fsync'];
 
 export interface PeerRun {
   ok: boolean;
@@ -28,12 +37,14 @@ export interface PeerRun {
   peakRss?: number;
   /** Where the bytes landed: a local file path or an S3/GCS key. */
   target: string;
+  /** The peer writes bytes of its own (dd: zeros), so only the size of `target` can be checked. */
+  sizeOnly?: boolean;
   error?: string;
 }
 
 export interface Peers {
   available(peer: PeerName, store: StoreName): boolean;
-  run(peer: PeerName, store: StoreName, url: string, name: string): Promise<PeerRun>;
+  run(peer: PeerName, store: StoreName, url: string, name: string, size: number): Promise<PeerRun>;
   sdk: TsChild;
   rcloneVersion: string;
   curlVersion: string;
@@ -94,8 +105,8 @@ export async function startPeers(stores: Stores, workDir: string): Promise<Peers
     sdk,
     rcloneVersion,
     curlVersion,
-    available: (peer, store) => peer !== 'curl' || store === 'local',
-    async run(peer, store, url, name) {
+    available: (peer, store) => !LOCAL_ONLY.includes(peer) || store === 'local',
+    async run(peer, store, url, name, size) {
       if (peer === 'sdk') {
         const key = store === 'local' ? join(stores.localDir, 'sdk', name) : `peers/sdk/${name}`;
         await resetPeak(sdk.pid);
@@ -111,10 +122,18 @@ export async function startPeers(stores: Stores, workDir: string): Promise<Peers
       }
       let target: string;
       let result;
-      if (peer === 'curl') {
-        target = join(stores.localDir, 'curl', name);
+      if (LOCAL_ONLY.includes(peer)) {
+        target = join(stores.localDir, peer, name);
         await mkdir(dirname(target), { recursive: true });
-        result = await runCli('curl', ['-sS', '--fail', '--noproxy', '*', '-o', target, url], curlEnv);
+      }
+      if (peer === 'curl') {
+        result = await runCli('curl', ['-sS', '--fail', '--noproxy', '*', '-o', target!, url], curlEnv);
+      } else if (peer === 'tee-sync') {
+        // pipefail: a failed curl fails the run. sha256sum prints the digest, which the read-back check repeats.
+        const script = 'set -o pipefail; curl -sS --fail --noproxy "*" "$2" | tee "$1" | sha256sum > /dev/null && sync "$1"';
+        result = await runCli('bash', ['-c', script, 'tee-sync', target!, url], curlEnv);
+      } else if (peer === 'dd-fsync') {
+        result = await runCli('dd', ['if=/dev/zero', `of=${target!}`, 'bs=1M', `count=${size}`, 'iflag=count_bytes', 'conv=fsync', 'status=none'], curlEnv);
       } else {
         const dest =
           store === 'local'
@@ -128,7 +147,8 @@ export async function startPeers(stores: Stores, workDir: string): Promise<Peers
         ok: result.code === 0,
         seconds: result.seconds,
         ...(result.peakRss === undefined ? {} : { peakRss: result.peakRss }),
-        target,
+        target: target!,
+        ...(peer === 'dd-fsync' ? { sizeOnly: true } : {}),
         ...(result.code === 0 ? {} : { error: `exit ${result.code}: ${result.stderr.slice(-500)}` }),
       };
     },

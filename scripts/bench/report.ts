@@ -58,9 +58,9 @@ export function markdown(r: Results): string {
   out.push('');
 
   out.push('## Throughput upstream → store', '');
-  out.push('MiB/s, median of the runs and min–max spread; time in seconds (median); peak RSS of the tool\'s process (blobgate: the gateway, VmHWM reset before each transfer; sdk: the SDK worker; curl/rclone: GNU time). Ratio = blobgate median ÷ that tool\'s median (> 1: blobgate is faster).', '');
+  out.push('MiB/s, median of the runs and min–max spread; time in seconds (median); peak RSS of the tool\'s process (blobgate: the gateway, VmHWM reset before each transfer; sdk: the SDK worker; curl, tee-sync, dd-fsync, rclone: GNU time). Ratio = blobgate median ÷ that tool\'s median (> 1: blobgate is faster).', '');
   out.push('| store | size | tool | runs | MiB/s | spread | s | peak RSS MiB | blobgate ÷ tool |', '|---|---|---|---|---|---|---|---|---|');
-  const order = { blobgate: 0, curl: 1, rclone: 2, sdk: 3 } as const;
+  const order = { blobgate: 0, 'tee-sync': 1, 'dd-fsync': 2, curl: 3, rclone: 4, sdk: 5 } as const;
   const storeOrder = { local: 0, s3: 1, gcs: 2 } as const;
   const cells = [...r.analysis.cells].sort((a, b) => storeOrder[a.store] - storeOrder[b.store] || a.size - b.size || order[a.tool] - order[b.tool]);
   for (const c of cells) out.push(cellRow(c));

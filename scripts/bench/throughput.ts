@@ -20,7 +20,7 @@ export interface TransferSample extends Transfer {
 }
 
 export const TOOLS: Record<StoreName, ToolName[]> = {
-  local: ['blobgate', 'curl', 'rclone', 'sdk'],
+  local: ['blobgate', 'tee-sync', 'dd-fsync', 'curl', 'rclone', 'sdk'],
   s3: ['blobgate', 'rclone', 'sdk'],
   gcs: ['blobgate', 'rclone', 'sdk'],
 };
