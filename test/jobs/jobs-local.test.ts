@@ -144,7 +144,8 @@ t.test('a repeat while the first still runs waits for it (sync) or returns it (a
   await up.held('conc');
   const asyncRepeat = await submit(stepBody('conc'), headers);
   t.equal(asyncRepeat.status, 202);
-  t.equal(asyncRepeat.json.state, 'running');
+  // The record says running once the owner's write of it landed, which may follow the first upstream byte.
+  t.match(asyncRepeat.json.state, /^(queued|running)$/);
   const secondSync = gw.call('POST', '/v1/workspaces/ws-1/http', stepBody('conc'), { headers });
   up.release('conc');
   const [a, b] = await Promise.all([firstSync, secondSync]);
