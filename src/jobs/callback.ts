@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { BlobgateError } from '../errors.js';
+import { isCredentialQueryParam } from '../secrets/credential-names.js';
 import type { SecretsProvider } from '../secrets/provider.js';
 import { fetchUpstream } from '../upstream/fetch.js';
 import type { UpstreamGuard } from '../upstream/guard.js';
@@ -34,6 +35,10 @@ export async function checkCallback(spec: CallbackSpec, workspace: string, guard
     throw new BlobgateError('invalid_request', 'callback.url is not an absolute URL.', { field: 'callback.url' });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new BlobgateError('invalid_request', 'callback.url must be an http or https URL.', { field: 'callback.url' });
+  // A credential in the URL would be kept in the job's record and shown with the job: secrets come only by reference.
+  if (url.username !== '' || url.password !== '' || [...url.searchParams.keys()].some(isCredentialQueryParam)) {
+    throw new BlobgateError('inline_secret_rejected', 'callback.url holds a credential (user:password@ or a credential query parameter); remove it: the receiver authenticates the POST by its Blobgate-Signature, made with the secret secret-ref names.', { field: 'callback.url' });
+  }
   guard.assertUrlAllowed(url);
   await secrets.resolve(workspace, spec['secret-ref']);
 }

@@ -133,3 +133,25 @@ t.test('a workspace whose callback receiver never answers holds a bounded number
   await until('every held callback was delivered once the receiver answered', () => receiver.delivered.filter((u) => u.startsWith('/hold/')).length >= flood, 30_000);
   await receiver.stop();
 });
+
+t.test('a callback URL that carries a credential is refused like an upstream URL, before anything is stored', async (t) => {
+  const { url } = await startReceiver().then(async (r) => {
+    await r.stop();
+    return r;
+  });
+  const port = new URL(url).port;
+  for (const callbackUrl of [`http://hook-user:hook-pass@127.0.0.1:${port}/done`, `http://127.0.0.1:${port}/done?access_token=hook-token-123`]) {
+    const res = await gw.call(
+      'POST',
+      '/v1/workspaces/ws-1/http',
+      { 'flow-slug': 'f', 'step-id': 'cb-cred', request: { url: `${up.url}/text/10` }, callback: { url: callbackUrl, 'secret-ref': 'hook' } },
+      { headers: { prefer: 'respond-async' } },
+    );
+    t.equal(res.status, 400, JSON.stringify(res.json).slice(0, 300));
+    t.equal(res.json?.error?.code, 'inline_secret_rejected');
+    t.equal(res.json?.error?.details?.field, 'callback.url');
+    t.notOk(JSON.stringify(res.json).includes('hook-pass') || JSON.stringify(res.json).includes('hook-token-123'), 'the answer does not echo the credential');
+  }
+  const listed = await gw.call('GET', '/v1/workspaces/ws-1/jobs?limit=200');
+  t.notOk(JSON.stringify(listed.json).includes('hook-pass') || JSON.stringify(listed.json).includes('hook-token-123'), 'no job record keeps it');
+});
