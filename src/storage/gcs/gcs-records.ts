@@ -111,6 +111,8 @@ export class GcsRecords implements RecordStore {
         ...(opts.cursor ? { pageToken: opts.cursor } : {}),
       });
     } catch (err) {
+      // A page token GCS refuses came from the caller (the job list hands it out as it is): theirs to fix, not a store failure.
+      if (opts.cursor && gcsStatus(err) === 400) throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
       throw storageError(err, 'listing records');
     }
     const keys = files.filter((f) => f.name.startsWith(this.base)).map((f) => f.name.slice(this.base.length));
