@@ -235,7 +235,7 @@ function readJobs(section: Reader, stores: Record<string, StoreConfig>, retained
   if (!(store in stores)) section.problem('store', `names store "${store}", which is not configured (stores: ${Object.keys(stores).join(', ') || 'none'})`);
   const heartbeatSeconds = section.number('heartbeat-seconds', 0.05, 60) ?? DEFAULTS.jobHeartbeatSeconds;
   const lostAfterSeconds = section.number('lost-after-seconds', 0.2, 3600) ?? DEFAULTS.jobLostAfterSeconds;
-  if (lostAfterSeconds < 3 * heartbeatSeconds) section.problem('lost-after-seconds', `must be at least three heartbeats (3 × heartbeat-seconds = ${3 * heartbeatSeconds})`);
+  if (lostAfterSeconds < 3 * heartbeatSeconds) section.problem('lost-after-seconds', `must be at least three heartbeats (3 × heartbeat-seconds = ${Number((3 * heartbeatSeconds).toFixed(3))})`);
   return {
     store,
     retentionSeconds: section.int('retention-seconds', 60, 90 * 86_400) ?? DEFAULTS.jobRetentionSeconds,

@@ -10,7 +10,7 @@ import { baseEnv, cliArgv, root, runCli } from './_cli.js';
 const SIZE = 2 * 1024 * 1024;
 
 t.test('jobs from the CLI', async (t) => {
-  const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 1 } });
+  const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
   const up = await startHeldUpstream();
   t.teardown(async () => {
     await gw.close();

@@ -6,7 +6,7 @@ import { startGateway, TOKEN_ALL, TOKEN_WS1 } from '../helpers/gateway.js';
 import { startHeldUpstream } from '../jobs/job-support.js';
 
 t.test('the typed client', async (t) => {
-  const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 1 } });
+  const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
   const up = await startHeldUpstream();
   t.teardown(async () => {
     await gw.close();

@@ -27,7 +27,7 @@ const receiver = createServer((req, res) => {
 t.before(async () => {
   up = await startHeldUpstream();
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: SECRET } });
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: SECRET } });
 });
 t.teardown(async () => {
   await gw.close();

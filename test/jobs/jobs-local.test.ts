@@ -12,7 +12,7 @@ let up: HeldUpstream;
 
 t.before(async () => {
   up = await startHeldUpstream();
-  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } });
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
 });
 t.teardown(async () => {
   await gw.close();

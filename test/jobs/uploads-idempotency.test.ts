@@ -8,7 +8,7 @@ import { until } from '../helpers/until.js';
 
 let gw: Gateway;
 t.before(async () => {
-  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } });
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
 });
 t.teardown(() => gw.close());
 
