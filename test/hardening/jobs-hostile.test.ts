@@ -27,7 +27,7 @@ let gw: Gateway;
 let up: Awaited<ReturnType<typeof startTextUpstream>>;
 t.before(async () => {
   up = await startTextUpstream();
-  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 0.5 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: 'hostile-hook-secret-ws1-0001', BLOBGATE_SECRET__WS_2__HOOK: 'other-hook-secret-ws2-000001' } });
+  gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: 'hostile-hook-secret-ws1-0001', BLOBGATE_SECRET__WS_2__HOOK: 'other-hook-secret-ws2-000001' } });
 });
 t.teardown(async () => {
   await gw.close();
@@ -50,8 +50,8 @@ t.test('an async step whose inline answer does not fit in a job record ends fail
   t.match(job.error?.message, /add a persist spec/);
   t.notOk('result' in job, 'no partial result is kept');
   const lostAfterMs = gw.config.jobs.lostAfterSeconds * 1000;
-  const since = Date.now();
-  await until('past the lost-after interval', () => Date.now() - since > 2 * lostAfterMs);
+  const ended = Date.parse(job['updated-at']);
+  await until('past the lost-after interval since its last write', () => Date.now() - ended > lostAfterMs, lostAfterMs + 10_000);
   t.equal((await gw.call('GET', `/v1/workspaces/ws-1/jobs/${res.json.id}`)).json.state, 'failed', 'its record was written: it stays failed');
 });
 
