@@ -4,7 +4,7 @@ import { runCli } from './_cli.js';
 /** Every command answers --help with exit 0, its usage and each of its options (and the global ones). */
 const COMMANDS: Record<string, string[]> = {
   serve: ['--host <host>', '--port <port>', '--config <file>', '--data-dir <dir>'],
-  fetch: ['<url>', '-w, --workspace <ws>', '--tier <tier>', '--path <path>', '--filename <name>', '--flow-slug <slug>', '--step-id <id>', '--detach'],
+  fetch: ['<url>', '-w, --workspace <ws>', '--tier <tier>', '--path <path>', '--filename <name>', '--flow-slug <slug>', '--step-id <id>', '--method <method>', '--header <name:value>', '--query <name=value>', '--json <json>', '--timeout <seconds>', '--retry <attempts>', '--slot <name>', '--root <root>', '--detach'],
   put: ['<file>', '-w, --workspace <ws>', '--path <path>', '--filename <name>', '--slot <name>', '--root <root>', '--content-type <type>'],
   ls: ['<workspace>', '--path-prefix <prefix>', '--storage-root <root>', '--storage-backend <backend>', '--tier <tier>', '--page-size <n>', '-q, --quiet'],
   head: ['<uri>'],

@@ -3,7 +3,8 @@ import { Option, type Command } from 'commander';
 import type { StepRequestBody } from '../../client/index.js';
 import { cli, outcome, submitJob, typedClient, watchJob } from '../jobs-client.js';
 import { printJson } from '../output.js';
-import { clientFor, defined } from './common.js';
+import { CliError } from '../output.js';
+import { clientFor, defined, positiveInt } from './common.js';
 
 interface FetchOptions {
   workspace: string;
@@ -13,6 +14,14 @@ interface FetchOptions {
   flowSlug: string;
   stepId: string;
   detach?: boolean;
+  method?: string;
+  header: string[];
+  query: string[];
+  json?: string;
+  timeout?: number;
+  retry?: number;
+  slot?: string;
+  root?: string;
 }
 
 /**
@@ -34,13 +43,42 @@ export function registerFetch(program: Command): void {
     .option('--filename <name>', 'name of the blob (default: the last segment of the URL path)')
     .option('--flow-slug <slug>', 'flow slug recorded in the key', 'cli')
     .option('--step-id <id>', 'step id recorded in the key', 'fetch')
+    .addOption(new Option('--method <method>', 'HTTP method of the upstream request (default GET)').choices(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete']))
+    .option('--header <name:value>', 'an upstream request header (repeatable)', collect, [])
+    .option('--query <name=value>', 'a query parameter added to the URL (repeatable)', collect, [])
+    .option('--json <json>', 'a JSON request body (sent with content-type application/json)')
+    .option('--timeout <seconds>', 'upstream timeout in seconds', positiveInt)
+    .option('--retry <attempts>', 'most upstream attempts (retries with backoff on 5xx, 429 and network errors)', positiveInt)
+    .option('--slot <name>', 'persist through this storage slot (with --root)')
+    .option('--root <root>', 'storage root of the slot')
     .option('--detach', 'submit the job, print it and exit; follow it with `blobgate jobs watch`')
     .action(async (url: string, opts: FetchOptions, cmd: Command) => {
+      if ((opts.root === undefined) !== (opts.slot === undefined)) {
+        throw new CliError('invalid_request', '--slot and --root go together: the slot to persist through and its storage root.', undefined, 2);
+      }
+      let json: unknown;
+      if (opts.json !== undefined) {
+        try {
+          json = JSON.parse(opts.json);
+        } catch {
+          throw new CliError('invalid_request', '--json is not valid JSON.', undefined, 2);
+        }
+      }
       const body: StepRequestBody = {
         'flow-slug': opts.flowSlug,
         'step-id': opts.stepId,
-        request: { url, 'response-as': 'bytes' },
-        persist: { type: 'blob', ...defined({ tier: opts.tier, path: opts.path, filename: opts.filename }) },
+        request: {
+          url,
+          'response-as': 'bytes',
+          ...(opts.method ? { method: opts.method.toUpperCase() as 'GET' } : {}),
+          ...(opts.header.length ? { headers: pairs(opts.header, ':', '--header') } : {}),
+          ...(opts.query.length ? { query: pairs(opts.query, '=', '--query') } : {}),
+          ...(json !== undefined ? { json } : {}),
+          ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+          ...(opts.retry !== undefined ? { retry: { 'max-attempts': opts.retry } } : {}),
+        },
+        persist: { type: 'blob', ...defined({ tier: opts.tier, path: opts.path, filename: opts.filename, slot: opts.slot }) },
+        ...(opts.slot !== undefined && opts.root !== undefined ? { slots: { [opts.slot]: { root: opts.root } } } : {}),
       };
       const client = clientFor(cmd);
       const job = await submitJob(client, opts.workspace, body);
@@ -81,4 +119,19 @@ async function decide(): Promise<'cancel' | 'detach'> {
   } finally {
     rl.close();
   }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `name:value` / `name=value` options as an object; a value without the separator is a usage error. */
+function pairs(values: string[], sep: string, option: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const at = v.indexOf(sep);
+    if (at <= 0) throw new CliError('invalid_request', `${option} ${JSON.stringify(v)} must be name${sep}value.`, undefined, 2);
+    out[v.slice(0, at).trim()] = v.slice(at + 1).trim();
+  }
+  return out;
 }

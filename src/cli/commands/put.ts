@@ -34,6 +34,9 @@ export function registerPut(program: Command): void {
     .option('--root <root>', 'storage root of the slot')
     .option('--content-type <type>', 'content type (default: looked up from the file name, else application/octet-stream)')
     .action(async (file: string, opts: PutOptions, cmd: Command) => {
+      if (opts.root !== undefined && opts.slot === undefined) {
+        throw new CliError('invalid_request', '--root names the storage root of a slot: give --slot <name> with it.', undefined, 2);
+      }
       const client = clientFor(cmd);
       const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
         throw new CliError('io_error', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
