@@ -70,6 +70,8 @@ export interface Submission {
   kind: JobRecord['kind'];
   idempotency?: IdempotencyClaim;
   callback?: CallbackSpec;
+  /** Asked just before a new job would start (never for a replay): a refusal it answers is thrown, and no job is recorded. */
+  admit?: () => BlobgateError | undefined;
   /** Errors after which the key may run the job again (an upload whose client left: its body is gone). */
   restartable?: (error: JobError) => boolean;
   work: (ctl: JobControl) => Promise<JobAnswer>;
@@ -131,6 +133,8 @@ export class JobEngine {
         if (found.job) return { job: found.job, replayed: true };
         attempt = found.next;
       }
+      const refused = sub.admit?.();
+      if (refused) throw refused;
       const now = new Date();
       const job: JobRecord = {
         id: newJobId(),

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
+import { startHeldUpstream } from '../jobs/job-support.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CALLBACKS_PER_WORKSPACE } from '../../src/jobs/callback.js';
@@ -154,4 +155,30 @@ t.test('a callback URL that carries a credential is refused like an upstream URL
   }
   const listed = await gw.call('GET', '/v1/workspaces/ws-1/jobs?limit=200');
   t.notOk(JSON.stringify(listed.json).includes('hook-pass') || JSON.stringify(listed.json).includes('hook-token-123'), 'no job record keeps it');
+});
+
+t.test("a repeat of a keyed step that already ended gets its answer while the tenant's transfers are all taken", async (t) => {
+  // The repeat runs nothing, so a full gate is no reason to refuse it: a runner retrying after a lost answer
+  // would otherwise see 503 until its own other transfers drain.
+  const held = await startHeldUpstream();
+  const full = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 }, limits: { transfers: 1, 'transfer-queue': 0 } });
+  t.teardown(async () => {
+    held.release('hog');
+    await full.close();
+    await held.stop();
+  });
+  const body = { 'flow-slug': 'f', 'step-id': 'done-before', request: { url: `${up.url}/text/10` } };
+  const first = await full.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'ended-key' } });
+  t.equal(first.status, 200, JSON.stringify(first.json).slice(0, 200));
+  const hog = full.call('POST', '/v1/workspaces/ws-1/http', { 'flow-slug': 'f', 'step-id': 'hog', request: { url: `${held.url}/held/hog/1000?hold=10` }, persist: { type: 'blob' } });
+  await held.held('hog');
+  const fresh = await full.call('POST', '/v1/workspaces/ws-1/http', { ...body, 'step-id': 'new-one' }, { headers: { 'idempotency-key': 'new-key' } });
+  t.equal(fresh.status, 503, 'a new keyed step is still refused by the full gate');
+  t.equal(fresh.json?.error?.code, 'overloaded');
+  const again = await full.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'ended-key' } });
+  t.equal(again.status, 200, JSON.stringify(again.json).slice(0, 200));
+  t.equal(again.headers.get('idempotent-replayed'), 'true');
+  t.same(again.json, first.json, 'the first answer');
+  held.release('hog');
+  t.equal((await hog).status, 200);
 });

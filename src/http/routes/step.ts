@@ -62,12 +62,11 @@ export function stepRoutes(app: FastifyInstance, deps: StepRouteDeps): void {
         }
       }
 
-      // A full gate is refused now, to the caller, rather than recorded as a job that failed.
-      const refusal = deps.gate.refusal(key);
-      if (refusal) throw refusal;
       const { job, replayed } = await deps.jobs.submit({
         workspace: ws,
         kind: 'step',
+        // A full gate is refused now, to the caller, rather than recorded as a job that failed; a replay runs nothing and is not refused.
+        admit: () => deps.gate.refusal(key),
         ...(idempotency ? { idempotency } : {}),
         ...(callback ? { callback } : {}),
         work: async (ctl) => {

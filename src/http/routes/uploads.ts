@@ -139,11 +139,11 @@ async function idempotentUpload<T>(
   bodySha256?: (answer: T) => string,
 ): Promise<FastifyReply> {
   const ws = (request.params as { ws: string }).ws;
-  const refusal = deps.gate.refusal(key);
-  if (refusal) throw refusal;
   const { job, replayed } = await deps.jobs.submit({
     workspace: ws,
     kind: 'upload',
+    // A full gate refuses a new upload now, not as a failed job; a replay stores nothing and is not refused.
+    admit: () => deps.gate.refusal(key),
     idempotency: claim,
     restartable: (e) => e.code === 'aborted' || e.code === 'client_timeout',
     work: async (ctl) => ({ status: 201, body: await upload(ctl.controller, ctl.started) }),
