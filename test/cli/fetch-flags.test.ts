@@ -2,7 +2,7 @@
 import t from 'tap';
 import { startGateway, TOKEN_ALL } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
-import { runCli } from './_cli.js';
+import { runCli, runCliInPty } from './_cli.js';
 
 t.test('fetch --method --header --query --json --timeout --retry --slot --root', async (t) => {
   const gw = await startGateway();
@@ -37,4 +37,24 @@ t.test('fetch --method --header --query --json --timeout --retry --slot --root',
     t.equal(r.code, 2, r.stderr);
     t.match(r.stderr, /^error: invalid_request: /);
   }
+});
+
+t.test('ls --json prints one item per line, exact sizes; on a terminal the table shows human sizes and fits', async (t) => {
+  const gw = await startGateway();
+  const up = await startUpstream();
+  t.teardown(async () => {
+    await gw.close();
+    await up.stop();
+  });
+  const env = { BLOBGATE_URL: gw.url, BLOBGATE_TOKEN: TOKEN_ALL };
+  t.equal((await runCli(['fetch', `${up.url}/bytes/3000000/a-rather-long-file-name-for-the-table.bin`, '-w', 'ws-1'], { env })).code, 0);
+  const json = await runCli(['ls', 'ws-1', '--json'], { env });
+  const items = json.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(items.length, 1);
+  t.equal(items[0]['blob-ref'].size, 3000000);
+  const tty = await runCliInPty(['ls', 'ws-1'], { env, columns: 90 });
+  t.equal(tty.code, 0);
+  t.match(tty.output, /2\.9 MiB/, 'human size');
+  const widest = Math.max(...tty.output.split(/\r?\n/).map((l) => l.length));
+  t.ok(widest <= 90, `every line fits 90 columns (widest ${widest})`);
 });

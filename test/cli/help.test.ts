@@ -6,7 +6,7 @@ const COMMANDS: Record<string, string[]> = {
   serve: ['--host <host>', '--port <port>', '--config <file>', '--data-dir <dir>'],
   fetch: ['<url>', '-w, --workspace <ws>', '--tier <tier>', '--path <path>', '--filename <name>', '--flow-slug <slug>', '--step-id <id>', '--method <method>', '--header <name:value>', '--query <name=value>', '--json <json>', '--timeout <seconds>', '--retry <attempts>', '--slot <name>', '--root <root>', '--detach'],
   put: ['<file>', '-w, --workspace <ws>', '--path <path>', '--filename <name>', '--slot <name>', '--root <root>', '--content-type <type>'],
-  ls: ['<workspace>', '--path-prefix <prefix>', '--storage-root <root>', '--storage-backend <backend>', '--tier <tier>', '--page-size <n>', '-q, --quiet'],
+  ls: ['<workspace>', '--path-prefix <prefix>', '--storage-root <root>', '--storage-backend <backend>', '--tier <tier>', '--page-size <n>', '-q, --quiet', '--json'],
   head: ['<uri>'],
   get: ['<uri>', '-o, --output <file>'],
   url: ['<uri>', '--ttl <seconds>', '--download', '--filename <name>', '--json'],

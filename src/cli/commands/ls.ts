@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { formatTable, printLine } from '../output.js';
+import { formatBytes } from '../progress.js';
 import { clientFor, positiveInt, seg } from './common.js';
 
 interface LsOptions {
@@ -9,6 +10,7 @@ interface LsOptions {
   tier?: string;
   pageSize?: number;
   quiet?: boolean;
+  json?: boolean;
 }
 
 interface ListItem {
@@ -29,8 +31,11 @@ export function registerLs(program: Command): void {
     .addOption(new Option('--tier <tier>', 'only blobs of this tier').choices(['retained', 'ephemeral']))
     .option('--page-size <n>', 'items per API request (1 to 1000)', positiveInt, 1000)
     .option('-q, --quiet', 'print only the URIs, one per line')
+    .option('--json', 'print each item as one JSON line (exact sizes, every field)')
     .action(async (workspace: string, opts: LsOptions, cmd: Command) => {
       const client = clientFor(cmd);
+      // On a terminal: human sizes, and URIs shortened from the left to fit the width; piped: exact bytes, whole URIs.
+      const tty = process.stdout.isTTY === true;
       const rows: string[][] = [];
       let cursor: string | undefined;
       do {
@@ -46,11 +51,19 @@ export function registerLs(program: Command): void {
         });
         for (const item of page?.items ?? []) {
           // -q streams page by page; the table needs every row for its column widths.
-          if (opts.quiet) printLine(item.uri);
-          else rows.push([item.uri, String(item['blob-ref'].size), item['content-type'], item['blob-ref']['created-at']]);
+          if (opts.json) printLine(JSON.stringify(item));
+          else if (opts.quiet) printLine(item.uri);
+          else rows.push([item.uri, tty ? formatBytes(item['blob-ref'].size) : String(item['blob-ref'].size), item['content-type'], item['blob-ref']['created-at']]);
         }
         cursor = page?.cursor;
       } while (cursor);
-      if (!opts.quiet) printLine(formatTable(['URI', 'SIZE', 'CONTENT-TYPE', 'CREATED-AT'], rows));
+      if (!opts.quiet && !opts.json) printLine(formatTable(['URI', 'SIZE', 'CONTENT-TYPE', 'CREATED-AT'], tty ? fitted(rows, process.stdout.columns || 120) : rows));
     });
+}
+
+/** Rows whose URI column is cut from the left (…tail) so a table line fits `columns`. */
+function fitted(rows: string[][], columns: number): string[][] {
+  const rest = Math.max(0, ...rows.map((r) => r.slice(1).join('  ').length + 2));
+  const room = Math.max(24, columns - rest);
+  return rows.map(([uri = '', ...others]) => [uri.length > room ? `…${uri.slice(uri.length - room + 1)}` : uri, ...others]);
 }
