@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { essence, type ArtifactKind } from './artifact-kind.js';
 import { hidePrivate } from './hide-private.js';
-import { PREVIEW_IMAGE_MAX_BYTES, PREVIEW_MAX_BYTES } from './limits.js';
+import { MARKDOWN_RENDER_MAX_CHARS, PREVIEW_IMAGE_MAX_BYTES, PREVIEW_MAX_BYTES } from './limits.js';
 import { prettyEdn, prettyJson, prettyXml } from './render-data.js';
 import { escapeHtml, renderCsv, renderMarkdown } from './render-text.js';
 
@@ -69,7 +69,10 @@ function renderContent(input: PreviewInput): string {
   const text = hidePrivate(input.text);
   switch (input.kind) {
     case 'markdown':
-      return renderMarkdown(text);
+      // Rendering runs on the event loop every tenant shares, and a page needs no login: past
+      // MARKDOWN_RENDER_MAX_CHARS the rest is shown as plain text (docs/shares.md#bounds).
+      if (text.length <= MARKDOWN_RENDER_MAX_CHARS) return renderMarkdown(text);
+      return `${renderMarkdown(text.slice(0, MARKDOWN_RENDER_MAX_CHARS))}${pre(text.slice(MARKDOWN_RENDER_MAX_CHARS))}`;
     case 'csv':
       return renderCsv(text, input.truncated).html;
     case 'json':

@@ -144,3 +144,14 @@ t.test('pretty-printing that would multiply a deeply nested artifact is skipped:
   const small = article((await preview('small.json', 'application/json', '[[1]]')).text);
   t.equal(small, '<pre>[\n  [\n    1\n  ]\n]</pre>');
 });
+
+t.test('Markdown past its render bound is shown as plain text, escaped', async (t) => {
+  const head = '# Title\n\n' + 'word '.repeat(7000);
+  const tail = '\n\n## Not rendered <b>bold</b>\n';
+  const page = await preview('long.md', 'text/markdown', head + tail);
+  t.equal(page.status, 200);
+  const body = article(page.text);
+  t.match(body, /<h1>Title<\/h1>/, 'the start is rendered');
+  t.notMatch(body, /<h2>/, 'what lies past the bound is not rendered');
+  t.match(body, /## Not rendered &lt;b&gt;bold&lt;\/b&gt;/, 'it is shown as escaped text');
+});
