@@ -21,7 +21,7 @@ export function jobEngineFor(config: Config, stores: StoreRegistry, deps: { log:
   const driver = stores.get(config.jobs.store);
   if (!driver.records) throw new BlobgateError('internal', `Store "${config.jobs.store}" keeps no records; jobs need a store that does.`);
   const lanes = new CallbackLanes();
-  return new JobEngine(new JobStore(driver.records), {
+  const engine: JobEngine = new JobEngine(new JobStore(driver.records), {
     heartbeatMs: config.jobs.heartbeatSeconds * 1000,
     lostAfterMs: config.jobs.lostAfterSeconds * 1000,
     retentionMs: config.jobs.retentionSeconds * 1000,
@@ -30,8 +30,10 @@ export function jobEngineFor(config: Config, stores: StoreRegistry, deps: { log:
     onDone: (job) => {
       deps.log()?.info({ job: job.id, workspace: job.workspace, state: job.state, bytes: job.bytes, ...(job.error ? { code: job.error.code } : {}) }, 'job ended');
       if (job.callback) {
-        void deliverCallback(job, job.callback, { guard: deps.guard, secrets: deps.secrets, lanes, log: (fields, msg) => deps.log()?.warn(fields, msg) });
+        // Kept by the engine, so a graceful shutdown waits for it (within its deadline) before the process exits.
+        engine.keep(deliverCallback(job, job.callback, { guard: deps.guard, secrets: deps.secrets, lanes, log: (fields, msg) => deps.log()?.warn(fields, msg) }));
       }
     },
   });
+  return engine;
 }

@@ -111,6 +111,8 @@ export class JobEngine {
   /** This process's name in the records it owns. */
   readonly replica = randomUUID();
   private readonly running = new Map<string, Running>();
+  /** Work a job left to finish after it ended (its callback), which shutdown waits for. */
+  private readonly background = new Set<Promise<unknown>>();
   private closing = false;
 
   constructor(
@@ -263,23 +265,35 @@ export class JobEngine {
   /**
    * Shutting down: no new job starts here, and a job aborted from now on
    * (by the shutdown's deadline) ends as lost, so its idempotency key may
-   * run it again on another replica. Resolves when `abortAfterMs` passed
-   * and every job here has written its last record.
+   * run it again on another replica. Resolves when every job here has
+   * written its last record and every callback is delivered (or given up),
+   * or when `abortAfterMs` has passed for the callbacks.
    */
   async close(abortAfterMs = 0): Promise<void> {
     this.closing = true;
+    const started = Date.now();
     const jobs = [...this.running.values()];
-    if (jobs.length === 0) return;
-    const all = Promise.all(jobs.map((j) => j.done));
     const timer = setTimeout(() => {
       for (const j of jobs) j.controller.abort(new EngineAbort('shutdown', 'blobgate shut down during the transfer; nothing was stored. Submit it again.'));
     }, abortAfterMs);
     try {
-      await all;
+      await Promise.all(jobs.map((j) => j.done));
     } finally {
       clearTimeout(timer);
     }
+    // Callbacks still being delivered (or waiting to retry) get what is left of the deadline.
+    if (this.background.size > 0) {
+      const left = Math.max(0, abortAfterMs - (Date.now() - started));
+      await Promise.race([Promise.allSettled([...this.background]), new Promise((r) => setTimeout(r, left).unref())]);
+    }
   }
+
+  /** Keeps `work` that a job started as it ended (its callback) until it settles; close() waits for it. */
+  keep(work: Promise<unknown>): void {
+    const kept = work.catch(() => undefined).finally(() => this.background.delete(kept));
+    this.background.add(kept);
+  }
+
 
   private start(record: JobRecord, sub: Submission): void {
     const controller = new AbortController();
