@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,7 +11,6 @@ import { Janitor } from '../janitor.js';
 import { ByteMeter } from '../meter.js';
 import { resolveRange } from '../range.js';
 import { abortError, watchBody, writeFailure } from '../write-errors.js';
-import { DurableFileSink } from './durable-file-sink.js';
 import { LocalRecords } from './local-records.js';
 import { sweepLocalDebris } from './local-sweep.js';
 import { walkKeys } from './walk.js';
@@ -26,8 +25,30 @@ import { walkKeys } from './walk.js';
  */
 export const SINK_BUFFER_BYTES = 1024 * 1024;
 
-/** Bytes between the early fdatasyncs of a local write (durable-file-sink.ts); 0 = only the fsync at the end. */
-export const SINK_SYNC_BYTES = 128 * 1024 * 1024;
+
+/*
+ * The fsync: fs.WriteStream with `flush` leaves every dirty page to the one
+ * fsync at close (below the kernel's background-writeback threshold, 10% of
+ * RAM, nothing is written back earlier); here that fsync takes ~0.7 s per
+ * GiB with the network idle meanwhile. Issue 18 tried starting the writeback
+ * early and measured it (`npm run measure:rss -- 1073741824`, alternating
+ * runs, a shared 2-core machine at load 8–12; README "Benchmarks"):
+ *   - a Writable over fs.write/writev that starts an fdatasync every N MiB
+ *     without waiting for it (at most one in flight; fsync at the end): the
+ *     final fsync shrank from ~0.7 s to ≤ 0.25 s, but 1 GiB persists were
+ *     slower: 124–143 MiB/s mean at N = 128 (three series, 10 runs) against
+ *     149–184 for this stream in the same series; N = 32 and 512 no better (127, 130 vs 149);
+ *     the same Writable with no early syncs 113 vs 175 — on this machine the
+ *     write is CPU-bound (sha256, socket reads, page-cache copies on two
+ *     shared cores), and the early syncs' writeback and journal commits take
+ *     CPU from it;
+ *   - O_DSYNC (every writev waits for the disk): 150 vs ~300 MiB/s in a
+ *     write-only test, reading stops while each write waits;
+ *   - sync_file_range(SYNC_FILE_RANGE_WRITE) and posix_fadvise, the usual
+ *     levers, are not reachable from Node without a native addon.
+ * So the one fsync at close stays; the bench's same-work and dd conv=fsync
+ * peers (scripts/bench/peers.ts) show where this stands.
+ */
 
 export interface LocalDriverOptions {
   /** Directory that holds this store; created when missing. */
@@ -105,8 +126,8 @@ export class LocalDriver implements StorageDriver {
     const dataPath = this.dataPath(dataId);
     const metaPath = this.path('meta', req.key);
     const meter = new ByteMeter(req.maxBytes);
-    // fsync before 'finish', so a renamed object is durable; early fdatasyncs start the writeback while the body still arrives.
-    const sink = new DurableFileSink(tmpData, { highWaterMark: SINK_BUFFER_BYTES, syncEveryBytes: SINK_SYNC_BYTES });
+    // flush: fsync before close, so a renamed object is durable (Node >= 20.10).
+    const sink = createWriteStream(tmpData, { flags: 'wx', flush: true, highWaterMark: SINK_BUFFER_BYTES });
     const watched = watchBody(req.body, meter, sink);
     let dataPlaced = false;
     this.inFlight.add(dataId);
