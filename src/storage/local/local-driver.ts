@@ -25,7 +25,6 @@ import { walkKeys } from './walk.js';
  */
 export const SINK_BUFFER_BYTES = 1024 * 1024;
 
-
 /*
  * The fsync: fs.WriteStream with `flush` leaves every dirty page to the one
  * fsync at close (below the kernel's background-writeback threshold, 10% of
@@ -34,14 +33,15 @@ export const SINK_BUFFER_BYTES = 1024 * 1024;
  * early and measured it (`npm run measure:rss -- 1073741824`, alternating
  * runs, a shared 2-core machine at load 8–12; README "Benchmarks"):
  *   - a Writable over fs.write/writev that starts an fdatasync every N MiB
- *     without waiting for it (at most one in flight; fsync at the end): the
- *     final fsync shrank from ~0.7 s to ≤ 0.25 s, but 1 GiB persists were
- *     slower: 124–143 MiB/s mean at N = 128 (three series, 10 runs) against
- *     149–184 for this stream in the same series; N = 32 and 512 no better (127, 130 vs 149);
- *     the same Writable with no early syncs 113 vs 175 — on this machine the
- *     write is CPU-bound (sha256, socket reads, page-cache copies on two
- *     shared cores), and the early syncs' writeback and journal commits take
- *     CPU from it;
+ *     without waiting for it (at most one in flight; fsync at the end): in
+ *     a write-only test the final fsync shrank from ~0.7 s to ≤ 0.25 s, but
+ *     1 GiB persists were slower: 124–143 MiB/s mean at N = 128 (three
+ *     series, 10 runs) against 149–184 for this stream in the same series;
+ *     N = 32 and 512 no better (127, 130 vs 149). The same Writable with no
+ *     early syncs was slower too (113 vs 175), so within this noise no gain
+ *     from the early syncs could be isolated: the write is CPU-bound here
+ *     (sha256, socket reads, page-cache copies on two shared cores) and the
+ *     disk is not what it waits for most;
  *   - O_DSYNC (every writev waits for the disk): 150 vs ~300 MiB/s in a
  *     write-only test, reading stops while each write waits;
  *   - sync_file_range(SYNC_FILE_RANGE_WRITE) and posix_fadvise, the usual
