@@ -4,7 +4,7 @@
  * accepts, the results and jobs it answers), so client and server cannot drift; the CLI's job
  * commands use it. README "Typed client".
  */
-import type { JobState } from '../jobs/job-record.js';
+import type { JobState, PublicJob } from '../jobs/job-record.js';
 import type { ListPage } from '../resources/list.js';
 import type { ResourceRef } from '../refs/resource-ref.js';
 import type { PersistedResult } from '../step/run-step.js';
@@ -19,21 +19,8 @@ export type StepRequestBody = StepInput & { callback?: { url: string; 'secret-re
 /** What a synchronous step answers. */
 export type StepResult = (PersistedResult | InlineResult) & { attempts: number };
 
-/** A transfer job (README "Jobs and idempotency"). */
-export interface Job {
-  id: string;
-  state: JobState;
-  'created-at': string;
-  'updated-at': string;
-  'expires-at': string;
-  bytes: number;
-  'total-bytes'?: number;
-  'bytes-per-second': number;
-  attempts: number;
-  'idempotency-key'?: string;
-  result?: StepResult | ResourceRef | { items: ResourceRef[] };
-  error?: ApiErrorBody['error'];
-}
+/** A transfer job (README "Jobs and idempotency"): the server's own shape, with its result typed. */
+export type Job = Omit<PublicJob, 'result'> & { result?: StepResult | ResourceRef | { items: ResourceRef[] } };
 
 export interface ApiErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };

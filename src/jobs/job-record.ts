@@ -88,7 +88,9 @@ export function observed(record: JobRecord, now: number, lostAfterMs: number): J
 }
 
 /** What the API shows of a job: the record without the fields replicas keep for themselves. */
-export function publicJob(record: JobRecord): Record<string, unknown> {
+export type PublicJob = Omit<JobRecord, 'owner' | 'heartbeat-at' | 'seq' | 'restartable' | 'status' | 'workspace' | 'kind'>;
+
+export function publicJob(record: JobRecord): PublicJob {
   const { owner: _owner, 'heartbeat-at': _heartbeat, seq: _seq, restartable: _restartable, status: _status, workspace: _ws, kind: _kind, ...shown } = record;
   return shown;
 }

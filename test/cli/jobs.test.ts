@@ -4,21 +4,21 @@ import t from 'tap';
 import { patternSha256 } from '../helpers/bytes.js';
 import { startGateway, TOKEN_ALL } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
-import { startHeldUpstream } from '../jobs/job-support.js';
+import { startGatedUpstream } from '../faults/gated-upstream.js';
 import { baseEnv, cliArgv, root, runCli } from './_cli.js';
 
 const SIZE = 2 * 1024 * 1024;
 
 t.test('jobs from the CLI', async (t) => {
   const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
-  const up = await startHeldUpstream();
+  const up = await startGatedUpstream();
   t.teardown(async () => {
     await gw.close();
     await up.stop();
   });
   const env = { BLOBGATE_URL: gw.url, BLOBGATE_TOKEN: TOKEN_ALL };
 
-  const detached = await runCli(['fetch', `${up.url}/held/cli-1/${SIZE}?hold=1024`, '-w', 'ws-1', '--detach'], { env });
+  const detached = await runCli(['fetch', `${up.url}/gated/cli-1/${SIZE}?hold=1024`, '-w', 'ws-1', '--detach'], { env });
   t.equal(detached.code, 0, detached.stderr);
   const job = JSON.parse(detached.stdout.toString());
   t.match(job, { id: /^job_/, state: /queued|running/ });
@@ -38,12 +38,12 @@ t.test('jobs from the CLI', async (t) => {
 
   // fetch waits for the job and prints the resource ref, as the synchronous call did.
   up.release('cli-2');
-  const fetched = await runCli(['fetch', `${up.url}/held/cli-2/${SIZE}`, '-w', 'ws-1'], { env });
+  const fetched = await runCli(['fetch', `${up.url}/gated/cli-2/${SIZE}`, '-w', 'ws-1'], { env });
   t.equal(fetched.code, 0, fetched.stderr);
   t.match(JSON.parse(fetched.stdout.toString()), { type: 'resource-ref', 'blob-ref': { size: SIZE } });
 
   // Interrupted without a terminal: the job is cancelled on the gateway.
-  const child = spawn(process.execPath, [...cliArgv, 'fetch', `${up.url}/held/cli-3/${SIZE}?hold=1024`, '-w', 'ws-1'], { cwd: root, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...cliArgv, 'fetch', `${up.url}/gated/cli-3/${SIZE}?hold=1024`, '-w', 'ws-1'], { cwd: root, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

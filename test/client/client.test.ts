@@ -3,11 +3,11 @@ import t from 'tap';
 import { BlobgateApiError, BlobgateClient, type JobProgress } from '../../src/client/index.js';
 import { patternChunk, patternSha256, sha256 } from '../helpers/bytes.js';
 import { startGateway, TOKEN_ALL, TOKEN_WS1 } from '../helpers/gateway.js';
-import { startHeldUpstream } from '../jobs/job-support.js';
+import { startGatedUpstream } from '../faults/gated-upstream.js';
 
 t.test('the typed client', async (t) => {
   const gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
-  const up = await startHeldUpstream();
+  const up = await startGatedUpstream();
   t.teardown(async () => {
     await gw.close();
     await up.stop();
@@ -16,10 +16,10 @@ t.test('the typed client', async (t) => {
   const size = 2 * 1024 * 1024;
 
   up.release('sync');
-  const result = await client.runStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/held/sync/${size}` }, persist: { type: 'blob' } });
+  const result = await client.runStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/gated/sync/${size}` }, persist: { type: 'blob' } });
   t.ok('blob-ref' in result && result['blob-ref'].sha256 === patternSha256(size), 'a persisted result');
 
-  const job = await client.submitStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', url: `${up.url}/held/async/${size}?hold=65536`, persist: { type: ':blob' } }, { idempotencyKey: 'client-1' });
+  const job = await client.submitStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', url: `${up.url}/gated/async/${size}?hold=65536`, persist: { type: ':blob' } }, { idempotencyKey: 'client-1' });
   t.match(job, { id: /^job_/, state: 'queued' });
   const seen: JobProgress[] = [];
   const final = await client.watchJob('ws-1', job.id, {
@@ -30,7 +30,7 @@ t.test('the typed client', async (t) => {
   });
   t.equal(final.state, 'succeeded');
   t.ok(seen.some((p) => p.bytes > 0), 'progress reached onProgress');
-  t.same((await client.submitStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', url: `${up.url}/held/async/${size}?hold=65536`, persist: { type: ':blob' } }, { idempotencyKey: 'client-1' })).id, job.id, 'the key finds the job');
+  t.same((await client.submitStep('ws-1', { 'flow-slug': 'f', 'step-id': 's', url: `${up.url}/gated/async/${size}?hold=65536`, persist: { type: ':blob' } }, { idempotencyKey: 'client-1' })).id, job.id, 'the key finds the job');
   t.ok((await client.listJobs('ws-1', { state: 'succeeded' })).items.some((j) => j.id === job.id));
 
   const ref = await client.uploadFile('ws-1', 'up.bin', patternChunk(0, 1000), { path: 'client' });

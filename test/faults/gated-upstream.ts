@@ -6,6 +6,8 @@ import { patternChunk } from '../helpers/bytes.js';
 
 export interface GatedUpstream {
   url: string;
+  /** Requests seen for `id`. */
+  hits(id: string): number;
   /** Resolves once the first `hold` bytes of `id` were written. */
   held(id: string): Promise<void>;
   release(id: string): void;
@@ -14,6 +16,7 @@ export interface GatedUpstream {
 
 export async function startGatedUpstream(): Promise<GatedUpstream> {
   const gates = new Map<string, { held: Promise<void>; onHeld: () => void; released: Promise<void>; release: () => void }>();
+  const hits = new Map<string, number>();
   const gate = (id: string) => {
     let g = gates.get(id);
     if (!g) {
@@ -32,6 +35,7 @@ export async function startGatedUpstream(): Promise<GatedUpstream> {
     const size = Number(sizeText);
     const hold = Math.min(size, Number(url.searchParams.get('hold') ?? size));
     const g = gate(id);
+    hits.set(id, (hits.get(id) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
     void (async () => {
       let off = 0;
@@ -56,6 +60,7 @@ export async function startGatedUpstream(): Promise<GatedUpstream> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    hits: (id) => hits.get(id) ?? 0,
     held: (id) => gate(id).held,
     release: (id) => gate(id).release(),
     stop: () =>

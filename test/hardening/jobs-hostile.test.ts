@@ -3,7 +3,7 @@
 import t from 'tap';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
-import { startHeldUpstream } from '../jobs/job-support.js';
+import { startGatedUpstream } from '../faults/gated-upstream.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CALLBACKS_PER_WORKSPACE } from '../../src/jobs/callback.js';
@@ -160,7 +160,7 @@ t.test('a callback URL that carries a credential is refused like an upstream URL
 t.test("a repeat of a keyed step that already ended gets its answer while the tenant's transfers are all taken", async (t) => {
   // The repeat runs nothing, so a full gate is no reason to refuse it: a runner retrying after a lost answer
   // would otherwise see 503 until its own other transfers drain.
-  const held = await startHeldUpstream();
+  const held = await startGatedUpstream();
   const full = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 }, limits: { transfers: 1, 'transfer-queue': 0 } });
   t.teardown(async () => {
     held.release('hog');
@@ -170,7 +170,7 @@ t.test("a repeat of a keyed step that already ended gets its answer while the te
   const body = { 'flow-slug': 'f', 'step-id': 'done-before', request: { url: `${up.url}/text/10` } };
   const first = await full.call('POST', '/v1/workspaces/ws-1/http', body, { headers: { 'idempotency-key': 'ended-key' } });
   t.equal(first.status, 200, JSON.stringify(first.json).slice(0, 200));
-  const hog = full.call('POST', '/v1/workspaces/ws-1/http', { 'flow-slug': 'f', 'step-id': 'hog', request: { url: `${held.url}/held/hog/1000?hold=10` }, persist: { type: 'blob' } });
+  const hog = full.call('POST', '/v1/workspaces/ws-1/http', { 'flow-slug': 'f', 'step-id': 'hog', request: { url: `${held.url}/gated/hog/1000?hold=10` }, persist: { type: 'blob' } });
   await held.held('hog');
   const fresh = await full.call('POST', '/v1/workspaces/ws-1/http', { ...body, 'step-id': 'new-one' }, { headers: { 'idempotency-key': 'new-key' } });
   t.equal(fresh.status, 503, 'a new keyed step is still refused by the full gate');

@@ -7,11 +7,11 @@ import t from 'tap';
 import { SIGNATURE_HEADER } from '../../src/jobs/callback.js';
 import { startGateway, type Gateway } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
-import { startHeldUpstream, type HeldUpstream } from './job-support.js';
+import { startGatedUpstream, type GatedUpstream } from '../faults/gated-upstream.js';
 
 const SECRET = 'callback-signing-secret-000001';
 let gw: Gateway;
-let up: HeldUpstream;
+let up: GatedUpstream;
 const received: Array<{ headers: Record<string, string | string[] | undefined>; body: string; answered: number }> = [];
 let failFirst = 1;
 const receiver = createServer((req, res) => {
@@ -25,7 +25,7 @@ const receiver = createServer((req, res) => {
 });
 
 t.before(async () => {
-  up = await startHeldUpstream();
+  up = await startGatedUpstream();
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } }, { env: { BLOBGATE_SECRET__WS_1__HOOK: SECRET } });
 });
@@ -49,7 +49,7 @@ t.test('the final job is POSTed, signed, and retried until the receiver takes it
   const res = await gw.call(
     'POST',
     '/v1/workspaces/ws-1/http',
-    { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/held/cb/1000` }, persist: { type: 'blob' }, callback: { url: `http://127.0.0.1:${port}/hooks/done`, 'secret-ref': 'hook' } },
+    { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/gated/cb/1000` }, persist: { type: 'blob' }, callback: { url: `http://127.0.0.1:${port}/hooks/done`, 'secret-ref': 'hook' } },
     { headers: { prefer: 'respond-async' } },
   );
   t.equal(res.status, 202, JSON.stringify(res.json));
@@ -67,7 +67,7 @@ t.test('the final job is POSTed, signed, and retried until the receiver takes it
 });
 
 t.test('a callback is checked before anything runs', async (t) => {
-  const base = { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/held/cb-bad/10` }, persist: { type: 'blob' } };
+  const base = { 'flow-slug': 'f', 'step-id': 's', request: { url: `${up.url}/gated/cb-bad/10` }, persist: { type: 'blob' } };
   const cases: Array<[Record<string, unknown>, Record<string, string>, number, string]> = [
     [{ url: 'http://127.0.0.1:1/x', 'secret-ref': 'hook' }, {}, 400, 'invalid_request'],
     [{ url: 'not a url', 'secret-ref': 'hook' }, { prefer: 'respond-async' }, 400, 'invalid_request'],

@@ -4,14 +4,15 @@ import t from 'tap';
 import { patternSha256 } from '../helpers/bytes.js';
 import { startGateway, TOKEN_ALL, TOKEN_WS1, type Gateway } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
-import { readEvents, startHeldUpstream, type HeldUpstream } from './job-support.js';
+import { startGatedUpstream, type GatedUpstream } from '../faults/gated-upstream.js';
+import { readEvents } from './job-support.js';
 
 const SIZE = 3 * 1024 * 1024;
 let gw: Gateway;
-let up: HeldUpstream;
+let up: GatedUpstream;
 
 t.before(async () => {
-  up = await startHeldUpstream();
+  up = await startGatedUpstream();
   gw = await startGateway({ jobs: { 'heartbeat-seconds': 0.1, 'lost-after-seconds': 3 } });
 });
 t.teardown(async () => {
@@ -22,7 +23,7 @@ t.teardown(async () => {
 const stepBody = (id: string, extra: Record<string, unknown> = {}) => ({
   'flow-slug': 'flow',
   'step-id': 'step',
-  request: { url: `${up.url}/held/${id}/${SIZE}?hold=${256 * 1024}` },
+  request: { url: `${up.url}/gated/${id}/${SIZE}?hold=${256 * 1024}` },
   persist: { type: 'blob', tier: 'ephemeral', filename: `${id}.bin` },
   ...extra,
 });

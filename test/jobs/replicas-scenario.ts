@@ -9,7 +9,8 @@ import { startChildGateway, type ChildGateway } from '../faults/child-gateway.js
 import { patternSha256 } from '../helpers/bytes.js';
 import { TOKEN_ALL } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
-import { readEvents, startHeldUpstream } from './job-support.js';
+import { startGatedUpstream } from '../faults/gated-upstream.js';
+import { readEvents } from './job-support.js';
 
 export interface ReplicaStore {
   /** Gateway config: stores and tiers on the one shared store. */
@@ -29,7 +30,7 @@ export function replicaScenario(t: Test, name: string, setup: () => Promise<Repl
   t.test(`${name}: two replicas share jobs and idempotency keys through the store`, async (t) => {
     const store = await setup();
     const dir = await mkdtemp(join(tmpdir(), 'bg-replicas-'));
-    const up = await startHeldUpstream();
+    const up = await startGatedUpstream();
     const config = { ...store.config, jobs: JOBS, janitor: { 'grace-seconds': 1, 'sweep-interval-seconds': 1 } };
     const children: ChildGateway[] = [];
     t.teardown(async () => {
@@ -51,7 +52,7 @@ export function replicaScenario(t: Test, name: string, setup: () => Promise<Repl
     const step = (id: string, hold = 256 * 1024) => ({
       'flow-slug': 'f',
       'step-id': 's',
-      request: { url: `${up.url}/held/${id}/${store.size}?hold=${hold}`, timeout: 120 },
+      request: { url: `${up.url}/gated/${id}/${store.size}?hold=${hold}`, timeout: 120 },
       persist: { type: 'blob', tier: 'ephemeral', filename: `${id}.bin` },
     });
     const ASYNC = { prefer: 'respond-async' };
