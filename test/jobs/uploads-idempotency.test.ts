@@ -80,3 +80,25 @@ t.test('an upload whose client left runs again under its key', async (t) => {
   t.equal(retry.status, 201);
   t.equal(((await retry.json()) as any)['blob-ref'].sha256, sha256(patternChunk(0, size)));
 });
+
+t.test('a repeat whose client leaves while the first upload still runs does not take the process down', async (t) => {
+  const size = 1_000_000;
+  const open = (key: string) =>
+    httpRequest(`${gw.url}/v1/workspaces/ws-1/uploads/d.bin?path=idem`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN_ALL}`, 'content-type': 'application/octet-stream', 'content-length': size, 'idempotency-key': key },
+    });
+  const first = open('repeat-leaves');
+  const firstAnswer = new Promise<number>((resolve) => first.on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0))));
+  first.write(patternChunk(0, 100_000));
+  await until('the first upload runs', async () => (await gw.call('GET', '/v1/workspaces/ws-1/jobs?state=running')).json.items.length > 0);
+  const repeat = open('repeat-leaves');
+  repeat.on('error', () => undefined);
+  // The repeat's first bytes reach the socket, then its client leaves while the gateway waits for the first upload.
+  await new Promise((r) => repeat.write(patternChunk(0, 100_000), r));
+  await until('the repeat was seen', () => repeat.socket !== null && repeat.socket.bytesWritten > 100_000);
+  repeat.destroy();
+  first.end(patternChunk(100_000, size - 100_000));
+  t.equal(await firstAnswer, 201);
+  t.equal((await gw.call('GET', '/healthz')).status, 200, 'the gateway still answers');
+});

@@ -153,6 +153,8 @@ async function idempotentUpload<T>(
   if (replayed) {
     reply.header('idempotent-replayed', 'true');
     digest = discard(request);
+    // Owned at once: a client that leaves while the first upload is still awaited must not become an unhandled rejection.
+    digest.catch(() => undefined);
   }
   const final = await deps.jobs.settle(ws, job.id, AbortSignal.any([]));
   if (!final || !isTerminal(final.state)) throw new BlobgateError('aborted', 'The upload did not end; repeat it with the same Idempotency-Key.');
