@@ -152,30 +152,78 @@ async function idempotentUpload<T>(
   let digest: Promise<string> | undefined;
   if (replayed) {
     reply.header('idempotent-replayed', 'true');
-    digest = discard(request);
+    digest = discard(request, repeatBodyLimit(deps, bodySha256 === undefined), deps.config.server.uploadIdleTimeoutSeconds);
     // Owned at once: a client that leaves while the first upload is still awaited must not become an unhandled rejection.
     digest.catch(() => undefined);
   }
-  const final = await deps.jobs.settle(ws, job.id, AbortSignal.any([]));
+  // The repeat's own body: its sha256, undefined when its client left, or the refusal of a body that outgrew
+  // any upload or stalled — answered at once, not after the first upload ends.
+  const seen = digest?.catch((err: unknown) => {
+    if (err instanceof BlobgateError && (err.code === 'cap_exceeded' || err.code === 'client_timeout')) throw err;
+    return undefined;
+  });
+  seen?.catch(() => undefined);
+  const settled = deps.jobs.settle(ws, job.id, AbortSignal.any([]));
+  const final = seen ? await Promise.race([settled, seen.then(() => settled)]) : await settled;
   if (!final || !isTerminal(final.state)) throw new BlobgateError('aborted', 'The upload did not end; repeat it with the same Idempotency-Key.');
   if (final.state !== 'succeeded') {
-    if (digest) await digest.catch(() => undefined);
+    if (seen) await seen.catch(() => undefined);
     const e = final.error ?? { code: 'internal' as const, message: 'The upload failed without an error.' };
     throw new BlobgateError(e.code, e.message, { ...(e.details ?? {}), job: final.id });
   }
-  if (digest && bodySha256 && (await digest.catch(() => undefined)) !== bodySha256(final.result as T)) {
+  if (seen && bodySha256 && (await seen) !== bodySha256(final.result as T)) {
     throw new BlobgateError('idempotency_key_reused', 'This Idempotency-Key was already used for an upload of other bytes; send a new key for a new upload.', { 'idempotency-key': claim.key, job: final.id });
   }
   return reply.code(final.status ?? 201).send(final.result);
 }
 
-/** Reads a repeat's body to its end, keeping only its sha256. */
-function discard(request: FastifyRequest): Promise<string> {
+/**
+ * The most a repeat's body may hold: what the route itself would accept — one
+ * file up to the largest tier cap, or for a multipart form every file and
+ * field it allows (plus room for the parts' headers).
+ */
+function repeatBodyLimit(deps: UploadDeps, multipart: boolean): number {
+  const { limits, tiers } = deps.config;
+  const cap = Math.max(...Object.values(tiers).map((tier) => tier.capBytes));
+  if (!multipart) return cap;
+  return limits.uploadFiles * (cap + 64 * 1024) + limits.uploadFields * (limits.uploadFieldBytes + 64 * 1024);
+}
+
+/**
+ * Reads a repeat's body to its end, keeping only its sha256. Bounded like a
+ * first upload: more than `maxBytes` is refused as `cap_exceeded`, a body
+ * that stops for the upload idle timeout as `client_timeout`; either way the
+ * rest of the body is left unread for the error handler.
+ */
+function discard(request: FastifyRequest, maxBytes: number, idleSeconds: number): Promise<string> {
   const hash = createHash('sha256');
+  const idle = new AbortController();
+  abortWhenBodyIdle(request.raw, idleSeconds, idle);
   return new Promise((resolve, reject) => {
-    request.raw.on('data', (chunk: Buffer) => hash.update(chunk));
-    request.raw.once('end', () => resolve(hash.digest('hex')));
+    let bytes = 0;
+    const stop = (err: unknown): void => {
+      request.raw.off('data', onData);
+      request.raw.pause();
+      if (!idle.signal.aborted) idle.abort();
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        stop(new BlobgateError('cap_exceeded', `This repeat of an upload carries more than ${maxBytes} bytes, more than any upload stores; send the same bytes as the first request.`, { 'max-bytes': maxBytes }));
+        return;
+      }
+      hash.update(chunk);
+    };
+    request.raw.on('data', onData);
+    request.raw.once('end', () => {
+      if (!idle.signal.aborted) idle.abort();
+      resolve(hash.digest('hex'));
+    });
     request.raw.once('error', reject);
+    idle.signal.addEventListener('abort', () => {
+      if (idle.signal.reason instanceof BlobgateError) stop(idle.signal.reason);
+    }, { once: true });
   });
 }
 
