@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import type { StoreRegistry } from './registry.js';
+import { type StoreRegistry, storeWantsLifecycle } from './registry.js';
 
 /**
  * Installs bucket lifecycle rules on the stores that opted in
@@ -9,7 +9,7 @@ import type { StoreRegistry } from './registry.js';
  */
 export async function installLifecycles(config: Config, stores: StoreRegistry, log: (msg: string) => void): Promise<void> {
   for (const [name, store] of Object.entries(config.stores)) {
-    if (store.driver === 'local' || !store.installLifecycle) continue;
+    if (!storeWantsLifecycle(store)) continue;
     const driver = stores.get(name);
     if (!driver.installLifecycle) continue;
     const ephemeralOnly = config.tiers.ephemeral.store === name && config.tiers.retained.store !== name;

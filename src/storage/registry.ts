@@ -40,10 +40,28 @@ export interface OpenContext {
   cleanLocalTmp: boolean;
 }
 
+/**
+ * A credential reference in a store's options, for `blobgate config check`:
+ * where it sits under `stores.<name>` (`credentials.access-key-id`), the
+ * reference itself (never its value), and what the resolved value must look
+ * like (a problem message, without the value, or undefined when it fits).
+ */
+export interface CredentialRef {
+  at: string;
+  ref: string;
+  check?: (value: string) => string | undefined;
+}
+
 /** A backend of the table: reads its section of `stores.<name>` (problems go to the reader) and opens a store from what it read. */
 export interface StoreBackend<O extends { driver: string }> {
   parse(section: Reader, at: StoreSite): O;
   open(options: O, ctx: OpenContext): Promise<StorageDriver>;
+  /** One line for people: the backend and where its data lives (`s3, bucket b at https://…`), no credential. */
+  describe(options: O): string;
+  /** Optional: the credential references the options hold, resolved when the store is opened. */
+  credentialRefs?(options: O): CredentialRef[];
+  /** Optional: true when the options ask for blobgate's bucket lifecycle rules at start-up (src/storage/lifecycle.ts). */
+  wantsLifecycle?(options: O): boolean;
 }
 
 type OptionsOf<K extends StoreDriverName> = Extract<StoreConfig, { driver: K }>;
@@ -61,6 +79,26 @@ export function parseStore(driver: StoreDriverName, section: Reader, at: StoreSi
 
 function openStore<K extends StoreDriverName>(driver: K, options: OptionsOf<K>, ctx: OpenContext): Promise<StorageDriver> {
   return TABLE[driver].open(options, ctx);
+}
+
+/** The backend of a store's options, typed for them. */
+function backendOf<K extends StoreDriverName>(store: OptionsOf<K>): StoreBackend<OptionsOf<K>> {
+  return TABLE[store.driver as K];
+}
+
+/** One line describing a configured store, in its backend's words (no credential). */
+export function describeStore(store: StoreConfig): string {
+  return backendOf(store).describe(store);
+}
+
+/** The credential references a configured store holds (none for a backend without credentials). */
+export function storeCredentialRefs(store: StoreConfig): CredentialRef[] {
+  return backendOf(store).credentialRefs?.(store) ?? [];
+}
+
+/** Whether a configured store asks for blobgate's bucket lifecycle rules at start-up. */
+export function storeWantsLifecycle(store: StoreConfig): boolean {
+  return backendOf(store).wantsLifecycle?.(store) ?? false;
 }
 
 /** The parts of the config the registry reads (src/config/types.ts Config has them). */

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { isLoopbackHost } from '../../config/listen.js';
 import { resolveSecretRefSync, secretRefProblem } from '../../config/secret-ref.js';
-import type { Config, StoreConfig } from '../../config/types.js';
+import type { Config } from '../../config/types.js';
+import { describeStore, storeCredentialRefs } from '../../storage/registry.js';
 import { printJson } from '../output.js';
 
 interface CheckOptions {
@@ -75,30 +76,18 @@ function credentialProblems(config: Config, env: NodeJS.ProcessEnv, cwd: string)
     }
   };
   for (const [name, store] of Object.entries(config.stores)) {
-    const at = `stores.${name}.credentials`;
-    if (store.driver === 's3' && store.credentials) {
-      resolveAt(`${at}.access-key-id`, store.credentials.accessKeyId);
-      resolveAt(`${at}.secret-access-key`, store.credentials.secretAccessKey);
-      resolveAt(`${at}.session-token`, store.credentials.sessionToken);
-    } else if (store.driver === 'gcs') {
-      const key = resolveAt(at, store.credentials);
-      if (key !== undefined && !isServiceAccountKey(key)) problems.push(`${at}: ${store.credentials} does not hold a service-account key JSON (client_email, private_key)`);
+    for (const { at, ref, check } of storeCredentialRefs(store)) {
+      const where = `stores.${name}.${at}`;
+      const value = resolveAt(where, ref);
+      const problem = value === undefined ? undefined : check?.(value);
+      if (problem !== undefined) problems.push(`${where}: ${problem}`);
     }
   }
   return problems;
 }
 
-function isServiceAccountKey(text: string): boolean {
-  try {
-    const key = JSON.parse(text) as Record<string, unknown>;
-    return typeof key.client_email === 'string' && typeof key.private_key === 'string';
-  } catch {
-    return false;
-  }
-}
-
 function summary(config: Config, file: string | undefined): string {
-  const stores = Object.entries(config.stores).map(([name, s]) => `${name} (${describe(s)})`);
+  const stores = Object.entries(config.stores).map(([name, s]) => `${name} (${describeStore(s)})`);
   const tiers = (['retained', 'ephemeral'] as const).map((t) => `${t} → store ${config.tiers[t].store}`);
   return [
     `configuration is valid (${file ? `file ${file}` : 'no config file'}, BLOBGATE_* variables applied)`,
@@ -108,10 +97,4 @@ function summary(config: Config, file: string | undefined): string {
     `  tokens: ${config.tokens.length === 0 ? 'none (a dev token is generated on loopback)' : config.tokens.length}`,
     '',
   ].join('\n');
-}
-
-function describe(s: StoreConfig): string {
-  if (s.driver === 'local') return `local, ${s.root}`;
-  if (s.driver === 's3') return `s3, bucket ${s.bucket}${s.endpoint ? ` at ${s.endpoint}` : ''}`;
-  return `gcs, bucket ${s.bucket}${s.apiEndpoint ? ` at ${s.apiEndpoint}` : ''}`;
 }

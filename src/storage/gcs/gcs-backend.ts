@@ -1,6 +1,7 @@
 import { resolveConfigSecret } from '../../config/secret-ref.js';
 import type { StorageDriver } from '../driver.js';
 import type { Janitor } from '../janitor.js';
+import type { CredentialRef } from '../registry.js';
 import { type GcsStoreConfig, parseGcsStore } from './gcs-config.js';
 
 /**
@@ -14,6 +15,16 @@ import { type GcsStoreConfig, parseGcsStore } from './gcs-config.js';
  */
 export const gcsBackend = {
   parse: parseGcsStore,
+
+  describe: (store: GcsStoreConfig): string => `gcs, bucket ${store.bucket}${store.apiEndpoint ? ` at ${store.apiEndpoint}` : ''}`,
+
+  credentialRefs(store: GcsStoreConfig): CredentialRef[] {
+    if (store.credentials === undefined) return [];
+    const ref = store.credentials;
+    return [{ at: 'credentials', ref, check: (key) => (isServiceAccountKey(key) ? undefined : `${ref} does not hold a service-account key JSON (client_email, private_key)`) }];
+  },
+
+  wantsLifecycle: (store: GcsStoreConfig): boolean => store.installLifecycle === true,
 
   async open(store: GcsStoreConfig, ctx: { janitor: Janitor }): Promise<StorageDriver> {
     const [{ buildGcsStorage, parseServiceAccountKey }, { GcsDriver }] = await Promise.all([import('./client.js'), import('./gcs-driver.js')]);
@@ -32,3 +43,13 @@ export const gcsBackend = {
     });
   },
 };
+
+/** The shape of a service-account key, checked without loading the SDK (client.ts parses it fully when the store opens). */
+function isServiceAccountKey(text: string): boolean {
+  try {
+    const key = JSON.parse(text) as Record<string, unknown>;
+    return typeof key.client_email === 'string' && typeof key.private_key === 'string';
+  } catch {
+    return false;
+  }
+}

@@ -22,6 +22,8 @@ export const localBackend = {
     return { driver: 'local', root: resolve(at.cwd, s.string('root') ?? resolve(at.dataDir, at.name)), ...opt('prefix', s.string('prefix')) };
   },
 
+  describe: (store: LocalStoreConfig): string => `local, ${store.root}`,
+
   /** `cleanLocalTmp: false` when another process (a running gateway) may be writing to the same directory. */
   open(store: LocalStoreConfig, ctx: { janitor: Janitor; cleanLocalTmp: boolean }): Promise<StorageDriver> {
     return LocalDriver.open({ root: store.root, cleanTmp: ctx.cleanLocalTmp, janitor: ctx.janitor, ...(store.prefix ? { prefix: store.prefix } : {}) });

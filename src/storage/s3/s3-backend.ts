@@ -1,6 +1,7 @@
 import { resolveConfigSecret } from '../../config/secret-ref.js';
 import type { StorageDriver } from '../driver.js';
 import type { Janitor } from '../janitor.js';
+import type { CredentialRef } from '../registry.js';
 import { parseS3Store, type S3StoreConfig } from './s3-config.js';
 
 /**
@@ -14,6 +15,20 @@ import { parseS3Store, type S3StoreConfig } from './s3-config.js';
  */
 export const s3Backend = {
   parse: parseS3Store,
+
+  describe: (store: S3StoreConfig): string => `s3, bucket ${store.bucket}${store.endpoint ? ` at ${store.endpoint}` : ''}`,
+
+  credentialRefs(store: S3StoreConfig): CredentialRef[] {
+    const c = store.credentials;
+    if (!c) return [];
+    return [
+      { at: 'credentials.access-key-id', ref: c.accessKeyId },
+      { at: 'credentials.secret-access-key', ref: c.secretAccessKey },
+      ...(c.sessionToken !== undefined ? [{ at: 'credentials.session-token', ref: c.sessionToken }] : []),
+    ];
+  },
+
+  wantsLifecycle: (store: S3StoreConfig): boolean => store.installLifecycle === true,
 
   async open(store: S3StoreConfig, ctx: { janitor: Janitor }): Promise<StorageDriver> {
     const c = store.credentials;
