@@ -1,4 +1,5 @@
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.js';
+import { REQUEST_ID_MAX } from './request-log.js';
 
 /**
  * Shapes of blobgate's answers, for the OpenAPI document only. They are not
@@ -140,6 +141,23 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
     },
   },
 };
+
+/**
+ * X-Request-Id (src/http/request-log.ts): a caller may name its request, and
+ * every answer carries the id its log line has, errors included.
+ */
+export const REQUEST_ID_PARAMETER = {
+  name: 'X-Request-Id',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', pattern: `^[\\x21-\\x7e]{1,${REQUEST_ID_MAX}}$` },
+  description: `Names the request in blobgate's log line and is answered back. One value of at most ${REQUEST_ID_MAX} visible ASCII characters; anything else (or none) is replaced by a new UUID.`,
+} as const;
+
+export const REQUEST_ID_RESPONSE_HEADER = {
+  description: "The request's id: the caller's X-Request-Id when it was acceptable, else a UUID blobgate generated. The same id is on the request's log line.",
+  schema: { type: 'string' },
+} as const;
 
 export type ResponseObject = { description: string; content?: Record<string, { schema: JsonSchema }>; headers?: Record<string, unknown> };
 

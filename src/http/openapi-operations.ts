@@ -1,7 +1,7 @@
 import type { SwaggerOptions, SwaggerTransformObject } from '@fastify/swagger';
 import type { ErrorCode } from '../errors.js';
 import { SIGNED_PATH } from '../signing/local-signer.js';
-import { bytes, COMPONENT_SCHEMAS, errorResponses, json, type ResponseObject } from './openapi-components.js';
+import { bytes, COMPONENT_SCHEMAS, errorResponses, json, REQUEST_ID_PARAMETER, REQUEST_ID_RESPONSE_HEADER, type ResponseObject } from './openapi-components.js';
 
 /**
  * What the OpenAPI document says about each operation beyond its request
@@ -260,15 +260,23 @@ export function documentOperations({ openapiObject }: { openapiObject: Doc }): D
         summary: doc.summary,
         tags: doc.tags,
         ...op,
-        parameters: [...((op.parameters as unknown[] | undefined) ?? []), ...(doc.parameters ?? [])],
+        parameters: [...((op.parameters as unknown[] | undefined) ?? []), ...(doc.parameters ?? []), { $ref: '#/components/parameters/RequestId' }],
         ...(doc.requestBody ? { requestBody: doc.requestBody } : {}),
-        responses: { ...doc.responses, ...errorResponses(doc.errors) },
+        responses: withRequestId({ ...doc.responses, ...errorResponses(doc.errors) }),
         ...(doc.public ? { security: [] } : {}),
       };
-      if ((item[method]!.parameters as unknown[]).length === 0) delete item[method]!.parameters;
     }
   }
-  return { ...openapiObject, paths, components: { ...openapiObject.components, schemas: COMPONENT_SCHEMAS } };
+  return {
+    ...openapiObject,
+    paths,
+    components: { ...openapiObject.components, schemas: COMPONENT_SCHEMAS, parameters: { RequestId: REQUEST_ID_PARAMETER }, headers: { RequestId: REQUEST_ID_RESPONSE_HEADER } },
+  };
+}
+
+/** Every answer, errors included, carries X-Request-Id (src/http/request-log.ts). */
+function withRequestId(responses: Record<string, ResponseObject>): Record<string, ResponseObject> {
+  return Object.fromEntries(Object.entries(responses).map(([status, r]) => [status, { ...r, headers: { ...r.headers, 'X-Request-Id': { $ref: '#/components/headers/RequestId' } } }]));
 }
 
 const transformObject: SwaggerTransformObject = (document) => {
