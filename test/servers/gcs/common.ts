@@ -28,8 +28,11 @@ export interface StoredObject {
   storageClass: string;
   timeCreated: Date;
   updated: Date;
-  md5: string; // base64
+  /** base64; absent on a composite object (compose), as on GCS. */
+  md5?: string;
   crc32c: string; // base64, big-endian
+  /** Set on a composite object: how many non-composite objects it is made of (GCS caps it at 1024). */
+  componentCount?: number;
 }
 
 export interface Bucket {
@@ -66,6 +69,11 @@ export interface State {
   faults: FaultPlan<GcsOperation>;
   /** Faults that strike after the request was carried out: its answer is lost (GcsTestServer.failAfter). */
   lateFaults: FaultPlan<GcsOperation>;
+  /** Requests in progress per operation kind, and the most at once (GcsTestServer.peakConcurrency). */
+  active: Map<GcsOperation, number>;
+  peaks: Map<GcsOperation, number>;
+  /** Operation kinds whose requests wait before they are carried out (GcsTestServer.hold). */
+  holds: Map<GcsOperation, { wait(): Promise<void> }>;
 }
 
 export function newGeneration(state: State): number {
@@ -114,8 +122,9 @@ export function objectResource(o: StoredObject, base: string): Record<string, un
     contentType: o.fields.contentType ?? 'application/octet-stream',
     storageClass: o.storageClass,
     size: String(o.size),
-    md5Hash: o.md5,
+    ...(o.md5 === undefined ? {} : { md5Hash: o.md5 }),
     crc32c: o.crc32c,
+    ...(o.componentCount === undefined ? {} : { componentCount: o.componentCount }),
     etag: etagOf(o.generation, o.metageneration),
     timeCreated: o.timeCreated.toISOString(),
     updated: o.updated.toISOString(),
@@ -325,13 +334,14 @@ export function parseRange(header: string | undefined, size: number): RangeResul
 export function mediaHeaders(o: StoredObject): Record<string, string | number> {
   const h: Record<string, string | number> = {
     'Content-Type': o.fields.contentType ?? 'application/octet-stream',
-    'x-goog-hash': `crc32c=${o.crc32c},md5=${o.md5}`,
+    'x-goog-hash': o.md5 === undefined ? `crc32c=${o.crc32c}` : `crc32c=${o.crc32c},md5=${o.md5}`,
     'x-goog-generation': String(o.generation),
     'x-goog-metageneration': String(o.metageneration),
     'x-goog-stored-content-length': String(o.data.length),
     'x-goog-stored-content-encoding': o.fields.contentEncoding ?? 'identity',
     'x-goog-storage-class': o.storageClass,
-    ETag: `"${Buffer.from(o.md5, 'base64').toString('hex')}"`,
+    // A composite object has no MD5 to be its ETag: one derived from its generation stands in.
+    ETag: o.md5 === undefined ? `"${etagOf(o.generation, o.metageneration)}"` : `"${Buffer.from(o.md5, 'base64').toString('hex')}"`,
     'Last-Modified': o.updated.toUTCString(),
     'Accept-Ranges': 'bytes',
     'Cache-Control': o.fields.cacheControl ?? 'no-cache, no-store, max-age=0, must-revalidate',

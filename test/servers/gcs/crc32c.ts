@@ -25,3 +25,52 @@ export function crc32cBase64(buf: Uint8Array): string {
   out.writeUInt32BE(crc32cUpdate(buf), 0);
   return out.toString('base64');
 }
+
+// CRC32C of a concatenation from the CRCs of its pieces, without reading the bytes again
+// (zlib's crc32_combine, for the Castagnoli polynomial): what a compose needs, since GCS
+// gives a composite object the CRC32C of its bytes without rereading them.
+
+/** The GF(2) 32×32 matrix `mat` applied to the vector `vec`. */
+function gf2Times(mat: Uint32Array, vec: number): number {
+  let sum = 0;
+  for (let i = 0; vec !== 0; i++, vec >>>= 1) if (vec & 1) sum ^= mat[i]!;
+  return sum >>> 0;
+}
+
+function gf2Square(mat: Uint32Array): Uint32Array<ArrayBuffer> {
+  const out = new Uint32Array(32);
+  for (let n = 0; n < 32; n++) out[n] = gf2Times(mat, mat[n]!);
+  return out;
+}
+
+/** CRC32C of A‖B from crc(A), crc(B) and B's length. */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  // The operator that appends one zero bit, then squared to 2 and 4 bits.
+  let odd: Uint32Array<ArrayBuffer> = new Uint32Array(32);
+  odd[0] = 0x82f63b78;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
+  let even = gf2Square(odd);
+  odd = gf2Square(even);
+  let crc = crcA >>> 0;
+  let len = lengthB;
+  // Append lengthB zero bytes to A's CRC (one square per bit of the length), then xor B's.
+  do {
+    even = gf2Square(odd);
+    if (len % 2) crc = gf2Times(even, crc);
+    len = Math.floor(len / 2);
+    if (len === 0) break;
+    odd = gf2Square(even);
+    if (len % 2) crc = gf2Times(odd, crc);
+    len = Math.floor(len / 2);
+  } while (len !== 0);
+  return (crc ^ crcB) >>> 0;
+}
+
+/** The 4-byte big-endian form GCS uses, from and to base64. */
+export const crc32cFromBase64 = (b64: string): number => Buffer.from(b64, 'base64').readUInt32BE(0);
+export function crc32cToBase64(crc: number): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(crc >>> 0, 0);
+  return out.toString('base64');
+}

@@ -11,6 +11,7 @@ import { readBody, sendError } from './common.js';
  *   session-cancel  DELETE on a session URL
  *   single-upload   POST /upload/…?uploadType=multipart|media (one request, whole body)
  *   rewrite         POST …/rewriteTo/… (File.copy)
+ *   compose         POST …/o/:dest/compose (Bucket.combine, parallel composite uploads)
  *   metadata-get    GET of an object resource
  *   media-get       GET of an object's bytes (alt=media, /download/…)
  *   delete          DELETE of an object
@@ -23,6 +24,7 @@ export type GcsOperation =
   | 'session-cancel'
   | 'single-upload'
   | 'rewrite'
+  | 'compose'
   | 'metadata-get'
   | 'media-get'
   | 'delete'
@@ -45,6 +47,7 @@ export function gcsOperation(method: string, seg: string[], q: URLSearchParams, 
   if (p[0] !== 'b') return undefined;
   if (p.length === 3 && p[2] === 'o') return method === 'GET' ? 'list' : undefined;
   if (p.length >= 9 && p[4] === 'rewriteTo') return method === 'POST' ? 'rewrite' : undefined;
+  if (p.length >= 5 && p[2] === 'o' && p[p.length - 1] === 'compose' && method === 'POST') return 'compose';
   if (p.length >= 4 && p[2] === 'o') {
     if (method === 'GET') return q.get('alt') === 'media' ? 'media-get' : 'metadata-get';
     if (method === 'DELETE') return 'delete';

@@ -9,12 +9,14 @@
 //   GET    /storage/v1/b/:b/o          (list)
 //   GET|PATCH|PUT|DELETE /storage/v1/b/:b/o/:object   (alt=media → bytes)
 //   POST   /storage/v1/b/:b/o/:src/rewriteTo/b/:b2/o/:dest  (server-side copy, File.copy)
+//   POST   /storage/v1/b/:b/o/:dest/compose                  (concatenation, Bucket.combine)
 //   GET    /download/storage/v1/b/:b/o/:object         (mediaLink)
 //   GET|HEAD /:b/:object?X-Goog-Signature=…           (XML API, V4 signed URL)
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type State, readBody, sendError } from './common.js';
 import { bucketLifecycle, createBucket, handleBuckets, handleList, handleObject, handleRewrite } from './objects.js';
+import { handleCompose } from './compose.js';
 import { handleUploadStart } from './uploads.js';
 import { handleSessionDelete, handleSessionWrite } from './sessions.js';
 import { handleXmlObject } from './signing.js';
@@ -53,6 +55,14 @@ export interface GcsTestServer {
    * backend committed. The client's retry then meets its own write.
    */
   failAfter(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /** The most requests of one operation kind that were in progress at once since the server started (or since `resetPeaks`). */
+  peakConcurrency(op: GcsOperation): number;
+  resetPeaks(): void;
+  /**
+   * Holds every request of one operation kind (before it is carried out)
+   * until `release()`: for tests that need requests to be in flight at once.
+   */
+  hold(op: GcsOperation): { readonly waiting: number; release(): void };
   /** Disarms every fault not yet fired. */
   clearFaults(): void;
   /** An outage: stops listening and cuts open connections; buckets, objects and sessions are kept. */
@@ -91,8 +101,11 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
     return sendError(res, 400, 'Invalid path encoding', 'invalid');
   }
   const op = gcsOperation(method, seg, q, req.headers);
+  if (op !== undefined) countConcurrency(state, op, res);
   const fault = op === undefined ? undefined : state.faults.take(op);
   if (fault !== undefined) return failRequest(req, res, fault);
+  const held = op === undefined ? undefined : state.holds.get(op);
+  if (held) await held.wait();
   const late = op === undefined ? undefined : state.lateFaults.take(op);
   if (late !== undefined) loseAnswer(req, res, late);
 
@@ -147,6 +160,9 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
     if (method === 'POST' && p.length === 9 && p[2] === 'o' && p[4] === 'rewriteTo' && p[5] === 'b' && p[7] === 'o') {
       return handleRewrite(state, req, res, { bucket: p[1]!, name: p[3]! }, { bucket: p[6]!, name: p[8]! }, q);
     }
+    if (method === 'POST' && p.length >= 5 && p[2] === 'o' && p[p.length - 1] === 'compose') {
+      return handleCompose(state, req, res, p[1]!, p.slice(3, -1).join('/'), q);
+    }
     // Object names are one %2F-encoded segment for the real clients; unencoded '/' is tolerated.
     if (p.length >= 4 && p[2] === 'o') return handleObject(state, req, res, p[1]!, p.slice(3).join('/'), q);
   }
@@ -160,6 +176,13 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
   sendError(res, 404, 'Not Found', 'notFound');
 }
 
+function countConcurrency(state: State, op: GcsOperation, res: ServerResponse): void {
+  const now = (state.active.get(op) ?? 0) + 1;
+  state.active.set(op, now);
+  state.peaks.set(op, Math.max(state.peaks.get(op) ?? 0, now));
+  res.once('close', () => state.active.set(op, (state.active.get(op) ?? 1) - 1));
+}
+
 export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTestServer> {
   const state: State = {
     buckets: new Map(),
@@ -167,6 +190,9 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     lastGeneration: 0,
     faults: new FaultPlan<GcsOperation>(),
     lateFaults: new FaultPlan<GcsOperation>(),
+    active: new Map(),
+    peaks: new Map(),
+    holds: new Map(),
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -222,6 +248,29 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
       return {
         get dropped() {
           return handle.hits;
+        },
+      };
+    },
+    peakConcurrency: op => state.peaks.get(op) ?? 0,
+    resetPeaks: () => state.peaks.clear(),
+    hold: op => {
+      let waiting = 0;
+      let release!: () => void;
+      const released = new Promise<void>(r => (release = r));
+      const gate = {
+        wait: async () => {
+          waiting++;
+          await released;
+        },
+      };
+      state.holds.set(op, gate);
+      return {
+        get waiting() {
+          return waiting;
+        },
+        release: () => {
+          if (state.holds.get(op) === gate) state.holds.delete(op);
+          release();
         },
       };
     },
