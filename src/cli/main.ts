@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfig } from './commands/config.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGet } from './commands/get.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerRm(program);
   registerJobs(program);
   registerConfig(program);
+  registerCompletion(program);
   return program;
 }
 
@@ -48,7 +50,7 @@ export function buildProgram(): Command {
  */
 async function addSmoke(program: Command, args: string[]): Promise<void> {
   const name = commandName(args);
-  if (name === 'smoke' || (name === 'help' && args.includes('smoke'))) {
+  if (name === 'smoke' || name === 'completion' || (name === 'help' && args.includes('smoke'))) {
     const { registerSmoke } = await import('../smoke/command.js');
     registerSmoke(program);
   } else {
