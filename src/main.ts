@@ -18,6 +18,7 @@ import { UpstreamGuard } from './upstream/guard.js';
 import { jobEngineFor } from './jobs/build.js';
 import type { JobEngine } from './jobs/engine.js';
 import { sweepExpiredShares } from './shares/share-store.js';
+import { sweepSidecars } from './persist/search-sidecar.js';
 
 /**
  * `npm start`: the embedded default needs no configuration — both tiers on
@@ -129,7 +130,7 @@ function refuseWithoutToken(host: string): never {
   process.exit(2);
 }
 
-/** Deletes expired ephemeral blobs from stores that cannot expire them natively (the local store). */
+/** Deletes expired records and search-index sidecars no blob trusts, and expired ephemeral blobs from stores that cannot expire them natively (the local store). */
 function startExpirySweep(config: Config, stores: StoreRegistry, jobs: JobEngine, seconds: number, log: FastifyBaseLogger): NodeJS.Timeout {
   const sweep = async (): Promise<void> => {
     try {
@@ -141,6 +142,13 @@ function startExpirySweep(config: Config, stores: StoreRegistry, jobs: JobEngine
       log.warn({ err }, 'record expiry sweep failed');
     }
     for (const [name, driver] of stores.entries()) {
+      // Search-index sidecars no blob trusts (a crash, an overwrite, an expiry), past the janitor's grace.
+      try {
+        const removed = await sweepSidecars(driver, new Date(Date.now() - config.janitor.graceSeconds * 1000));
+        if (removed > 0) log.info({ store: name, removed }, 'orphan search-index sidecars removed');
+      } catch (err) {
+        log.warn({ err, store: name }, 'search-index sidecar sweep failed');
+      }
       if (!driver.sweepExpired) continue;
       try {
         const removed = await driver.sweepExpired(Date.now());

@@ -43,7 +43,7 @@ export const DEFAULTS = {
   maxRedirects: 5,
   uploadFiles: 20,
   uploadFields: 50,
-  uploadFieldBytes: 8192,
+  uploadFieldBytes: 65_536,
   transfers: 16,
   transferQueue: 64,
   /** Content and signed reads streaming at once: each holds a socket and an open stored object. */

@@ -10,14 +10,15 @@ const scalarMap = {
   additionalProperties: { anyOf: [scalar, { type: 'array', items: scalar, maxItems: 1000 }] },
 } as const;
 
+/** Sizes are checked in UTF-8 bytes by src/persist/search-index.ts, whose messages name each limit. */
 export const searchIndexSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    text: { type: 'string', maxLength: 1024 },
-    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, maxItems: 16 },
-    'source-label': { type: 'string', maxLength: 128 },
-    'include-raw-content?': { type: 'boolean' },
+    text: { type: 'string', description: 'At most 16,384 bytes (UTF-8).' },
+    tags: { type: 'array', items: { type: 'string' }, description: 'At most 64 tags, each 1 to 128 bytes (UTF-8).' },
+    'source-label': { type: 'string', description: 'At most 256 bytes (UTF-8).' },
+    'include-raw-content?': { type: 'boolean', description: 'true: the first 16,384 bytes of a text-like body are indexed, on any tier; false: none; unset: the first 512 bytes of a text-like retained body.' },
   },
 } as const;
 

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { SearchIndex, StorageDriver, StorageScope, StoredObject, Tier } from '../storage/driver.js';
 import { BlobgateError } from '../errors.js';
 import { capExceeded } from '../storage/meter.js';
-import { checkSearchIndexSize, peek, RAW_TEXT_BYTES, textExcerpt, wantsRawText, withRawText } from './search-index.js';
+import { checkSearchIndexSize, encodedLength, INLINE_MAX_ENCODED, peek, rawTextBytes, textExcerpt, withRawText } from './search-index.js';
+import { putSidecar, type PendingSidecar } from './search-sidecar.js';
 
 export interface PersistBodyRequest {
   driver: StorageDriver;
@@ -37,8 +38,9 @@ export async function persistBody(req: PersistBodyRequest): Promise<StoredObject
   let body = req.body;
   let searchIndex = req.searchIndex;
   checkSearchIndexSize(searchIndex, 'persist.search-index');
-  if (wantsRawText(req.tier, req.contentType, searchIndex)) {
-    const peeked = await peek(body, RAW_TEXT_BYTES).catch((err: unknown) => {
+  const rawBytes = rawTextBytes(req.tier, req.contentType, searchIndex);
+  if (rawBytes > 0) {
+    const peeked = await peek(body, rawBytes).catch((err: unknown) => {
       body.destroy();
       throw err;
     });
@@ -47,19 +49,37 @@ export async function persistBody(req: PersistBodyRequest): Promise<StoredObject
     if (rawText) searchIndex = withRawText(searchIndex, rawText);
   }
   const created = new Date();
-  return req.driver.write({
-    key: req.key,
-    body,
-    maxBytes: req.cap,
-    ...(req.announcedBytes !== undefined ? { expectedSize: req.announcedBytes } : {}),
-    meta: {
-      contentType: req.contentType,
-      tier: req.tier,
-      createdAt: created.toISOString(),
-      ...(req.ttlSeconds !== undefined ? { expiresAt: new Date(created.getTime() + req.ttlSeconds * 1000).toISOString() } : {}),
-      ...(req.storage ? { storage: req.storage } : {}),
-      ...(searchIndex ? { searchIndex } : {}),
-    },
-    signal: req.signal,
-  });
+  const expiresAt = req.ttlSeconds !== undefined ? new Date(created.getTime() + req.ttlSeconds * 1000).toISOString() : undefined;
+  // An index too large for meta goes to a sidecar, put before the blob is published (src/persist/search-sidecar.ts).
+  let sidecar: PendingSidecar | undefined;
+  if (searchIndex && encodedLength(searchIndex) > INLINE_MAX_ENCODED) {
+    sidecar = await putSidecar(req.driver, req.key, searchIndex, expiresAt).catch((err: unknown) => {
+      body.destroy();
+      throw err;
+    });
+  }
+  let stored: StoredObject;
+  try {
+    stored = await req.driver.write({
+      key: req.key,
+      body,
+      maxBytes: req.cap,
+      ...(req.announcedBytes !== undefined ? { expectedSize: req.announcedBytes } : {}),
+      meta: {
+        contentType: req.contentType,
+        tier: req.tier,
+        createdAt: created.toISOString(),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+        ...(req.storage ? { storage: req.storage } : {}),
+        ...(sidecar ? { searchIndexId: sidecar.writeId } : searchIndex ? { searchIndex } : {}),
+      },
+      signal: req.signal,
+    });
+  } catch (err) {
+    await sidecar?.discard();
+    throw err;
+  }
+  if (!sidecar || !searchIndex) return stored;
+  await sidecar.published();
+  return { ...stored, meta: { ...stored.meta, searchIndex } };
 }

@@ -3,40 +3,77 @@ import { BlobgateError } from '../errors.js';
 import { META_BUDGET_BYTES, type SearchIndex, type Tier } from '../storage/driver.js';
 
 /**
- * Search-index data kept with a blob (docs/seed-contract.md#search-index):
- * the caller's overrides (`text`, `tags`, `source-label`) and, for text-like
- * retained blobs unless `include-raw-content?` is false, an excerpt of the raw
- * text. Ephemeral and binary blobs never get raw content.
+ * Search-index data kept with a blob (docs/seed-contract.md#search-index,
+ * README "Search index"): the caller's overrides (`text`, `tags`,
+ * `source-label`) and, for text-like blobs, an excerpt of the raw text.
  *
- * Bounds: it all travels in object meta, which every store keeps up to
- * META_BUDGET_BYTES (2 KiB, src/storage/driver.ts), so the caller's part is
- * limited to 1,024 bytes once percent-encoded, and the raw excerpt to the
- * first 512 bytes of the body, shortened until the whole index is at most
- * 1,400 bytes encoded.
+ * Limits, in UTF-8 bytes (what a store keeps), checked before any upstream
+ * byte moves or any upload byte is read:
+ *   text          at most SEARCH_TEXT_MAX_BYTES (16 KiB)
+ *   tags          at most SEARCH_TAGS_MAX (64), each 1..SEARCH_TAG_MAX_BYTES (128)
+ *   source-label  at most SEARCH_LABEL_MAX_BYTES (256)
+ *
+ * Raw content: a text-like retained blob keeps the first RAW_TEXT_BYTES (512)
+ * of its body unless `include-raw-content?` is false — small enough to stay in
+ * object meta, so a persist that names no index costs no store request beyond
+ * the write. An explicit `include-raw-content? true` keeps the first
+ * RAW_TEXT_EXPLICIT_BYTES (16 KiB) on any tier. Binary blobs never keep any.
+ *
+ * Where it is kept: an index whose encoded form fits INLINE_MAX_ENCODED stays
+ * in object meta beside the other bg-* fields (S3 allows 2 KiB of user
+ * metadata, META_BUDGET_BYTES); a larger one goes to a sidecar record
+ * (src/persist/search-sidecar.ts) and the meta only names it.
  */
-export const SEARCH_INDEX_MAX_ENCODED = 1024;
+export const SEARCH_TEXT_MAX_BYTES = 16 * 1024;
+export const SEARCH_TAGS_MAX = 64;
+export const SEARCH_TAG_MAX_BYTES = 128;
+export const SEARCH_LABEL_MAX_BYTES = 256;
 export const RAW_TEXT_BYTES = 512;
-/** Meta budget left for the other bg-* fields (tier, dates, sha256, storage scope) beside the index. */
+export const RAW_TEXT_EXPLICIT_BYTES = 16 * 1024;
+/** Meta budget left for the other bg-* fields (tier, dates, sha256, storage scope) beside an inline index. */
 const OTHER_META_BYTES = 648;
-/** The whole index with its raw excerpt, encoded: 1,400 bytes. */
-const WITH_RAW_MAX_ENCODED = META_BUDGET_BYTES - OTHER_META_BYTES;
+/** An index at most this long once percent-encoded stays in object meta (1,400 bytes). */
+export const INLINE_MAX_ENCODED = META_BUDGET_BYTES - OTHER_META_BYTES;
 
-/** Adds a raw excerpt, shortened until the encoded index fits its bound. */
+export function encodedLength(index: SearchIndex): number {
+  return encodeURIComponent(JSON.stringify(index)).length;
+}
+
+/**
+ * Adds a raw excerpt. An implicit excerpt beside an index that fits in meta
+ * is shortened until the whole still fits there (no sidecar for an index the
+ * caller did not ask for); otherwise the excerpt is kept whole.
+ */
 export function withRawText(index: SearchIndex | undefined, text: string): SearchIndex {
+  const base = index ?? {};
+  if (base.includeRawContent === true || encodedLength(base) > INLINE_MAX_ENCODED) return { ...base, rawText: text };
   let excerpt = text;
   for (;;) {
-    const candidate = { ...(index ?? {}), rawText: excerpt };
-    if (encodeURIComponent(JSON.stringify(candidate)).length <= WITH_RAW_MAX_ENCODED || excerpt.length === 0) return candidate;
+    const candidate = { ...base, rawText: excerpt };
+    if (encodedLength(candidate) <= INLINE_MAX_ENCODED || excerpt.length === 0) return candidate;
     excerpt = [...excerpt].slice(0, Math.floor([...excerpt].length * 0.8)).join('');
   }
 }
 
+/** Refuses an index over its limits with `invalid_request` naming the field and the limit. */
 export function checkSearchIndexSize(index: SearchIndex | undefined, field: string): void {
   if (!index) return;
-  const encoded = encodeURIComponent(JSON.stringify(index)).length;
-  if (encoded > SEARCH_INDEX_MAX_ENCODED) {
-    throw new BlobgateError('invalid_request', `${field} is ${encoded} bytes once encoded for storage metadata; the limit is ${SEARCH_INDEX_MAX_ENCODED}. Shorten text or tags.`, { field });
+  const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+  if (index.text !== undefined && bytes(index.text) > SEARCH_TEXT_MAX_BYTES) {
+    throw tooLarge(`${field}.text`, `is ${bytes(index.text)} bytes (UTF-8); the limit is ${SEARCH_TEXT_MAX_BYTES} bytes. Shorten it.`);
   }
+  if (index.tags !== undefined) {
+    if (index.tags.length > SEARCH_TAGS_MAX) throw tooLarge(`${field}.tags`, `has ${index.tags.length} tags; the limit is ${SEARCH_TAGS_MAX}.`);
+    const bad = index.tags.findIndex((tag) => tag.length === 0 || bytes(tag) > SEARCH_TAG_MAX_BYTES);
+    if (bad >= 0) throw tooLarge(`${field}.tags`, `[${bad}] is ${bytes(index.tags[bad]!)} bytes (UTF-8); each tag must be 1 to ${SEARCH_TAG_MAX_BYTES} bytes.`);
+  }
+  if (index.sourceLabel !== undefined && bytes(index.sourceLabel) > SEARCH_LABEL_MAX_BYTES) {
+    throw tooLarge(`${field}.source-label`, `is ${bytes(index.sourceLabel)} bytes (UTF-8); the limit is ${SEARCH_LABEL_MAX_BYTES} bytes.`);
+  }
+}
+
+function tooLarge(field: string, what: string): BlobgateError {
+  return new BlobgateError('invalid_request', `${field} ${what}`, { field });
 }
 
 /** Parses the `search-index` form field of an upload (JSON), with the API's bounds. */
@@ -57,7 +94,7 @@ export function parseSearchIndexField(value: string): SearchIndex {
     out.text = r.text;
   }
   if (r.tags !== undefined) {
-    if (!Array.isArray(r.tags) || r.tags.length > 16 || !r.tags.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 64)) throw invalid('search-index.tags must be up to 16 strings of 1-64 characters');
+    if (!Array.isArray(r.tags) || !r.tags.every((t) => typeof t === 'string')) throw invalid('search-index.tags must be an array of strings');
     out.tags = r.tags as string[];
   }
   if (r['source-label'] !== undefined) {
@@ -83,8 +120,11 @@ export function isTextLike(contentType: string): boolean {
   );
 }
 
-export function wantsRawText(tier: Tier, contentType: string, index: SearchIndex | undefined): boolean {
-  return tier === 'retained' && isTextLike(contentType) && index?.includeRawContent !== false;
+/** How many leading bytes of the body to keep as raw text, or 0 for none (see the limits above). */
+export function rawTextBytes(tier: Tier, contentType: string, index: SearchIndex | undefined): number {
+  if (!isTextLike(contentType) || index?.includeRawContent === false) return 0;
+  if (index?.includeRawContent === true) return RAW_TEXT_EXPLICIT_BYTES;
+  return tier === 'retained' ? RAW_TEXT_BYTES : 0;
 }
 
 /**

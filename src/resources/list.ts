@@ -2,7 +2,9 @@ import { BlobgateError } from '../errors.js';
 import { checkSegments } from '../persist/keys.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import { workspacePrefix } from '../refs/resource-uri.js';
-import type { StorageDriver, StoredObject } from '../storage/driver.js';
+import pLimit from 'p-limit';
+import { resolveSearchIndex } from '../persist/search-sidecar.js';
+import type { SearchIndex, StorageDriver, StoredObject } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
 import { isExpired } from './locate.js';
 
@@ -37,6 +39,13 @@ export interface ListPage {
 
 /** Bounds the backend calls one list request makes when filters thin out pages. */
 const MAX_BACKEND_CALLS = 10;
+/**
+ * Bounds the search-index sidecars one search request reads (src/persist/search-sidecar.ts),
+ * and how many at once: a `q` search lists at most this many objects per backend call, so a
+ * page can never need more reads than are left, and stops with a cursor when they are spent.
+ */
+export const SEARCH_SIDECAR_READS = 256;
+const SIDECAR_READ_CONCURRENCY = 8;
 
 /**
  * Lists a workspace's blobs across every configured store, in store order and
@@ -50,15 +59,19 @@ export async function listResources(registry: StoreRegistry, ws: string, q: List
   const limit = Math.min(Number(q.limit ?? 100), 1000);
   const prefix = listPrefix(ws, q);
   const keep = itemFilter(q);
+  const needle = q.q?.toLowerCase();
+  let sidecarReads = needle === undefined ? Infinity : SEARCH_SIDECAR_READS;
   const stores = registry.entries().filter(([, d]) => q['storage-backend'] === undefined || d.backend === q['storage-backend']);
   let position = q.cursor ? decodeCursor(q.cursor) : { s: 0 };
   const items: ListItem[] = [];
   // Only file resources exist in blobgate: a query for other types is answered without a scan.
   if (!wantedTypes(q).includes('file')) return { items };
-  for (let calls = 0; calls < MAX_BACKEND_CALLS && position.s < stores.length && items.length < limit; calls++) {
+  for (let calls = 0; calls < MAX_BACKEND_CALLS && position.s < stores.length && items.length < limit && sidecarReads > 0; calls++) {
     const [name, driver] = stores[position.s]!;
-    const page = await driver.list({ prefix, limit: limit - items.length, ...(position.c ? { cursor: position.c } : {}) });
-    for (const obj of page.items) if (keep(obj)) items.push(toListItem(ws, name, driver, obj));
+    const page = await driver.list({ prefix, limit: Math.min(limit - items.length, sidecarReads), ...(position.c ? { cursor: position.c } : {}) });
+    const kept = page.items.filter(keep);
+    const found = needle === undefined ? kept.map(() => true) : await searchPage(driver, kept, needle, () => sidecarReads--);
+    kept.forEach((obj, i) => found[i] && items.push(toListItem(ws, name, driver, obj)));
     position = page.cursor ? { s: position.s, c: page.cursor } : { s: position.s + 1 };
   }
   return { items, ...(position.s < stores.length ? { cursor: encodeCursor(position) } : {}) };
@@ -71,17 +84,32 @@ function wantedTypes(q: ListQuery): string[] {
   return types;
 }
 
-/** The filters a listed object must pass: tier, slot root, not expired, and the `q` search. */
+/** The filters a listed object must pass before the `q` search: tier, slot root, not expired. */
 function itemFilter(q: ListQuery): (obj: StoredObject) => boolean {
   const root = q['storage-root']?.replace(/\/$/, '');
-  const needle = q.q?.toLowerCase();
   const now = Date.now();
   return (obj) =>
     (q.tier === undefined || obj.meta.tier === q.tier) &&
     // A root is matched whole: objects of a root nested below it belong to that other root.
     (root === undefined || obj.meta.storage?.root === root) &&
-    !isExpired(obj, now) &&
-    (needle === undefined || matches(obj, needle));
+    !isExpired(obj, now);
+}
+
+/**
+ * Which objects of a page match `needle`: by key and inline index first; an
+ * object whose index is in a sidecar and that did not match so is read from
+ * its sidecar (at most SIDECAR_READ_CONCURRENCY at once, each counted by `read`).
+ */
+async function searchPage(driver: StorageDriver, objs: StoredObject[], needle: string, read: () => void): Promise<boolean[]> {
+  const limit = pLimit(SIDECAR_READ_CONCURRENCY);
+  return Promise.all(
+    objs.map((obj) => {
+      if (matches(obj.key, obj.meta.searchIndex, needle)) return true;
+      if (obj.meta.searchIndexId === undefined) return false;
+      read();
+      return limit(async () => matches(obj.key, await resolveSearchIndex(driver, obj), needle));
+    }),
+  );
 }
 
 function toListItem(ws: string, store: string, driver: StorageDriver, obj: StoredObject): ListItem {
@@ -104,9 +132,8 @@ function toListItem(ws: string, store: string, driver: StorageDriver, obj: Store
  * `q`: a case-insensitive substring of the display name, the path, a tag, the
  * source label, the indexed text or the raw-text excerpt.
  */
-function matches(obj: StoredObject, needle: string): boolean {
-  const s = obj.meta.searchIndex;
-  const haystack = [obj.key, ...(s?.tags ?? []), s?.sourceLabel ?? '', s?.text ?? '', s?.rawText ?? ''];
+function matches(key: string, s: SearchIndex | undefined, needle: string): boolean {
+  const haystack = [key, ...(s?.tags ?? []), s?.sourceLabel ?? '', s?.text ?? '', s?.rawText ?? ''];
   return haystack.some((h) => h.toLowerCase().includes(needle));
 }
 

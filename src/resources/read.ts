@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { withSearchIndex } from '../persist/search-sidecar.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import { contentDisposition } from '../storage/disposition.js';
 import type { ReadResult } from '../storage/driver.js';
@@ -8,7 +9,7 @@ import { headLive, notFoundAsResource, type Located } from './locate.js';
 
 /** The resource ref of a live resource (what GET /v1/resources answers). */
 export async function describeResource(located: Located): Promise<ResourceRef> {
-  const obj = await headLive(located);
+  const obj = await withSearchIndex(located.driver, await headLive(located));
   return toResourceRef(located.loc.workspace, located.loc.store, located.driver, obj);
 }
 

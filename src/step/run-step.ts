@@ -3,6 +3,7 @@ import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { finishPlacement, planPlacement, type PersistSpec, type PlacementPlan, type SlotBinding } from '../persist/placement.js';
 import { persistUnderCap, writeCap } from '../persist/write-cap.js';
+import { checkSearchIndexSize } from '../persist/search-index.js';
 import { toResourceRef, type ResourceRef } from '../refs/resource-ref.js';
 import type { SearchIndex } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
@@ -78,6 +79,8 @@ export async function runHttpStep(deps: StepDeps, workspace: string, step: StepB
         ...(step['run-id'] ? { 'run-id': step['run-id'] } : {}),
       })
     : undefined;
+  // The search index's limits are checked before the upstream is called, too.
+  if (persist) checkSearchIndexSize(toSearchIndex(persist['search-index']), 'persist.search-index');
 
   const retryable = mayRetryMethod(prepared.built.method, policy);
   const budget: AttemptBudget = { used: 0, policy: retryable ? policy : NO_RETRY };

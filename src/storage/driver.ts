@@ -73,6 +73,12 @@ export interface ObjectMetaInit {
   expiresAt?: string;
   storage?: StorageScope;
   searchIndex?: SearchIndex;
+  /**
+   * The write id of the search-index sidecar this object's index lives in,
+   * when it is too large for meta (src/persist/search-sidecar.ts): a reader
+   * trusts only the sidecar this names.
+   */
+  searchIndexId?: string;
 }
 
 /** Everything a store keeps with an object. size and sha256 are counted by the driver while writing. */

@@ -17,6 +17,7 @@ export function encodeMeta(meta: ObjectMetaInit & { sha256?: string }): Record<s
   if (meta.expiresAt !== undefined) out[`${PREFIX}expires-at`] = meta.expiresAt;
   if (meta.storage !== undefined) out[`${PREFIX}storage`] = encodeURIComponent(JSON.stringify(meta.storage));
   if (meta.searchIndex !== undefined) out[`${PREFIX}search-index`] = encodeURIComponent(JSON.stringify(meta.searchIndex));
+  if (meta.searchIndexId !== undefined) out[`${PREFIX}search-index-id`] = meta.searchIndexId;
   return out;
 }
 
@@ -41,6 +42,8 @@ export function decodeMeta(map: Record<string, string | undefined> | undefined, 
   if (storage) meta.storage = storage;
   const searchIndex = parseJson<SearchIndex>(m[`${PREFIX}search-index`]);
   if (searchIndex) meta.searchIndex = searchIndex;
+  const searchIndexId = m[`${PREFIX}search-index-id`];
+  if (searchIndexId) meta.searchIndexId = searchIndexId;
   return meta;
 }
 
