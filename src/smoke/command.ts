@@ -17,7 +17,8 @@ export interface SmokeCommandOptions {
 }
 
 export interface SmokeIo {
-  stdout: NodeJS.WritableStream;
+  /** A terminal gets `--json` indented, a pipe one compact line (as every JSON the CLI prints: src/cli/output.ts printJson). */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -77,7 +78,7 @@ export async function smokeCommand(opts: SmokeCommandOptions, io: SmokeIo = defa
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
-  io.stdout.write(`${opts.json ? formatJson(report) : formatReport(report)}\n`);
+  io.stdout.write(`${opts.json ? formatJson(report, io.stdout.isTTY === true) : formatReport(report)}\n`);
   return report.failed > 0 || interrupt.signal.aborted ? 1 : 0;
 }
 
@@ -91,7 +92,7 @@ export function registerSmoke(program: Command): void {
     )
     .option('--store <name>', 'a store to check (repeatable; default: every configured store)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--all', 'check every configured store (the default)')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON (indented on a terminal, one line when piped)')
     .option('--gateway <url>', "serve blobgate-signed URLs (local stores) from this running gateway (needs its signing secret) instead of an in-process one")
     .action(async (opts: SmokeCommandOptions) => {
       process.exitCode = await smokeCommand(opts);

@@ -23,9 +23,9 @@ export function formatReport(report: SmokeReport): string {
   return `${formatTable([...TABLE_HEADER], rows)}\n${summaryLine(report)}`;
 }
 
-/** The report as JSON (what `--json` prints). */
-export function formatJson(report: SmokeReport, indent = 2): string {
-  return JSON.stringify(report, null, indent);
+/** The report as JSON (what `--json` prints): indented for a person, else one line (a pipe, a log). */
+export function formatJson(report: SmokeReport, pretty = false): string {
+  return pretty ? JSON.stringify(report, null, 2) : JSON.stringify(report);
 }
 
 export function formatTable(header: string[], rows: string[][]): string {

@@ -1,17 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import type { StorageDriver } from '../storage/driver.js';
 import type { StoreRegistry } from '../storage/registry.js';
-import { CHECKS, type Check, type CheckContext, type CheckOutcome, type RowResult, cleanup } from './checks.js';
-import { SmokeFailure, describeError } from './errors.js';
+import type { CheckOutcome, ConformanceCheck, ConformanceContext, RowResult } from '../conformance/context.js';
+import { skipReason } from '../conformance/context.js';
+import { CheckFailure, describeError } from '../conformance/failure.js';
+import { CONFORMANCE_CHECKS, cleanup } from '../conformance/list.js';
 
 /**
- * The storage smoke test: against each named store, the checks of checks.ts
- * in order (write small, write parts, ranged read, head, list, signed url,
- * tampered url, over-cap write, aborted write, delete), each a row with its
- * timing, then a cleanup row. Everything is written under a fresh prefix
- * `workspaces/_smoke/<uuid>/` and removed by the cleanup whatever happened.
- * Never throws for a store problem: a broken store gives FAIL rows.
+ * The storage smoke test, the second runner of the conformance list
+ * (src/conformance/list.ts; the first is the contract suite): against each
+ * named store, first its gate (`ping`, where the driver has one) — a store
+ * that does not answer is reported by that one row, with the cause — then
+ * the checks marked as smoke rows, in order (write small, write parts,
+ * ranged read, head, list, signed url, tampered url, over-cap write, aborted
+ * write, delete), each a row with its timing, then a cleanup row. Everything
+ * is written under a fresh prefix `workspaces/_smoke/<uuid>/` and removed by
+ * the cleanup whatever happened. Never throws for a store problem: a broken
+ * store gives FAIL rows.
  */
+
+/** What `blobgate smoke` runs of the conformance list. */
+export const SMOKE_GATES: readonly ConformanceCheck[] = CONFORMANCE_CHECKS.filter((c) => c.smoke === 'gate');
+export const SMOKE_CHECKS: readonly ConformanceCheck[] = CONFORMANCE_CHECKS.filter((c) => c.smoke === 'row');
+
+/** A runner's step: a check of the list, or the cleanup. */
+interface Step {
+  name: string;
+  run(ctx: ConformanceContext): Promise<CheckOutcome | string>;
+}
 
 export interface SmokeRow {
   check: string;
@@ -84,8 +100,7 @@ async function smokeStore(name: string, driver: StorageDriver, opts: SmokeOption
   const prefix = `${SMOKE_ROOT}${randomUUID()}/`;
   const report: SmokeStoreReport = { store: name, backend: driver.backend, bucket: driver.bucket, prefix, rows: [] };
   const timeoutMs = opts.checkTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const base: Omit<CheckContext, 'signal'> = {
-    store: name,
+  const base: Omit<ConformanceContext, 'signal'> = {
     driver,
     prefix,
     unit: opts.unitBytes?.[name] ?? DEFAULT_UNIT_BYTES,
@@ -95,14 +110,24 @@ async function smokeStore(name: string, driver: StorageDriver, opts: SmokeOption
     written: new Map(),
   };
   // One context object shared by the checks (they hand results on); only the signal is per check.
-  const ctx = base as CheckContext;
+  const ctx = base as ConformanceContext;
   const record = (row: SmokeRow): void => {
     report.rows.push(row);
     opts.onRow?.(name, row);
   };
+  // The gate writes nothing: a store that fails it has its one row, and no cleanup to do.
+  for (const gate of SMOKE_GATES) {
+    if (opts.signal?.aborted || skipReason(gate, ctx)) continue;
+    const row = await runCheck(gate, ctx, timeoutMs, opts.signal);
+    if (row.ok === false) {
+      record(row);
+      return report;
+    }
+  }
   try {
-    for (const check of CHECKS) {
+    for (const check of SMOKE_CHECKS) {
       if (opts.signal?.aborted) break;
+      if (skipReason(check, ctx)) continue;
       record(await runCheck(check, ctx, timeoutMs, opts.signal));
     }
   } finally {
@@ -118,7 +143,7 @@ async function smokeStore(name: string, driver: StorageDriver, opts: SmokeOption
  * and gets a grace period to settle (an aborted write removes its multipart
  * upload or session), so the cleanup that follows does not race it.
  */
-async function runCheck(check: Check, ctx: CheckContext, timeoutMs: number, interrupt?: AbortSignal): Promise<SmokeRow> {
+async function runCheck(check: Step, ctx: ConformanceContext, timeoutMs: number, interrupt?: AbortSignal): Promise<SmokeRow> {
   const controller = new AbortController();
   ctx.signal = controller.signal;
   const started = performance.now();
@@ -126,7 +151,7 @@ async function runCheck(check: Check, ctx: CheckContext, timeoutMs: number, inte
   let onInterrupt: (() => void) | undefined;
   const stopped = new Promise<never>((_, reject) => {
     const stop = (message: string): void => {
-      const err = new SmokeFailure(message);
+      const err = new CheckFailure(message);
       controller.abort(err);
       reject(err);
     };

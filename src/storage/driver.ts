@@ -5,8 +5,9 @@ import type { RecordStore } from './records.js';
 
 /**
  * The storage driver contract. Every driver (local, s3, gcs) implements it and
- * passes the shared contract suite in test/contract/driver-contract.ts against
- * a real server. Drivers never read configuration: the registry
+ * passes the conformance list (src/conformance/list.ts; its tap runner is
+ * test/contract/driver-contract.ts) against a real server (docs/storage-contract.md).
+ * Drivers never read configuration: the registry
  * (src/storage/registry.ts) builds them from validated config.
  *
  * Keys given to and returned by a driver are *logical* keys

@@ -28,6 +28,7 @@ const RANK: Record<string, number> = {
   upstream: 4,
   refs: 3,
   signing: 3,
+  conformance: 3,
   secrets: 3,
   storage: 2,
   config: 1,

@@ -12,12 +12,12 @@ const PART = MIN_PART_SIZE;
 const PREFIX = 'env-a/';
 const bucket = 'bg-contract';
 
-function harness(driverEndpoint: string, inspectEndpoint: string): ContractHarness {
+function harness(driverEndpoint: string, inspectEndpoint: string, notEnforced: string[] = []): ContractHarness {
   const inspect = testClient(inspectEndpoint);
   t.teardown(() => inspect.destroy());
   return {
     driver: new S3Driver({ client: testClient(driverEndpoint), bucket, prefix: PREFIX, partSize: PART }),
-    extraSizes: [PART - 1, PART, PART + 1, 3 * PART + 7],
+    notEnforced,
     leftovers: async () => [
       // In-progress multipart uploads anywhere in the bucket (ListMultipartUploads), and staging objects.
       ...(await listedUploads(inspect, bucket)).map((u) => `multipart upload ${u}`),
@@ -30,7 +30,8 @@ driverContract(t, 's3', async () => {
   const server = await startS3Server();
   t.teardown(() => server.stop());
   server.createBucket(bucket);
-  return harness(server.endpoint, server.endpoint);
+  // fauxqs alone verifies no signature: the tampered presigned URL is served (the proxied run below refuses it).
+  return harness(server.endpoint, server.endpoint, ['tampered url']);
 });
 
 // The same suite with every request's SigV4 signature (and payload hash) verified.
@@ -42,7 +43,7 @@ driverContract(t, 's3 behind the SigV4-verifying proxy', async () => {
   return harness(env.proxy.endpoint, env.server.endpoint);
 });
 
-t.test('the proxy refused no request of the contract suite', async (t) => {
+t.test('the proxy refused only the tampered presigned URL of the contract suite', async (t) => {
   t.ok(proxied, 'the proxied suite ran');
-  t.same([...(proxied?.proxy.rejected ?? [])], []);
+  t.same([...(proxied?.proxy.rejected ?? [])], [['SignatureDoesNotMatch', 1]]);
 });

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { BlobgateError } from '../../src/errors.js';
-import { tamperSignature } from '../../src/smoke/checks.js';
-import { SmokeFailure, describeError } from '../../src/smoke/errors.js';
+import { tamperSignature } from '../../src/conformance/signing.js';
+import { CheckFailure, describeError } from '../../src/conformance/failure.js';
 import { formatJson, formatReport, resultLabel, summaryLine } from '../../src/smoke/format.js';
 import { summarize, type SmokeReport } from '../../src/smoke/run.js';
 
@@ -59,6 +59,6 @@ t.test('error details: the driver error, what the backend said, one line, keys r
   const gaxios = Object.assign(new Error('The specified bucket does not exist.\nmore lines'), { code: 404 });
   t.equal(describeError(new BlobgateError('storage_error', 'The GCS store failed.', undefined, { cause: gaxios })), 'storage_error: The GCS store failed. — cause: HTTP 404: The specified bucket does not exist.');
   t.equal(describeError(new AggregateError([new Error('connect ECONNREFUSED ::1:9')], '')), 'connect ECONNREFUSED ::1:9');
-  t.equal(describeError(new SmokeFailure(`kept as written ${prefix}`), prefix), `kept as written ${prefix}`);
+  t.equal(describeError(new CheckFailure(`kept as written ${prefix}`), prefix), `kept as written ${prefix}`);
   t.equal(describeError('x'.repeat(400)).length, 300, 'clipped');
 });

@@ -1,10 +1,10 @@
 import { BlobgateError } from '../errors.js';
 
-/** A check's verdict that something is wrong, with the detail the row shows. */
-export class SmokeFailure extends Error {
+/** A check's verdict that something is wrong, with the detail its runner shows (a smoke row, a tap failure). */
+export class CheckFailure extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'SmokeFailure';
+    this.name = 'CheckFailure';
   }
 }
 
@@ -18,8 +18,8 @@ const MAX_DETAIL = 300;
  * stack trace.
  */
 export function describeError(err: unknown, prefix?: string): string {
-  // A SmokeFailure's message is written by a check, already in the form the row shows.
-  if (err instanceof SmokeFailure) return clip(err.message);
+  // A CheckFailure's message is written by a check, already in the form the row shows.
+  if (err instanceof CheckFailure) return clip(err.message);
   const text = describeChain(err);
   // Keys under the run's prefix are shown relative to it (the report names the prefix once).
   return clip(prefix ? text.split(prefix).join('…/') : text);
@@ -47,6 +47,8 @@ function describeOne(err: unknown, top: boolean): string {
   const e = err as Error & { code?: unknown; status?: unknown; $metadata?: { httpStatusCode?: number }; response?: { status?: unknown } };
   const status = e.$metadata?.httpStatusCode ?? (typeof e.status === 'number' ? e.status : undefined) ?? (typeof e.response?.status === 'number' ? e.response.status : undefined) ?? (typeof e.code === 'number' ? e.code : undefined);
   const firstLine = (e.message ?? '').split('\n')[0]!.trim();
+  // A body-less S3 answer (HeadBucket) has no error code: the SDK names it Unknown; the status says it all.
+  if (e.$metadata !== undefined && (e.name === 'Unknown' || e.name === 'UnknownError') && status !== undefined) return `HTTP ${status}`;
   if (e.$metadata !== undefined && e.name !== 'Error') {
     // An S3 service error: its name is the S3 error code.
     return `${e.name}${status !== undefined ? ` (HTTP ${status})` : ''}${firstLine && firstLine !== e.name && firstLine !== 'UnknownError' ? `: ${firstLine}` : ''}`;
@@ -68,4 +70,38 @@ function firstOf(err: unknown): unknown {
 function clip(s: string): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > MAX_DETAIL ? `${one.slice(0, MAX_DETAIL - 1)}…` : one;
+}
+
+/** Error codes of a connection that never got an answer (Node's, undici's). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+/** S3 error names (and bare statuses' names) that mean the credentials are refused or lack the permission. */
+const DENIED_NAMES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'Unauthorized', 'ExpiredToken', 'InvalidToken']);
+
+/**
+ * Why a store's probe (`ping`) failed, in the words an operator acts on,
+ * with what the backend said last: `unreachable — connect ECONNREFUSED
+ * 127.0.0.1:9`, `bucket missing — …`, `access denied — AccessDenied (HTTP
+ * 403)`, else `not ready — ` and the whole error.
+ */
+export function describeUnready(err: unknown): string {
+  const chain = chainOf(err);
+  const root = clip(describeOne(chain.at(-1), true) || describeChain(err));
+  const status = (e: unknown): number | undefined => {
+    const x = e as { $metadata?: { httpStatusCode?: number }; status?: unknown; code?: unknown; response?: { status?: unknown } };
+    for (const v of [x?.$metadata?.httpStatusCode, x?.status, x?.response?.status, x?.code]) if (typeof v === 'number') return v;
+    return undefined;
+  };
+  if (chain.some((e) => e instanceof BlobgateError && e.details?.reason === 'bucket_missing')) {
+    return clip(`bucket missing — ${root} (blobgate never creates buckets: create it, or correct the store's bucket name)`);
+  }
+  if (chain.some((e) => typeof (e as { code?: unknown }).code === 'string' && UNREACHABLE_CODES.has((e as { code: string }).code))) return clip(`unreachable — ${root}`);
+  if (chain.some((e) => status(e) === 401 || status(e) === 403 || (e instanceof Error && DENIED_NAMES.has(e.name)))) return clip(`access denied — ${root} (check the store's credentials and their permissions)`);
+  return `not ready — ${describeError(err)}`;
+}
+
+/** The error and its causes, outermost first (AggregateErrors by their first error). */
+function chainOf(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let cur = err; cur !== undefined && cur !== null && !out.includes(cur) && out.length < 6; cur = (cur as { cause?: unknown }).cause ?? firstOf(cur)) out.push(cur);
+  return out;
 }
