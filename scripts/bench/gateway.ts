@@ -1,7 +1,8 @@
 /**
  * blobgate under test: the built gateway (`node dist/main.js`, run
  * `npm run build` first) as a child process, configured by a JSON file with
- * the store under test beside `local` (which holds the tiers) — `local` (a
+ * the store under test beside `local` (which holds the retained tier; the store
+ * under test backs the ephemeral tier) — `local` (a
  * directory on the same disk as the peers' files), `s3` (the fauxqs endpoint,
  * path style, credentials by `env:` references) or `gcs` (the test server's
  * api-endpoint, service-account key by a `file:` reference), as a deployment
@@ -83,7 +84,8 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number, s
     host: '127.0.0.1',
     port,
     stores: { local: { driver: 'local', root: localRoot }, ...(store === 'local' ? {} : { [store]: clouds[store] }) },
-    tiers: { retained: { store: 'local' }, ephemeral: { store: 'local' } },
+    // A store is bound to the tier that names it (src/persist/placement.ts): the store under test backs the ephemeral tier.
+    tiers: { retained: { store: 'local' }, ephemeral: { store } },
     tokens: [{ token: TOKEN, workspaces: ['*'] }],
     limits: { transfers: 64, 'transfer-queue': 256 },
     upstream: { allow: ['127.0.0.1'], 'timeout-seconds': 600 },

@@ -1,3 +1,4 @@
+import { DEFAULT_BUFFER_BYTES } from '../storage/buffer-budget.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
@@ -44,6 +45,8 @@ export const DEFAULTS = {
   uploadFiles: 20,
   uploadFields: 50,
   uploadFieldBytes: 65_536,
+  /** Part buffers of all transfers together (src/storage/buffer-budget.ts). */
+  bufferBytes: DEFAULT_BUFFER_BYTES,
   transfers: 16,
   transferQueue: 64,
   /** Content and signed reads streaming at once: each holds a socket and an open stored object. */
@@ -111,7 +114,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
   const tokens = readTokens(r, env, cwd);
 
   const limits = r.child('limits');
-  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', ...TRANSFER_LIMIT_KEYS]);
+  limits.only(['inline-bytes', 'request-body-bytes', 'upload-files', 'upload-fields', 'upload-field-bytes', 'buffer-bytes', ...TRANSFER_LIMIT_KEYS]);
   const shutdown = r.child('shutdown');
   shutdown.only(['deadline-seconds']);
   const expiry = r.child('expiry');
@@ -145,6 +148,7 @@ export function buildConfig(file: unknown, env: NodeJS.ProcessEnv, cwd: string, 
       uploadFiles: limits.int('upload-files', 1, 1000) ?? DEFAULTS.uploadFiles,
       uploadFields: limits.int('upload-fields', 0, 1000) ?? DEFAULTS.uploadFields,
       uploadFieldBytes: limits.int('upload-field-bytes', 1, 1024 * 1024) ?? DEFAULTS.uploadFieldBytes,
+      bufferBytes: limits.int('buffer-bytes', 16 * 1024 * 1024, 64 * 1024 ** 3) ?? DEFAULTS.bufferBytes,
       ...readTransferLimits(limits),
     },
     server: readServer(r.child('server')),
@@ -255,7 +259,7 @@ const TRANSFER_LIMIT_KEYS = ['transfers', 'transfer-queue', 'token-transfers', '
  * share), so whatever one token does, another token's workspace can still
  * run and wait its full share (README "Timeouts and fairness"). Reads get their own limit: a quarter of it per workspace.
  */
-function readTransferLimits(limits: Reader): Omit<Config['limits'], 'inlineBytes' | 'requestBodyBytes' | 'uploadFiles' | 'uploadFields' | 'uploadFieldBytes'> {
+function readTransferLimits(limits: Reader): Omit<Config['limits'], 'inlineBytes' | 'requestBodyBytes' | 'uploadFiles' | 'uploadFields' | 'uploadFieldBytes' | 'bufferBytes'> {
   const transfers = limits.int('transfers', 1, 10_000) ?? DEFAULTS.transfers;
   const transferQueue = limits.int('transfer-queue', 0, 100_000) ?? DEFAULTS.transferQueue;
   const workspaceTransfers = limits.int('workspace-transfers', 1, 10_000) ?? Math.ceil(transfers / 4);

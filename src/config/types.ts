@@ -51,6 +51,8 @@ export interface Config {
     uploadFiles: number;
     uploadFields: number;
     uploadFieldBytes: number;
+    /** Bytes of part buffers all transfers together may hold (src/storage/buffer-budget.ts; S3 multipart writes). */
+    bufferBytes: number;
     transfers: number;
     transferQueue: number;
     /** Most transfers one API token runs at once over all its workspaces, and most it has waiting. */

@@ -10,6 +10,7 @@ import { BlobgateError } from '../errors.js';
 import { TokenAuth } from './auth.js';
 import type { TransferGate } from './transfer-gate.js';
 import type { CleanupCounts } from '../storage/janitor.js';
+import type { BufferCounts } from '../storage/buffer-budget.js';
 import type { TransferObserver } from '../step/transfer-observer.js';
 
 /**
@@ -80,6 +81,7 @@ export class Metrics implements TransferObserver {
       this.set(gate.queued);
     } });
     if (cleanup) cleanupMetrics(this.registry, cleanup);
+    if (cleanup?.bufferCounts) bufferMetrics(this.registry, () => cleanup.bufferCounts?.());
   }
 
   /** The observer reports the upstream's status, or an error code when no response came. */
@@ -177,6 +179,38 @@ const SIZE_BUCKETS = Array.from({ length: 12 }, (_, i) => 1024 * 4 ** i);
 /** The stores' janitors as the store registry reports them (src/storage/registry.ts). */
 export interface CleanupSource {
   cleanupCounts(): Array<{ store: string; counts: CleanupCounts }>;
+  /** The shared transfer-buffer budget (src/storage/buffer-budget.ts), when there is one. */
+  bufferCounts?(): BufferCounts | undefined;
+}
+
+/**
+ * blobgate_buffer_bytes{state}: the transfer-buffer budget (limits.buffer-bytes)
+ * — `in_use` by transfers, `idle` kept for reuse, `limit` the budget — and
+ * blobgate_buffer_waiters, transfers waiting for a buffer (backpressure).
+ */
+function bufferMetrics(registry: Registry, read: () => BufferCounts | undefined): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'blobgate_buffer_bytes',
+    help: 'Transfer buffers (S3 parts) by state: in_use by transfers, idle kept for reuse, limit the budget (limits.buffer-bytes).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const c = read();
+      if (!c) return;
+      this.set({ state: 'in_use' }, c.inUse);
+      this.set({ state: 'idle' }, c.idle);
+      this.set({ state: 'limit' }, c.limit);
+    },
+  });
+  new Gauge({
+    name: 'blobgate_buffer_waiters',
+    help: 'Transfers waiting for a transfer buffer (they stop reading their source meanwhile).',
+    registers,
+    collect() {
+      this.set(read()?.waiting ?? 0);
+    },
+  });
 }
 
 /**

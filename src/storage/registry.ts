@@ -1,5 +1,6 @@
 import type { Reader } from '../config/reader.js';
 import { BlobgateError } from '../errors.js';
+import { type BufferCounts, BufferBudget, DEFAULT_BUFFER_BYTES } from './buffer-budget.js';
 import type { StorageDriver } from './driver.js';
 import { gcsBackend } from './gcs/gcs-backend.js';
 import { type CleanupCounts, Janitor, type JanitorEvent } from './janitor.js';
@@ -38,6 +39,8 @@ export interface OpenContext {
   janitor: Janitor;
   /** False when another process (a running gateway) may be writing to the same local stores. */
   cleanLocalTmp: boolean;
+  /** The process's budget of transfer buffers, one for every store (limits.buffer-bytes). */
+  buffers: BufferBudget;
 }
 
 /**
@@ -105,24 +108,31 @@ export function storeWantsLifecycle(store: StoreConfig): boolean {
 export interface RegistryConfig {
   stores: Readonly<Record<string, StoreConfig>>;
   janitor: { graceSeconds: number; sweepIntervalSeconds: number; retryMaxSeconds: number; maxPending: number };
+  /** limits.buffer-bytes; default DEFAULT_BUFFER_BYTES. */
+  limits?: { bufferBytes: number };
 }
 
 /** The one place that turns store config into drivers, through the table of backends above. */
 export class StoreRegistry {
-  private constructor(private readonly drivers: ReadonlyMap<string, StorageDriver>) {}
+  private constructor(
+    private readonly drivers: ReadonlyMap<string, StorageDriver>,
+    /** Shared by the stores' transfers (absent for registries of ready drivers). */
+    private readonly buffers?: BufferBudget,
+  ) {}
 
   /** `cleanLocalTmp: false` when another process (a running gateway) may be writing to the same local stores. */
   static async open(config: RegistryConfig, opts: { cleanLocalTmp?: boolean } = {}): Promise<StoreRegistry> {
     const drivers = new Map<string, StorageDriver>();
+    const buffers = new BufferBudget(config.limits?.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     try {
       for (const [name, store] of Object.entries(config.stores)) {
-        drivers.set(name, await openStore(store.driver, store, { janitor: janitorFor(name, config), cleanLocalTmp: opts.cleanLocalTmp ?? true }));
+        drivers.set(name, await openStore(store.driver, store, { janitor: janitorFor(name, config), cleanLocalTmp: opts.cleanLocalTmp ?? true, buffers }));
       }
     } catch (err) {
       await Promise.allSettled([...drivers.values()].map((d) => d.close()));
       throw err;
     }
-    return new StoreRegistry(drivers);
+    return new StoreRegistry(drivers, buffers);
   }
 
   /** Wraps ready drivers (tests and tools that build drivers themselves). */
@@ -142,6 +152,11 @@ export class StoreRegistry {
 
   entries(): Array<[string, StorageDriver]> {
     return [...this.drivers.entries()];
+  }
+
+  /** The shared buffer budget's counts (src/storage/buffer-budget.ts), for the metrics; undefined without one. */
+  bufferCounts(): BufferCounts | undefined {
+    return this.buffers?.counts();
   }
 
   /** Each store's cleanup counts (src/storage/janitor.ts), for the metrics. */

@@ -18,10 +18,13 @@ import { abortError, commitOrConfirm, watchBody, writeFailure } from './write-er
  *    S3 part, a GCS chunk) arrived or it ended.
  * 2. A body of at most one unit goes up in one request to the final name
  *    that carries the final metadata: atomic, nothing staged.
- * 3. A larger body is uploaded (multipart, resumable) to a hidden staging
- *    name under `<prefix>.blobgate-staging/`, then published at the final
- *    name with the complete metadata by one atomic server-side copy, and the
- *    staging object is deleted.
+ * 3. A larger body is uploaded where no reader sees it, then published by
+ *    one atomic request, and what the upload leaves is removed. GCS: a
+ *    resumable upload to a hidden staging name under
+ *    `<prefix>.blobgate-staging/`, published at the final name with the
+ *    complete metadata by a server-side copy, and the staging object is
+ *    deleted. S3: a multipart upload at the final name, published by
+ *    CompleteMultipartUpload, its sha256 in a sidecar (s3/s3-write.ts).
  * 4. The request that makes the object visible (step 2's, or the copy) is
  *    never cancelled and, when it fails, the live object decides whether it
  *    took effect anyway (commitOrConfirm).
@@ -96,9 +99,23 @@ export interface StagedWriteOptions {
   raceStop: boolean;
 }
 
+/** The head of a body as read in step 1. */
+export interface Head {
+  /** What the protocol hands on: the whole body (ended), else the bytes read so far that the backend did not keep. */
+  chunks: Buffer[];
+  ended: boolean;
+}
+
 export interface StagedWriteBackend {
   /** The write unit: a body of at most this many bytes goes up in one request. */
   readonly unit: number;
+  /**
+   * When present, reads step 1's head instead of the protocol (S3: into a
+   * part buffer of the shared buffer budget, which the backend keeps as the
+   * first part when the body is larger). Reads until more than `unit` bytes
+   * arrived or the body ended.
+   */
+  readHead?(bytes: AsyncIterator<Buffer>): Promise<Head>;
   /** What a failed staged upload leaves, for the janitor's messages: "multipart upload", "resumable upload". */
   readonly uploadKind: string;
   readonly options: StagedWriteOptions;
@@ -154,7 +171,7 @@ class StagedWrite {
   async run(): Promise<StoredObject> {
     const { backend, req } = this;
     const announcedLarge = backend.options.trustExpectedSize && req.expectedSize !== undefined && req.expectedSize > backend.unit;
-    const head = announcedLarge ? { chunks: [], ended: false } : await readHead(this.bytes, backend.unit);
+    const head = announcedLarge ? { chunks: [], ended: false } : await (backend.readHead ? backend.readHead(this.bytes) : readHead(this.bytes, backend.unit));
     return head.ended ? this.single(head.chunks) : this.stageAndPublish(head.chunks);
   }
 

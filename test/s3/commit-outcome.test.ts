@@ -7,7 +7,7 @@ import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.j
 import { listedKeys, listedUploads, recordRequests, testClient } from '../servers/s3/clients.js';
 import { startS3Server } from '../servers/s3/fauxqs.js';
 
-// When the commit request (PutObject, or CopyObject from staging) took effect
+// When the commit request (PutObject, or CompleteMultipartUpload) took effect
 // on S3 but its answer was lost, the write asks S3 (HeadObject) and succeeds
 // rather than reporting failure with the new object visible.
 
@@ -37,7 +37,7 @@ const signal = new AbortController().signal;
 
 for (const [label, command, size] of [
   ['single-part PutObject', 'PutObjectCommand', 1000],
-  ['CopyObject from staging', 'CopyObjectCommand', MIN_PART_SIZE + 1],
+  ['CompleteMultipartUpload', 'CompleteMultipartUploadCommand', MIN_PART_SIZE + 1],
 ] as const) {
   t.test(`${label}: committed but the answer was lost → the write succeeds`, async (t) => {
     const key = `workspaces/ws-1/${size}`;

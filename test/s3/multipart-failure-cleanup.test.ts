@@ -10,10 +10,10 @@ import { listedKeys, listedUploads, onWire, recordRequests, testClient } from '.
 import { startS3Server } from '../servers/s3/fauxqs.js';
 
 // A write that fails after its multipart upload started (parts uploaded, more
-// in flight) must leave no multipart upload and no staging object, and must
-// reject only after lib-storage's background work has come back.
-// Failures come after 5+ parts: lib-storage holds at most queueSize (4) parts
-// before one must be uploaded, so by then parts are on the wire for sure.
+// in flight) must leave no multipart upload, no digest sidecar and no object,
+// and must reject only after its requests in flight have come back.
+// Failures come after 5+ parts: the writer fills at most queueSize (4) parts
+// plus one before one must be uploaded, so by then parts are on the wire for sure.
 
 const MiB = 1024 * 1024;
 const PREFIX = 'env-t/';
@@ -56,17 +56,17 @@ async function assertNothingLeft(t: Test, key: string): Promise<void> {
 }
 
 /** The write got as far as multipart: an upload was created and at least one part sent. */
-function assertMultipartStarted(t: Test, from: number): void {
+function assertMultipartStarted(t: Test, from: number, key: string): void {
   const commands = sent.slice(from).map((r) => r.command);
   t.ok(commands.includes('CreateMultipartUpload'), 'a multipart upload was created');
   t.ok(commands.filter((c) => c === 'UploadPart').length >= 1, 'parts were uploaded');
   const create = sent.slice(from).find((r) => r.command === 'CreateMultipartUpload');
-  t.match(create?.path ?? '', new RegExp(`^/${bucket}/${PREFIX}\\.blobgate-staging/[0-9a-f-]{36}$`), 'to a staging key');
+  t.equal(create?.path, `/${bucket}/${PREFIX}${key}`, 'straight to the final key');
 }
 
 /**
- * After the write rejected nothing more is sent: lib-storage's background loop
- * had finished. Checked on the state itself (no command of the client still
+ * After the write rejected nothing more is sent: the upload's parts in flight
+ * had come back. Checked on the state itself (no command of the client still
  * running when the write rejected: nothing is left that could send), then on
  * the wire: a marker command through the same client goes out and comes back,
  * and it is the only request sent in the meantime.
@@ -107,7 +107,7 @@ t.test('abort via the signal after parts were uploaded', async (t) => {
   await t.rejects(driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: ac.signal }), { code: 'aborted' });
   t.ok(Date.now() - started < 10_000, 'rejects promptly');
   t.ok(body.destroyed, 'the body was destroyed');
-  assertMultipartStarted(t, from);
+  assertMultipartStarted(t, from, key);
   t.ok(sent.slice(from).some((r) => r.command === 'AbortMultipartUpload'), 'AbortMultipartUpload was sent');
   await assertQuiet(t);
   await assertNothingLeft(t, key);
@@ -123,7 +123,7 @@ t.test('cap breach after parts were uploaded', async (t) => {
     details: { 'max-bytes': cap },
   });
   t.ok(body.destroyed, 'the body was destroyed');
-  assertMultipartStarted(t, from);
+  assertMultipartStarted(t, from, key);
   await assertQuiet(t);
   await assertNothingLeft(t, key);
 });
@@ -137,7 +137,7 @@ t.test('a source that fails after parts were uploaded: same error, nothing left'
   const err = await driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
   t.ok(sourceError instanceof Error, 'the source failed');
   t.equal(err, sourceError, 'the write rejects with the source error itself');
-  assertMultipartStarted(t, from);
+  assertMultipartStarted(t, from, key);
   await assertQuiet(t);
   await assertNothingLeft(t, key);
 });
@@ -152,22 +152,58 @@ t.test('S3 refuses a part: storage_error with the SDK error as cause, nothing le
   const err = await driver.write({ key, body: patternStream(24 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
   t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } });
   t.notMatch((err as Error).message, /NoSuchUpload|does not exist/, 'no backend text in the message');
-  assertMultipartStarted(t, from);
+  assertMultipartStarted(t, from, key);
   await assertQuiet(t);
   await assertNothingLeft(t, key);
 });
 
-t.test('S3 refuses the commit (CopyObject): staging object removed, nothing at the key', async (t) => {
+t.test('S3 refuses the commit (CompleteMultipartUpload): upload aborted, sidecar deleted, nothing at the key', async (t) => {
   const key = 'workspaces/ws-1/commit-refused/big.bin';
   const from = sent.length;
   fault = (req, command) => {
-    if (command === 'CopyObject') req.headers['x-amz-copy-source'] = `${bucket}/${PREFIX}${STAGING_DIR}gone`;
+    if (command === 'CompleteMultipartUpload') req.query.uploadId = 'no-such-upload';
   };
   t.teardown(() => (fault = undefined));
   const err = await driver.write({ key, body: patternStream(11 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
-  t.match(err, { code: 'storage_error', cause: { name: 'NoSuchKey' } });
+  t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } });
   const commands = sent.slice(from).map((r) => r.command);
-  t.ok(commands.includes('CompleteMultipartUpload'), 'the staging object had been completed');
-  t.ok(commands.includes('DeleteObject'), 'and was deleted');
+  const sidecarPut = sent.slice(from).findIndex((r) => r.command === 'PutObject' && r.path.includes('/.blobgate-digests/'));
+  t.ok(sidecarPut >= 0 && sidecarPut < commands.indexOf('CompleteMultipartUpload'), 'the sidecar was written before the Complete');
+  t.ok(commands.includes('AbortMultipartUpload'), 'the upload was aborted');
+  t.notOk(commands.includes('CopyObject'), 'no copy');
+  await assertNothingLeft(t, key);
+});
+
+t.test('S3 refuses the sidecar: no Complete, upload aborted, nothing at the key', async (t) => {
+  const key = 'workspaces/ws-1/sidecar-refused/big.bin';
+  const from = sent.length;
+  fault = (req, command) => {
+    if (command === 'PutObject' && req.path.includes('/.blobgate-digests/')) req.path = '/no-such-bucket/x';
+  };
+  t.teardown(() => (fault = undefined));
+  const err = await driver.write({ key, body: patternStream(11 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
+  t.match(err, { code: 'storage_error' });
+  const commands = sent.slice(from).map((r) => r.command);
+  t.notOk(commands.includes('CompleteMultipartUpload'), 'the upload was never completed');
+  t.ok(commands.includes('AbortMultipartUpload'), 'it was aborted');
+  await assertNothingLeft(t, key);
+});
+
+t.test('an overwrite that fails at the commit keeps the old object and its sha256', async (t) => {
+  const key = 'workspaces/ws-1/overwrite/big.bin';
+  const old = await driver.write({ key, body: patternStream(12 * MiB, { seed: 3 }), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal });
+  t.match(old.meta.sha256, /^[0-9a-f]{64}$/);
+  fault = (req, command) => {
+    if (command === 'CompleteMultipartUpload') req.query.uploadId = 'no-such-upload';
+  };
+  t.teardown(() => (fault = undefined));
+  await t.rejects(driver.write({ key, body: patternStream(11 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }), { code: 'storage_error' });
+  fault = undefined;
+  const head = await driver.head(key);
+  t.equal(head.meta.size, 12 * MiB, 'the old object is still there');
+  t.equal(head.meta.sha256, old.meta.sha256, 'described by its own sha256');
+  t.same(await listedUploads(inspect, bucket), [], 'no upload left');
+  t.equal((await listedKeys(inspect, bucket, `${PREFIX}.blobgate-digests/`)).length, 1, "only the old object's sidecar is left");
+  await driver.delete(key);
   await assertNothingLeft(t, key);
 });

@@ -38,12 +38,13 @@ const writeOps: Array<[S3Operation, number]> = [
   ['CreateMultipartUpload', LARGE],
   ['UploadPart', LARGE],
   ['CompleteMultipartUpload', LARGE],
-  ['CopyObject', LARGE],
-  ['DeleteObject', LARGE],
+  // The sidecar (created If-None-Match: *) and the listing of replaced sidecars.
+  ['PutObject', LARGE],
+  ['ListObjects', LARGE],
 ];
 for (const [op, size] of writeOps) {
   for (const fault of faults) {
-    t.test(`one ${fault} on ${op}: the write succeeds with every byte`, async (t) => {
+    t.test(`one ${fault} on ${op} (${size} bytes): the write succeeds with every byte`, async (t) => {
       const armed = server.fail(op, fault);
       const stored = await write(size);
       t.equal(armed.hits, 1, 'the fault fired');

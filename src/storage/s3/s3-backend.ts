@@ -1,5 +1,6 @@
 import { resolveConfigSecret } from '../../config/secret-ref.js';
 import type { StorageDriver } from '../driver.js';
+import type { BufferBudget } from '../buffer-budget.js';
 import type { Janitor } from '../janitor.js';
 import type { CredentialRef } from '../registry.js';
 import { parseS3Store, type S3StoreConfig } from './s3-config.js';
@@ -30,7 +31,7 @@ export const s3Backend = {
 
   wantsLifecycle: (store: S3StoreConfig): boolean => store.installLifecycle === true,
 
-  async open(store: S3StoreConfig, ctx: { janitor: Janitor }): Promise<StorageDriver> {
+  async open(store: S3StoreConfig, ctx: { janitor: Janitor; buffers: BufferBudget }): Promise<StorageDriver> {
     const c = store.credentials;
     const credentials = c
       ? {
@@ -50,6 +51,7 @@ export const s3Backend = {
     return new S3Driver({
       client,
       janitor: ctx.janitor,
+      buffers: ctx.buffers,
       bucket: store.bucket,
       ...(store.prefix ? { prefix: store.prefix } : {}),
       ...(store.partSize ? { partSize: store.partSize } : {}),

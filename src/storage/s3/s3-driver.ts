@@ -10,18 +10,20 @@ import {
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { BlobgateError } from '../../errors.js';
+import { BufferBudget, DEFAULT_BUFFER_BYTES } from '../buffer-budget.js';
 import { Janitor } from '../janitor.js';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
 import { RECORDS_DIR } from '../records.js';
+import { DIGEST_MARKER, DIGEST_SIDECAR, DIGESTS_DIR, S3Digests } from './s3-digests.js';
 import { errorName, httpStatus, storageError, translateS3Error } from './s3-errors.js';
 import { installS3Lifecycle, type LifecycleOptions } from './s3-lifecycle.js';
 import { S3Records } from './s3-records.js';
 import { presignGet } from './s3-sign.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, writeS3Object } from './s3-write.js';
-import { STAGING_DIR, newStagingKey } from './staging.js';
-import { sweepS3Staging } from './s3-sweep.js';
+import { STAGING_DIR } from './staging.js';
+import { sweepS3Debris } from './s3-sweep.js';
 
 export interface S3DriverOptions {
   /** A ready client (src/storage/s3/client.ts builds one from config). The driver destroys it on close(). */
@@ -32,23 +34,31 @@ export interface S3DriverOptions {
   /**
    * Multipart part size in bytes, at least 5 MiB (S3's minimum). Default 8 MiB,
    * raised per write when the body could need more than 10,000 parts.
-   * Memory per transfer is about partSize × (queueSize + 3), measured 57 MiB
-   * with the defaults (see DEFAULT_PART_SIZE in s3-write.ts).
+   * Memory per transfer is at most partSize × (queueSize + 1), taken from
+   * `buffers` (see DEFAULT_PART_SIZE in s3-write.ts).
    */
   partSize?: number;
   /** Parts uploaded concurrently per transfer. Default 4. */
   queueSize?: number;
   /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
   janitor?: Janitor;
+  /** The process's budget of part buffers (limits.buffer-bytes; the registry passes one shared by every store). Default: one of this driver's own. */
+  buffers?: BufferBudget;
 }
 
 /** HeadObject calls in flight per list() page (ListObjectsV2 returns no user metadata). */
 const LIST_HEAD_CONCURRENCY = 8;
 
 /**
- * The S3 store. Writes stream through lib-storage into a staging key and are
- * published with their complete metadata in one atomic step (s3-write.ts);
- * meta lives in S3 user metadata (meta-codec.ts).
+ * The S3 store. A write of one part is one PutObject; a larger one is a
+ * multipart upload straight to the final key with its sha256 in a sidecar
+ * named by the object's ETag (s3-write.ts, s3-digests.ts); meta lives in S3
+ * user metadata (meta-codec.ts).
+ *
+ * What reading an object written in parts costs: its meta (head, a whole
+ * read, each item of a list, which already HEADs every item) needs one more
+ * GET, of its sidecar, cached per process. A delete lists the key's
+ * sidecars (one more request) and deletes them.
  */
 export class S3Driver implements StorageDriver {
   readonly backend = 's3' as const;
@@ -62,6 +72,8 @@ export class S3Driver implements StorageDriver {
   readonly janitor: Janitor;
   /** Records at `<prefix>.blobgate-records/` (s3-records.ts). */
   readonly records: S3Records;
+  readonly buffers: BufferBudget;
+  private readonly digests: S3Digests;
 
   constructor(opts: S3DriverOptions) {
     const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
@@ -79,6 +91,8 @@ export class S3Driver implements StorageDriver {
     this.queueSize = queueSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
     this.records = new S3Records(this.client, this.bucket, this.prefix);
+    this.digests = new S3Digests(this.client, this.bucket, this.prefix);
+    this.buffers = opts.buffers ?? new BufferBudget(DEFAULT_BUFFER_BYTES);
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -87,10 +101,11 @@ export class S3Driver implements StorageDriver {
         client: this.client,
         bucket: this.bucket,
         objectKey: this.physical(req.key),
-        stagingKey: newStagingKey(this.prefix),
         partSize: this.partSize,
         queueSize: this.queueSize,
         janitor: this.janitor,
+        budget: this.buffers,
+        digests: this.digests,
       },
       req,
     );
@@ -104,7 +119,13 @@ export class S3Driver implements StorageDriver {
   async read(key: string, range?: ByteRange): Promise<ReadResult> {
     if (range === undefined) {
       const out = await this.getObject(key);
-      return { object: { key, meta: metaOf(out, out.ContentLength ?? 0) }, body: bodyOf(out) };
+      const body = bodyOf(out);
+      try {
+        return { object: { key, meta: await this.metaOf(key, out, out.ContentLength ?? 0) }, body };
+      } catch (err) {
+        body.destroy();
+        throw err;
+      }
     }
     // Ranges are resolved against the size from HeadObject (resolveRange, like
     // every driver), so 416s and suffix ranges behave the same on every S3
@@ -123,12 +144,15 @@ export class S3Driver implements StorageDriver {
     }
   }
 
+  /** Deletes the object, then the digest sidecars of its versions (s3-digests.ts) written before the delete began. */
   async delete(key: string): Promise<void> {
+    const began = new Date();
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
     } catch (err) {
       throw translateS3Error(err, { key, what: `deleting ${key}` });
     }
+    await this.janitor.discard(`digest sidecars of ${key}`, async () => void (await this.digests.removeStale(key, undefined, began)));
   }
 
   async list(req: ListRequest): Promise<ListPage> {
@@ -145,11 +169,10 @@ export class S3Driver implements StorageDriver {
     } catch (err) {
       throw storageError(err, `listing ${req.prefix}`);
     }
-    const staging = this.prefix + STAGING_DIR;
-    const records = this.prefix + RECORDS_DIR;
+    const hidden = [STAGING_DIR, RECORDS_DIR, DIGESTS_DIR].map((d) => this.prefix + d);
     const keys = (out.Contents ?? [])
       .map((c) => c.Key)
-      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !k.startsWith(staging) && !k.startsWith(records))
+      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !hidden.some((h) => k.startsWith(h)))
       .map((k) => k.slice(this.prefix.length));
     const limit = pLimit(LIST_HEAD_CONCURRENCY);
     const heads = await Promise.all(
@@ -193,9 +216,9 @@ export class S3Driver implements StorageDriver {
     return installS3Lifecycle(this.client, this.bucket, this.prefix, opts);
   }
 
-  /** Multipart uploads and staging objects under `<prefix>.blobgate-staging/` older than `olderThan` (s3-sweep.ts). */
+  /** blobgate's multipart uploads older than `olderThan` with their keys' stale sidecars, and staging objects (s3-sweep.ts). */
   sweepDebris(olderThan: Date): Promise<number> {
-    return sweepS3Staging(this.client, this.bucket, this.prefix + STAGING_DIR, olderThan);
+    return sweepS3Debris({ client: this.client, bucket: this.bucket, prefix: this.prefix, digests: this.digests }, olderThan);
   }
 
   async close(): Promise<void> {
@@ -208,12 +231,20 @@ export class S3Driver implements StorageDriver {
   }
 
   private async headObject(key: string): Promise<{ meta: ObjectMeta; etag: string | undefined }> {
+    let out;
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
-      return { meta: metaOf(out, out.ContentLength ?? 0), etag: out.ETag };
+      out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.physical(key) }));
     } catch (err) {
       throw translateS3Error(err, { key, what: `reading the meta of ${key}` });
     }
+    return { meta: await this.metaOf(key, out, out.ContentLength ?? 0), etag: out.ETag };
+  }
+
+  /** The object's meta; an object written in parts gets its sha256 from the sidecar its ETag names ('' when none vouches for it). */
+  private async metaOf(key: string, out: { Metadata?: Record<string, string>; ContentType?: string; LastModified?: Date; ETag?: string }, size: number): Promise<ObjectMeta> {
+    const meta = metaOf(out, size);
+    if (meta.sha256 === '' && out.Metadata?.[DIGEST_MARKER] === DIGEST_SIDECAR) meta.sha256 = await this.digests.lookup(key, out.ETag, size);
+    return meta;
   }
 
   private async getObject(key: string, range?: string, ifMatch?: string): Promise<GetObjectCommandOutput> {

@@ -55,8 +55,10 @@ export class S3Records implements RecordStore {
     private readonly bucket: string,
     /** The store prefix, '' or ending in '/'. */
     prefix: string,
+    /** The reserved tree under the prefix: records, or the digest sidecars of multipart objects (s3-digests.ts). */
+    dir: string = RECORDS_DIR,
   ) {
-    this.base = prefix + RECORDS_DIR;
+    this.base = prefix + dir;
   }
 
   async create(key: string, body: Buffer): Promise<boolean> {

@@ -1,0 +1,167 @@
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { BlobgateError } from '../../errors.js';
+import { httpStatus, storageError } from './s3-errors.js';
+import { S3Records } from './s3-records.js';
+
+/**
+ * The sha256 sidecar of an S3 object written in parts (s3-write.ts,
+ * docs/storage-contract.md#s3-multipart-to-the-final-key).
+ *
+ * A multipart object's user metadata is fixed at CreateMultipartUpload,
+ * before the sha256 of its bytes is known. So such an object carries the
+ * marker `bg-digest: sidecar` instead of `bg-sha256`, and its sha256 lives
+ * in a small record (`{key, etag, sha256, size}`) at
+ * `<prefix>.blobgate-digests/<sha256 of the key>/<ETag>`:
+ *
+ * - named by the object's ETag, so an overwrite never replaces the old
+ *   object's sidecar (each version has its own), and a reader trusts a
+ *   sidecar only for the object whose ETag, size and key it names: an object
+ *   whose sidecar is missing or names something else has an unknown sha256
+ *   (''), never a wrong one;
+ * - created with `If-None-Match: *` (S3Records.create): one (key, ETag) gets
+ *   one sidecar for ever, so a reader may cache it. A second writer meeting
+ *   a sidecar for the same ETag with another sha256 (an MD5 collision) fails;
+ * - under the hash of the key, not the key: a key of 1024 bytes would not fit
+ *   S3's key limit with a prefix, and the hash makes the sidecars of one key
+ *   one listing, never mixed with a longer key's;
+ * - beside `workspaces/` and `.blobgate-records/`: no blob listing shows
+ *   them, and the records' lifecycle rule (which expires records) does not
+ *   touch them.
+ */
+export const DIGESTS_DIR = '.blobgate-digests/';
+
+/** User metadata of a multipart object: its sha256 is in the sidecar. */
+export const DIGEST_MARKER = 'bg-digest';
+export const DIGEST_SIDECAR = 'sidecar';
+
+/** Sidecars cached per process (key + ETag → sha256); a sidecar never changes once created. */
+const CACHE_ENTRIES = 4096;
+
+interface Sidecar {
+  key: string;
+  etag: string;
+  sha256: string;
+  size: number;
+}
+
+/** An ETag without its quotes. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+/**
+ * The ETag S3 gives an object completed from parts with these MD5s, before
+ * CompleteMultipartUpload: hex MD5 of the concatenated binary part MD5s, a
+ * dash and the part count. True of S3 without SSE-KMS/SSE-C and of fauxqs;
+ * where it is not, the write notices (the parts' ETags are not their MD5s, or
+ * Complete answers another ETag) and writes the sidecar after Complete.
+ */
+export function multipartEtag(partMd5s: readonly Buffer[]): string {
+  return `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;
+}
+
+export class S3Digests {
+  private readonly records: S3Records;
+  private readonly dir: string;
+  private readonly cache = new Map<string, string>();
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    /** The store prefix, '' or ending in '/'. */
+    prefix: string,
+  ) {
+    this.records = new S3Records(client, bucket, prefix, DIGESTS_DIR);
+    this.dir = prefix + DIGESTS_DIR;
+  }
+
+  /** Records the sha256 of the object `key` will hold with `etag`. Rejects when a sidecar for that ETag says otherwise. */
+  async record(key: string, etag: string, sha256: string, size: number): Promise<void> {
+    const tag = bareEtag(etag);
+    const sidecar: Sidecar = { key, etag: tag, sha256, size };
+    const name = sidecarName(key, tag);
+    if (await this.records.create(name, Buffer.from(JSON.stringify(sidecar)))) return;
+    const there = parse(await this.records.get(name));
+    if (there?.key === key && there.sha256 === sha256 && there.size === size) return; // the same bytes, written before
+    throw new BlobgateError('storage_error', 'Another object with the same ETag but other bytes was written to this key (an MD5 collision); nothing was stored.');
+  }
+
+  /** The sha256 of the object at `key` with this ETag and size, or '' when no sidecar vouches for it. */
+  async lookup(key: string, etag: string | undefined, size: number): Promise<string> {
+    if (etag === undefined) return '';
+    const tag = bareEtag(etag);
+    const name = sidecarName(key, tag);
+    const cached = this.cache.get(name);
+    if (cached !== undefined) return cached;
+    const s = parse(await this.records.get(name));
+    if (s === undefined || s.key !== key || s.etag !== tag || s.size !== size || !/^[0-9a-f]{64}$/.test(s.sha256)) return '';
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(name, s.sha256);
+    return s.sha256;
+  }
+
+  /** Deletes the sidecar for `etag` unless the object at `key` now has that ETag (then it describes a live object). */
+  async discardUnlessLive(key: string, objectKey: string, etag: string): Promise<void> {
+    const tag = bareEtag(etag);
+    if ((await this.liveEtag(objectKey)) === tag) return;
+    await this.records.delete(sidecarName(key, tag));
+  }
+
+  /**
+   * Deletes the sidecars of `key` last written before `before`, except the
+   * one for `keep` (the live object's): those of replaced versions, and of
+   * writes that failed. A sidecar written since belongs to a write that may
+   * still complete, and is left.
+   */
+  async removeStale(key: string, keep: string | undefined, before: Date): Promise<number> {
+    const dir = `${this.dir}${keyHash(key)}/`;
+    const keepName = keep === undefined ? undefined : `${dir}${bareEtag(keep)}`;
+    let removed = 0;
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dir, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of out.Contents ?? []) {
+          if (!o.Key || o.Key === keepName || !o.LastModified || o.LastModified >= before) continue;
+          await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.Key }));
+          removed++;
+        }
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw storageError(err, 'removing the digest sidecars of replaced objects');
+    }
+    return removed;
+  }
+
+  /** The bare ETag of the object at the physical key, or undefined when there is none. */
+  async liveEtag(objectKey: string): Promise<string | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return head.ETag === undefined ? undefined : bareEtag(head.ETag);
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw storageError(err, 'reading the ETag of an object');
+    }
+  }
+}
+
+function keyHash(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The record name of a sidecar (under DIGESTS_DIR). */
+export function sidecarName(key: string, etag: string): string {
+  return `${keyHash(key)}/${bareEtag(etag)}`;
+}
+
+function parse(body: Buffer | undefined): Sidecar | undefined {
+  if (body === undefined) return undefined;
+  try {
+    const v = JSON.parse(body.toString('utf8')) as Partial<Sidecar>;
+    return typeof v.key === 'string' && typeof v.etag === 'string' && typeof v.sha256 === 'string' && typeof v.size === 'number' ? (v as Sidecar) : undefined;
+  } catch {
+    return undefined;
+  }
+}
