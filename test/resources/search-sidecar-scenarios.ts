@@ -120,6 +120,9 @@ export function sidecarScenarios(t: Test, name: string, store: () => Promise<Sid
       const head = await driver.head(keyOf(asked.json.uri));
       t.ok(head.meta.searchIndexId, 'kept in a sidecar');
       t.same(await sidecars(), [sidecarKey(keyOf(asked.json.uri), head.meta.searchIndexId!)]);
+      const expired = Date.now() + 25 * 3600_000;
+      t.equal(await sweepSidecars(driver, new Date(Date.now() + 60_000), expired), 1, "once the blob has expired, the sweep ends its sidecar");
+      t.same(await sidecars(), []);
       for (const uri of [asked.json.uri, plain.json.uri]) await gw.call('DELETE', `/v1/resources?uri=${encodeURIComponent(uri)}`);
       t.same(await sidecars(), []);
     });
