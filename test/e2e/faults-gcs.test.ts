@@ -10,9 +10,11 @@ import { faultScenarios } from './fault-scenarios.js';
 const gcs = await startGcs(t, 'bg-faults');
 const dir = await mkdtemp(join(tmpdir(), 'bg-gcs-key-'));
 await writeFile(join(dir, 'sa.json'), JSON.stringify(gcs.serviceAccount), { mode: 0o600 });
-// 256 KiB chunks: the 3 MiB bodies go through resumable sessions of many chunks.
+// 256 KiB chunks: the 3 MiB bodies go up as parallel composite uploads of many parts (the
+// ephemeral cap is 256 MiB: under a 4 GiB cap a part would be at least 4 MiB, gcs-write.ts
+// composablePartSize).
 const store = { driver: 'gcs', bucket: gcs.bucket, 'project-id': 'test', 'api-endpoint': gcs.server.url, 'chunk-size': 256 * 1024, credentials: `file:${join(dir, 'sa.json')}` };
-const gw = await startGateway({ stores: { bg: store }, tiers: { retained: { store: 'bg' }, ephemeral: { store: 'bg' } } });
+const gw = await startGateway({ stores: { bg: store }, tiers: { retained: { store: 'bg' }, ephemeral: { store: 'bg', 'cap-bytes': 256 * 1024 * 1024 } } });
 const fu = await startFaultUpstream();
 t.teardown(async () => {
   await gw.close();

@@ -7,7 +7,8 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { CHUNK, gatedSource, startGcs, until } from './harness.js';
 
 const gcs = await startGcs(t);
-const driver = gcs.driver({ prefix: 'env-f' });
+// The resumable path (parallelParts 1); parts-failure.test.ts covers parallel composite uploads.
+const driver = gcs.driver({ prefix: 'env-f', parallelParts: 1 });
 const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'ephemeral', createdAt: '2026-11-22T10:00:00.000Z' };
 const BEFORE = 3 * CHUNK + 1000; // the client sends three whole chunks and holds the rest until it knows more
 
@@ -50,7 +51,7 @@ for (const c of cases) {
 t.test('a GCS error on a chunk (bucket deleted mid-upload) cancels the session too', async (t) => {
   const bucket = 'bg-vanishing';
   gcs.server.createBucket(bucket);
-  const d = gcs.driver({ bucket });
+  const d = gcs.driver({ bucket, parallelParts: 1 });
   const key = `workspaces/ws-f/${randomUUID()}/vanishing.bin`;
   const src = gatedSource(BEFORE);
   const write = d.write({ key, body: src.body, maxBytes: 1 << 30, meta: META, signal: new AbortController().signal });

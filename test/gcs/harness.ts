@@ -33,7 +33,7 @@ export interface GcsHarness {
   /** The client every driver of this harness shares (as the drivers of one store do). */
   storage: Storage;
   /** A driver on the server's bucket (chunk size CHUNK unless given). */
-  driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string }): GcsDriver;
+  driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string; parallelParts?: number }): GcsDriver;
   /** Open resumable sessions and staging objects: what no finished or failed write may leave. */
   leftovers(): string[];
 }
@@ -70,7 +70,14 @@ export async function startGcs(t: Test, bucket = 'bg-test', opts: { retryTiming?
     bucket,
     serviceAccount,
     storage,
-    driver: (opts = {}) => new GcsDriver({ storage, bucket: opts.bucket ?? bucket, chunkSize: opts.chunkSize ?? CHUNK, ...(opts.prefix ? { prefix: opts.prefix } : {}) }),
+    driver: (opts = {}) =>
+      new GcsDriver({
+        storage,
+        bucket: opts.bucket ?? bucket,
+        chunkSize: opts.chunkSize ?? CHUNK,
+        ...(opts.prefix ? { prefix: opts.prefix } : {}),
+        ...(opts.parallelParts === undefined ? {} : { parallelParts: opts.parallelParts }),
+      }),
     leftovers: () => [
       ...server.openSessions().map((s) => `session ${s.bucket}/${s.name} (${s.received} bytes received)`),
       ...server.objectNames(bucket).filter((n) => n.includes(STAGING_DIR)).map((n) => `staging object ${n}`),

@@ -10,7 +10,8 @@ import { CHUNK, FAST_RETRIES, gatedSource, startGcs, until } from './harness.js'
 
 // Every retry after 1 s (FAST_RETRIES; the retried requests and their count are the production configuration).
 const gcs = await startGcs(t, 'bg-test', { retryTiming: FAST_RETRIES });
-const driver = gcs.driver({ prefix: 'env-p' });
+// The resumable path (parallelParts 1); parallel-parts.test.ts covers parallel composite uploads.
+const driver = gcs.driver({ prefix: 'env-p', parallelParts: 1 });
 const signal = new AbortController().signal;
 const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'retained', createdAt: '2026-11-22T10:00:00.000Z' };
 

@@ -99,7 +99,8 @@ t.jobs = cases.length;
 for (const c of cases) {
   t.test(`${c.name}: ${faults.join(', ')} in turn`, async (t) => {
     const gcs = await startGcs(t, 'bg-test', { retryTiming: FAST_RETRIES });
-    const driver = gcs.driver({ prefix: 'env-r' });
+    // The resumable path (parallelParts 1); parallel-parts.test.ts covers the retries of parts and composes.
+    const driver = gcs.driver({ prefix: 'env-r', parallelParts: 1 });
     const settings = () => JSON.stringify(gcs.storage.retryOptions, (_k, v: unknown) => (typeof v === 'function' ? `fn:${v.name}` : v));
     const initial = settings();
     for (const fault of faults) {

@@ -69,6 +69,8 @@ const GCS_CALLS: Array<[RegExp, string[]]> = [
   // Writing a name that exists replaces the object, which GCS allows only with delete permission.
   [/\.(save|createWriteStream|createResumableUpload)\(/, ['storage.objects.create', 'storage.objects.delete']],
   [/\.(copy|rewrite|move)\(/, ['storage.objects.get', 'storage.objects.create']],
+  // objects.compose (gcs-compose.ts, sent through File.request): reads its sources, creates (or replaces) the destination.
+  [/uri: '\/compose'/, ['storage.objects.get', 'storage.objects.create', 'storage.objects.delete']],
   [/\.delete\(/, ['storage.objects.delete']],
   [/\.(createReadStream|download)\(/, ['storage.objects.get']],
   [/\.getSignedUrl\(/, ['iam.serviceAccounts.signBlob']],

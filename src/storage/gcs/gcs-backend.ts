@@ -40,6 +40,7 @@ export const gcsBackend = {
       bucket: store.bucket,
       ...(store.prefix ? { prefix: store.prefix } : {}),
       ...(store.chunkSize ? { chunkSize: store.chunkSize } : {}),
+      ...(store.parallelParts ? { parallelParts: store.parallelParts } : {}),
     });
   },
 };

@@ -1,7 +1,7 @@
 import { storeCredential } from '../../config/credentials.js';
 import { opt, type Reader } from '../../config/reader.js';
 import { endpointUrl } from '../../config/value-checks.js';
-import { CHUNK_ALIGN } from './gcs-write.js';
+import { CHUNK_ALIGN, MAX_PARALLEL_PARTS } from './gcs-write.js';
 
 /**
  * A GCS store's config section. Loads no SDK (gcs-write.ts takes only types
@@ -21,13 +21,15 @@ export interface GcsStoreConfig {
   /** Reference (`env:NAME`, `file:PATH`, src/config/secret-ref.ts) to a service-account key JSON, resolved when the store is opened. */
   credentials?: string;
   chunkSize?: number;
+  /** Parts in flight of a parallel composite upload; 1: one resumable upload (gcs-driver.ts). */
+  parallelParts?: number;
   /** Install blobgate's bucket lifecycle rules at start-up. */
   installLifecycle?: boolean;
 }
 
 /** Reads `stores.<name>` of a GCS store; problems go to the reader, with their key paths. */
 export function parseGcsStore(s: Reader, at: { cwd: string }): GcsStoreConfig {
-  s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size', 'install-lifecycle']);
+  s.only(['driver', 'bucket', 'project-id', 'api-endpoint', 'prefix', 'credentials', 'chunk-size', 'parallel-parts', 'install-lifecycle']);
   return {
     driver: 'gcs',
     bucket: s.string('bucket', true) ?? '',
@@ -36,6 +38,7 @@ export function parseGcsStore(s: Reader, at: { cwd: string }): GcsStoreConfig {
     ...opt('prefix', s.string('prefix')),
     ...opt('credentials', storeCredential(s, 'credentials', at.cwd)),
     ...opt('chunkSize', chunkSize(s)),
+    ...opt('parallelParts', s.int('parallel-parts', 1, MAX_PARALLEL_PARTS)),
     ...opt('installLifecycle', s.boolean('install-lifecycle')),
   };
 }

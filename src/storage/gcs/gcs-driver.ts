@@ -10,7 +10,7 @@ import { GcsRecords } from './gcs-records.js';
 import { signReadUrl } from './gcs-sign.js';
 import { STAGING_DIR, newStagingName } from './gcs-staging.js';
 import { sweepGcsStaging } from './gcs-sweep.js';
-import { CHUNK_ALIGN, DEFAULT_CHUNK_SIZE, writeGcsObject } from './gcs-write.js';
+import { CHUNK_ALIGN, DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, writeGcsObject } from './gcs-write.js';
 
 export interface GcsDriverOptions {
   /** A ready client (src/storage/gcs/client.ts builds one from config). */
@@ -26,12 +26,21 @@ export interface GcsDriverOptions {
    * see DEFAULT_CHUNK_SIZE in gcs-write.ts).
    */
   chunkSize?: number;
+  /**
+   * Parts in flight of a parallel composite upload (gcs-parts.ts), 1 to
+   * MAX_PARALLEL_PARTS, default 4: a body of more than one chunk is sent as
+   * parts of one chunk each, that many at a time, and published by a compose.
+   * 1: one resumable upload, one chunk at a time, published by a rewrite
+   * (objects keep an MD5; no parts, for buckets where early deletion costs).
+   */
+  parallelParts?: number;
   /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
   janitor?: Janitor;
 }
 
 /**
- * The GCS store. Writes go up in one request (small bodies) or through a
+ * The GCS store. Writes go up in one request (small bodies), as parts in
+ * parallel published by a compose, or (`parallelParts: 1`) through a
  * resumable session to a staging name published by a rewrite, always with
  * their complete metadata (gcs-write.ts); meta lives in the object's custom
  * metadata (meta-codec.ts).
@@ -43,6 +52,7 @@ export class GcsDriver implements StorageDriver {
   private readonly gcsBucket: Bucket;
   private readonly prefix: string;
   private readonly chunkSize: number;
+  private readonly parallelParts: number;
   /** The chunk size (see StorageDriver.writeUnitBytes). */
   readonly writeUnitBytes: number;
   readonly janitor: Janitor;
@@ -59,7 +69,12 @@ export class GcsDriver implements StorageDriver {
     this.bucket = opts.bucket;
     this.gcsBucket = opts.storage.bucket(opts.bucket);
     this.prefix = opts.prefix ? opts.prefix.replace(/\/*$/, '/') : '';
+    const parallelParts = opts.parallelParts ?? DEFAULT_PARALLEL_PARTS;
+    if (!Number.isSafeInteger(parallelParts) || parallelParts < 1 || parallelParts > MAX_PARALLEL_PARTS) {
+      throw new RangeError(`parallelParts must be a whole number from 1 to ${MAX_PARALLEL_PARTS}, got ${parallelParts}`);
+    }
     this.chunkSize = chunkSize;
+    this.parallelParts = parallelParts;
     this.writeUnitBytes = chunkSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
     this.records = new GcsRecords(this.gcsBucket, this.prefix);
@@ -73,6 +88,7 @@ export class GcsDriver implements StorageDriver {
         objectName: this.physical(req.key),
         stagingName: newStagingName(this.prefix),
         chunkSize: this.chunkSize,
+        parallelParts: this.parallelParts,
         janitor: this.janitor,
       },
       req,

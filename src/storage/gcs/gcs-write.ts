@@ -4,6 +4,8 @@ import type { Janitor } from '../janitor.js';
 import { encodeMeta } from '../meta-codec.js';
 import { type Commit, type StagedWriteBackend, writeStaged } from '../staged-write.js';
 import { gcsStatus, isBucketMissing } from './gcs-errors.js';
+import { MAX_COMPONENT_COUNT } from './gcs-compose.js';
+import { GcsPartsUpload } from './gcs-parts.js';
 import { GcsStagedUpload } from './gcs-staging.js';
 
 /**
@@ -22,7 +24,13 @@ import { GcsStagedUpload } from './gcs-staging.js';
  *   the final metadata: atomic, no session, no copy. This is the common case
  *   (retained blobs are mostly small). When the source announces more than
  *   one chunk (`expectedSize`), the head is not read first.
- * - A larger body goes through a resumable session, in `chunkSize` requests,
+ * - A larger body is, by default, a parallel composite upload (gcs-parts.ts):
+ *   parts of one chunk uploaded `parallelParts` at a time under the staging
+ *   name, published by one compose that carries the complete metadata
+ *   (gcs-compose.ts; why compose and not the XML multipart API or the
+ *   resumable session below: gcs-parts.ts). The rest of this comment is the
+ *   resumable path, `parallelParts: 1`.
+ * - With `parallelParts: 1`, a larger body goes through a resumable session, in `chunkSize` requests,
  *   to a hidden staging name `<prefix>.blobgate-staging/<uuid>` (outside
  *   every `workspaces/` listing, gcs-staging.ts). Once GCS finalized it, one
  *   rewrite (`File.copy`) publishes it at the final name with the complete
@@ -61,7 +69,8 @@ import { GcsStagedUpload } from './gcs-staging.js';
 export const CHUNK_ALIGN = 256 * 1024;
 /**
  * Default chunk size. Memory per transfer is bounded by the chunk size, not
- * the body: a body of at most one chunk is held once (its chunks are streamed
+ * the body. A parallel composite upload holds at most (parallelParts + 1)
+ * parts of one chunk (gcs-parts.ts). On the resumable path: a body of at most one chunk is held once (its chunks are streamed
  * to GCS without a concatenated copy); a larger one is held by the client
  * library, which assembles each chunk in memory and keeps it until GCS
  * acknowledged it (for a retry). Measured live ArrayBuffer peaks (gc every
@@ -81,6 +90,8 @@ export interface GcsWriteTarget {
   /** A fresh physical staging name for this write. */
   stagingName: string;
   chunkSize: number;
+  /** Parts in flight of a parallel composite upload (gcs-parts.ts); 1: one resumable upload, published by a rewrite. */
+  parallelParts: number;
   /** Owns the cleanup of a failed upload and of the staging object after a publish. */
   janitor: Janitor;
 }
@@ -92,6 +103,8 @@ export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Prom
 /** The GCS side of the staged-write protocol (staged-write.ts). */
 function gcsBackend(t: GcsWriteTarget, req: WriteRequest): StagedWriteBackend {
   const file = t.bucket.file(t.objectName);
+  const partSize = t.parallelParts > 1 ? composablePartSize(t.chunkSize, req.maxBytes) : undefined;
+  if (partSize !== undefined) return partsBackend(t, req, file, partSize);
   const staging = t.bucket.file(t.stagingName);
   return {
     unit: t.chunkSize,
@@ -112,6 +125,55 @@ function gcsBackend(t: GcsWriteTarget, req: WriteRequest): StagedWriteBackend {
       await commit(() => staging.copy(file, { contentType: meta.contentType, metadata: encodeMeta(meta) }));
     },
   };
+}
+
+/**
+ * The GCS side of the staged-write protocol with a parallel composite upload
+ * (gcs-parts.ts): the same single request for a body of at most one chunk,
+ * parts in parallel and a publishing compose for a larger one.
+ */
+function partsBackend(t: GcsWriteTarget, req: WriteRequest, file: File, partSize: number): StagedWriteBackend {
+  let parts: GcsPartsUpload | undefined;
+  return {
+    unit: t.chunkSize,
+    uploadKind: 'parallel composite upload',
+    // Nothing is opened before the body is sent; every wait is raced against the stop trigger (#2367).
+    options: { trustExpectedSize: true, raceStop: true },
+    janitor: t.janitor,
+    live: () => liveObject(file),
+    putWhole: (chunks, meta, commit) => putWhole(file, chunks, meta, commit),
+    stage: () => (parts = new GcsPartsUpload(t.bucket, t.stagingName, partSize, t.parallelParts)),
+    async publish(meta, commit) {
+      if (!parts) throw new Error('publish before stage');
+      await parts.publish(file, meta, commit);
+    },
+  };
+}
+
+/**
+ * The part size of a parallel composite upload: the chunk size, raised (to a
+ * multiple of 256 KiB) so that a body of `maxBytes` takes at most
+ * MAX_COMPONENT_COUNT parts, GCS's limit for one composite object (with the
+ * 4 GiB ephemeral cap: 4 MiB, below the 8 MiB default). Undefined — use the
+ * resumable upload — when that would exceed MAX_GROWN_PART_SIZE: memory per
+ * transfer grows with the part size.
+ */
+export function composablePartSize(chunkSize: number, maxBytes: number): number | undefined {
+  const needed = Math.ceil(Math.ceil(maxBytes / MAX_COMPONENT_COUNT) / CHUNK_ALIGN) * CHUNK_ALIGN;
+  const size = Math.max(chunkSize, needed);
+  return size === chunkSize || size <= MAX_GROWN_PART_SIZE ? size : undefined;
+}
+
+/** The largest part a parallel composite upload grows its chunk size to (see composablePartSize). */
+export const MAX_GROWN_PART_SIZE = 64 * 1024 * 1024;
+
+/** Default parts in flight of a parallel composite upload, and the most config accepts. */
+export const DEFAULT_PARALLEL_PARTS = 4;
+export const MAX_PARALLEL_PARTS = 32;
+
+async function liveObject(file: File): Promise<{ size: number; metadata: Record<string, unknown> | undefined }> {
+  const [md] = await file.getMetadata();
+  return { size: Number(md.size), metadata: md.metadata ?? undefined };
 }
 
 function objectMetadata(contentType: string, custom: Record<string, string>): FileMetadata {

@@ -72,6 +72,8 @@ export interface State {
   /** Requests in progress per operation kind, and the most at once (GcsTestServer.peakConcurrency). */
   active: Map<GcsOperation, number>;
   peaks: Map<GcsOperation, number>;
+  /** Requests seen per operation kind (GcsTestServer.requestCount). */
+  counts: Map<GcsOperation, number>;
   /** Operation kinds whose requests wait before they are carried out (GcsTestServer.hold). */
   holds: Map<GcsOperation, { wait(): Promise<void> }>;
 }

@@ -57,6 +57,8 @@ export interface GcsTestServer {
   failAfter(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
   /** The most requests of one operation kind that were in progress at once since the server started (or since `resetPeaks`). */
   peakConcurrency(op: GcsOperation): number;
+  /** How many requests of one operation kind arrived since the server started. */
+  requestCount(op: GcsOperation): number;
   resetPeaks(): void;
   /**
    * Holds every request of one operation kind (before it is carried out)
@@ -177,6 +179,7 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
 }
 
 function countConcurrency(state: State, op: GcsOperation, res: ServerResponse): void {
+  state.counts.set(op, (state.counts.get(op) ?? 0) + 1);
   const now = (state.active.get(op) ?? 0) + 1;
   state.active.set(op, now);
   state.peaks.set(op, Math.max(state.peaks.get(op) ?? 0, now));
@@ -193,6 +196,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     active: new Map(),
     peaks: new Map(),
     holds: new Map(),
+    counts: new Map(),
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -253,6 +257,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     },
     peakConcurrency: op => state.peaks.get(op) ?? 0,
     resetPeaks: () => state.peaks.clear(),
+    requestCount: op => state.counts.get(op) ?? 0,
     hold: op => {
       let waiting = 0;
       let release!: () => void;
