@@ -138,8 +138,8 @@ export class BlobgateClient {
   }
 
   /** Uploads one file as the raw body (PUT /v1/workspaces/:ws/uploads/:filename). */
-  uploadFile(workspace: string, filename: string, body: Blob | Uint8Array | string, opts: { contentType?: string; path?: string; slot?: string; idempotencyKey?: string } = {}): Promise<ResourceRef> {
-    const query = qs({ path: opts.path, slot: opts.slot });
+  uploadFile(workspace: string, filename: string, body: Blob | Uint8Array | string, opts: { contentType?: string; tier?: 'retained' | 'ephemeral'; path?: string; slot?: string; idempotencyKey?: string } = {}): Promise<ResourceRef> {
+    const query = qs({ tier: opts.tier, path: opts.path, slot: opts.slot });
     return this.json('PUT', `/v1/workspaces/${enc(workspace)}/uploads/${enc(filename)}${query}`, {
       raw: body,
       headers: { 'content-type': opts.contentType ?? 'application/octet-stream', ...key(opts.idempotencyKey) },

@@ -1,6 +1,7 @@
 import type { SwaggerOptions, SwaggerTransformObject } from '@fastify/swagger';
 import type { ErrorCode } from '../errors.js';
 import { SIGNED_PATH } from '../signing/local-signer.js';
+import { UPLOAD_FIELDS } from '../uploads/store-upload.js';
 import { bytes, COMPONENT_SCHEMAS, errorResponses, json, REQUEST_ID_PARAMETER, REQUEST_ID_RESPONSE_HEADER, type ResponseObject } from './openapi-components.js';
 
 /**
@@ -45,7 +46,8 @@ const STEP: readonly ErrorCode[] = [
 const rangeHeader = { name: 'Range', in: 'header', required: false, schema: { type: 'string', example: 'bytes=0-1023' }, description: 'One byte range (bytes=s-e, bytes=s-, bytes=-n).' };
 const partial = { ...bytes('The requested range (Content-Range says which).'), headers: { 'Content-Range': { schema: { type: 'string' } } } };
 const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'A repeat with the same key returns the first upload\'s answer and stores nothing (README "Jobs and idempotency").' };
-const uploadFields = ['path', 'filename', 'slot', 'root', 'profile-id', 'prefix', 'connection', 'content-type', 'search-index'];
+const uploadFieldSchema = (f: string): Record<string, unknown> =>
+  f === 'tier' ? { type: 'string', enum: ['retained', 'ephemeral'], default: 'retained', description: 'The tier of the files that follow: retained (kept) or ephemeral (a larger cap; they expire).' } : { type: 'string' };
 
 /** The share-link routes (docs/shares.md): the seed's /api/resources/shares and the /v1/workspaces/{ws}/shares form. */
 function shareOperations(): Record<string, Operation> {
@@ -156,12 +158,12 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'POST /v1/workspaces/{ws}/uploads': {
     operationId: 'uploadMultipart',
-    summary: 'Upload files (multipart/form-data) into the retained tier',
+    summary: 'Upload files (multipart/form-data) into the retained tier, or the ephemeral one (tier field)',
     tags: ['uploads'],
     requestBody: {
       required: true,
       description: 'Form fields apply to the file parts that follow them.',
-      content: { 'multipart/form-data': { schema: { type: 'object', properties: Object.fromEntries([...uploadFields.map((f) => [f, { type: 'string' }]), ['file', { type: 'string', format: 'binary' }]]) } } },
+      content: { 'multipart/form-data': { schema: { type: 'object', properties: Object.fromEntries([...UPLOAD_FIELDS.map((f) => [f, uploadFieldSchema(f)]), ['file', { type: 'string', format: 'binary' }]]) } } },
     },
     parameters: [idempotencyHeader],
     responses: { 201: json('UploadedItems', 'Every file part stored, in order.') },
@@ -169,7 +171,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   'PUT /v1/workspaces/{ws}/uploads/{filename}': {
     operationId: 'uploadRaw',
-    summary: 'Upload the raw request body as one file into the retained tier',
+    summary: 'Upload the raw request body as one file into the retained tier, or the ephemeral one (tier=ephemeral)',
     tags: ['uploads'],
     requestBody: { required: true, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
     parameters: [idempotencyHeader],
@@ -293,7 +295,7 @@ export const OPENAPI_OPTIONS: SwaggerOptions = {
     servers: [{ url: 'http://127.0.0.1:8787', description: 'The embedded default (npm start); a deployment serves the same paths at its own base URL.' }],
     tags: [
       { name: 'steps', description: 'HTTP steps' },
-      { name: 'uploads', description: 'Uploads into the retained tier' },
+      { name: 'uploads', description: 'Uploads into the retained or the ephemeral tier' },
       { name: 'resources', description: 'Stored resources: describe, read, sign, list, delete' },
       { name: 'shares', description: 'Public share links and their no-login preview pages' },
       { name: 'operations', description: 'Health and readiness' },

@@ -176,6 +176,8 @@ export function defaultFilename(url: string, contentType: string | undefined): s
 
 export interface UploadTarget {
   workspace: string;
+  /** Default retained. */
+  tier?: Tier;
   filename: string;
   path?: string;
   slot?: string;
@@ -186,21 +188,23 @@ export interface UploadTarget {
 /**
  * Where an upload lands: `workspaces/<ws>/uploads/<uuid>/<path>/<filename>`,
  * or with a slot `workspaces/<ws>/storage/<root>/<path>/<filename>` like a slot
- * persist. Uploads go to the retained tier. Paths are literal (no templates:
- * an upload has no step params).
+ * persist. Uploads go to the retained tier unless they ask for the ephemeral
+ * one, into the store the tier takes (storeForTier, as a persist). Paths are
+ * literal (no templates: an upload has no step params).
  */
 export function uploadPlacement(config: Config, target: UploadTarget): Placement {
+  const tier: Tier = target.tier ?? 'retained';
   const path = target.path === undefined ? [] : checkSegments(target.path, 'path', { allowEmpty: true });
   const filename = checkSegments(target.filename, 'filename');
   let plan: PlacementPlan;
   if (target.slot === undefined) {
-    plan = { store: config.tiers.retained.store, tier: 'retained', dirSegments: ['uploads', randomUUID(), ...path], filenameSegments: filename };
+    plan = { store: config.tiers[tier].store, tier, dirSegments: ['uploads', randomUUID(), ...path], filenameSegments: filename };
   } else {
     const slot = target.slot.replace(/^:/, '');
     const binding = target.binding ?? {};
     const root = resolveSlotRoot(slot, binding, {});
-    const store = storeForTier(config, 'retained', binding.connection, 'connection', { field: 'connection' });
-    plan = { store, tier: 'retained', dirSegments: ['storage', ...root, ...path], filenameSegments: filename, scope: { slot, root: root.join('/'), pathSegments: path } };
+    const store = storeForTier(config, tier, binding.connection, 'connection', { field: 'connection' });
+    plan = { store, tier, dirSegments: ['storage', ...root, ...path], filenameSegments: filename, scope: { slot, root: root.join('/'), pathSegments: path } };
   }
   if (target.contentType) plan.contentType = target.contentType;
   return finishPlacement(plan, target.workspace, { url: 'upload:' });

@@ -5,7 +5,7 @@ import { persistBody, type PersistBodyRequest } from './persist-body.js';
 /** Who writes under a cap; the refusal names what that writer can change. */
 export type CapSource =
   | { caller: 'step'; tier: Tier; tierCap: number; maxResponseBytes?: number }
-  | { caller: 'upload'; tierCap: number };
+  | { caller: 'upload'; tier: Tier; tierCap: number; ephemeralCap: number };
 
 export interface WriteCap {
   /** The effective cap: exactly this many bytes are accepted, one more is refused. */
@@ -18,7 +18,8 @@ export interface WriteCap {
  * The one cap policy: the effective cap of a write (the tier's, or a step's
  * client-opts.max-response-bytes when lower) and a `cap_exceeded` message
  * that fits its caller. A step is told about its tier and
- * max-response-bytes; an upload, which has neither, about the retained tier.
+ * max-response-bytes; an upload, which has no max-response-bytes, about its
+ * tier (and the ephemeral tier's larger cap, when it has one).
  */
 export function writeCap(source: CapSource): WriteCap {
   const stepLimit = source.caller === 'step' ? source.maxResponseBytes : undefined;
@@ -32,6 +33,7 @@ export function writeCap(source: CapSource): WriteCap {
       return new BlobgateError('cap_exceeded', `${subject} is larger than ${limit} of ${bytes} bytes (${seen}); ${remedy}`, {
         'max-bytes': bytes,
         ...(announced === undefined ? {} : { 'announced-bytes': announced }),
+        ...(source.caller === 'upload' ? { tier: source.tier, ...(roomInEphemeral(source) ? { 'ephemeral-max-bytes': source.ephemeralCap } : {}) } : {}),
       });
     },
   };
@@ -39,11 +41,20 @@ export function writeCap(source: CapSource): WriteCap {
 
 function wording(source: CapSource, byStep: boolean): [subject: string, limit: string, remedy: string] {
   if (source.caller === 'upload') {
-    return ['The file', "the retained tier's write cap", 'uploads are stored in the retained tier; send a smaller file, or fetch a large one with an HTTP step that persists to the ephemeral tier.'];
+    const limit = `the ${source.tier} tier's write cap`;
+    if (roomInEphemeral(source)) {
+      return ['The file', limit, `upload it to the ephemeral tier (field or query parameter tier=ephemeral, up to ${source.ephemeralCap} bytes; it expires there), or send a smaller file.`];
+    }
+    return ['The file', limit, 'send a smaller file.'];
   }
   if (byStep) return ['The response', 'client-opts.max-response-bytes', `raise client-opts.max-response-bytes, up to the ${source.tier} tier's cap of ${source.tierCap} bytes.`];
   if (source.tier === 'retained') return ['The response', "the retained tier's write cap", 'persist large downloads to the ephemeral tier (persist.tier "ephemeral").'];
   return ['The response', "the ephemeral tier's write cap", 'that is the largest body this gateway stores (tiers.ephemeral.cap-bytes).'];
+}
+
+/** An upload to the retained tier that the ephemeral tier would take. */
+function roomInEphemeral(source: Extract<CapSource, { caller: 'upload' }>): boolean {
+  return source.tier === 'retained' && source.ephemeralCap > source.tierCap;
 }
 
 /**

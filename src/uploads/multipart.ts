@@ -4,8 +4,9 @@ import type { Readable } from 'node:stream';
 import { BlobgateError } from '../errors.js';
 import type { WriteCap } from '../persist/write-cap.js';
 import type { ResourceRef } from '../refs/resource-ref.js';
+import type { Tier } from '../storage/driver.js';
 import { owned } from '../storage/stream-owner.js';
-import { isUploadField, storeUpload, uploadCap, UPLOAD_FIELDS, type UploadDeps, type UploadFields } from './store-upload.js';
+import { isUploadField, largestUploadCap, storeUpload, UPLOAD_FIELDS, type UploadDeps, type UploadFields } from './store-upload.js';
 
 export interface MultipartRequest {
   workspace: string;
@@ -14,8 +15,8 @@ export interface MultipartRequest {
   body: Readable;
   /** Aborted by the caller (client gone, deadline) and by this upload when any part fails. */
   controller: AbortController;
-  /** Told the store of each file as it is placed. */
-  placed?: (store: string) => void;
+  /** Told the store and tier of each file as it is placed. */
+  placed?: (store: string, tier: Tier) => void;
 }
 
 /**
@@ -42,7 +43,7 @@ class MultipartUpload {
     private readonly deps: UploadDeps,
     private readonly req: MultipartRequest,
   ) {
-    this.cap = uploadCap(deps.config);
+    this.cap = largestUploadCap(deps.config);
   }
 
   async run(): Promise<ResourceRef[]> {
@@ -120,8 +121,10 @@ class MultipartUpload {
       stream.resume();
       return;
     }
-    stream.once('limit', () => stream.destroy(this.cap.exceeded()));
     const fields: UploadFields = { ...this.fields, filename: this.fields.filename ?? info.filename };
+    // Past the largest cap busboy stops the part; the file's own tier cap (smaller or the same) is
+    // enforced by the store's meter in storeUpload, and worded for the file's tier.
+    stream.once('limit', () => stream.destroy(this.cap.exceeded()));
     if (!fields['content-type'] && info.mimeType && info.mimeType !== 'application/octet-stream') fields['content-type'] = info.mimeType;
     delete this.fields.filename; // a filename field names the next file only
     const index = this.writes.length;

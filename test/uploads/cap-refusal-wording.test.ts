@@ -14,7 +14,7 @@ t.teardown(async () => {
   await up.stop();
 });
 
-const uploadWords = /retained tier's write cap of 1000 bytes.*uploads are stored in the retained tier/;
+const uploadWords = /retained tier's write cap of 1000 bytes.*upload it to the ephemeral tier \(field or query parameter tier=ephemeral, up to 2000 bytes/;
 
 function assertUploadRefusal(t: Test, error: { code: string; message: string; details: Record<string, unknown> }, what: string): void {
   t.equal(error.code, 'cap_exceeded', what);

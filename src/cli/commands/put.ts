@@ -2,14 +2,16 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import mime from 'mime-types';
+import type { Tier } from '../../storage/driver.js';
 import { CliError, printJson } from '../output.js';
-import { Progress } from '../progress.js';
+import { formatBytes, Progress } from '../progress.js';
 import { clientFor, seg } from './common.js';
 
 interface PutOptions {
   workspace: string;
+  tier?: Tier;
   path?: string;
   filename?: string;
   slot?: string;
@@ -28,6 +30,7 @@ export function registerPut(program: Command): void {
     .description('upload a local file (PUT /v1/workspaces/:ws/uploads/:filename) and print its resource ref')
     .argument('<file>', 'the local file to upload')
     .requiredOption('-w, --workspace <ws>', 'workspace to upload into')
+    .addOption(new Option('--tier <tier>', 'tier to store it in: retained (the default, kept) or ephemeral (a larger cap; it expires)').choices(['retained', 'ephemeral']))
     .option('--path <path>', 'folder path of the blob under the workspace (or under the slot root)')
     .option('--filename <name>', 'name of the blob (default: the local file name)')
     .option('--slot <name>', 'write through this storage slot (with --root)')
@@ -58,7 +61,7 @@ export function registerPut(program: Command): void {
       let ref: unknown;
       try {
         ref = await client.json('PUT', `/v1/workspaces/${seg(opts.workspace)}/uploads/${seg(filename)}`, {
-          query: { path: opts.path, slot: opts.slot, root: opts.root },
+          query: { tier: opts.tier, path: opts.path, slot: opts.slot, root: opts.root },
           body,
           headers: { 'content-type': contentType, 'content-length': String(st.size) },
           noHeadersTimeout: true,
@@ -66,9 +69,26 @@ export function registerPut(program: Command): void {
       } catch (err) {
         progress?.abort();
         if (readError && (readError as NodeJS.ErrnoException).syscall) throw new CliError('io_error', `cannot read ${file}: ${readError.message}`);
-        throw err;
+        throw capInPutWords(err, file, st.size);
       }
       progress?.finish();
       printJson(ref);
     });
+}
+
+/**
+ * The gateway's cap refusal names the upload's `tier` field; a `put` user
+ * has --tier. Its details say which tier's cap it was and, when the
+ * ephemeral tier takes larger files, how large (src/persist/write-cap.ts).
+ */
+function capInPutWords(err: unknown, file: string, size: number): unknown {
+  if (!(err instanceof CliError) || err.code !== 'cap_exceeded' || !err.details) return err;
+  const { tier, 'max-bytes': max, 'ephemeral-max-bytes': ephemeralMax } = err.details;
+  if ((tier !== 'retained' && tier !== 'ephemeral') || typeof max !== 'number') return err;
+  const over = `${file} (${formatBytes(size)}, ${size} bytes) is larger than the ${tier} tier's cap of ${formatBytes(max)} (${max} bytes)`;
+  const remedy =
+    typeof ephemeralMax === 'number'
+      ? `use --tier ephemeral (up to ${formatBytes(ephemeralMax)}; the blob expires there), or upload a smaller file.`
+      : 'upload a smaller file.';
+  return new CliError('cap_exceeded', `${over}; ${remedy}`, err.details);
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
 import type { ResourceRef } from '../../refs/resource-ref.js';
+import type { Tier } from '../../storage/driver.js';
 import { owned } from '../../storage/stream-owner.js';
 import { receiveMultipart } from '../../uploads/multipart.js';
 import { storeUpload, UPLOAD_FIELDS, type UploadDeps as UploadFlowDeps, type UploadFields } from '../../uploads/store-upload.js';
@@ -22,7 +23,7 @@ interface UploadDeps extends UploadFlowDeps {
 }
 
 /**
- * Uploads into the retained tier (or a slot), streamed, never buffered:
+ * Uploads into the retained tier (the ephemeral one with tier=ephemeral, or a slot), streamed, never buffered:
  *   POST /v1/workspaces/:ws/uploads        multipart/form-data, one resource ref per file part
  *   PUT  /v1/workspaces/:ws/uploads/:name  the raw body as one file
  * The upload flow, with the all-or-nothing rollback of a multipart request,
@@ -237,7 +238,8 @@ async function counted(deps: UploadDeps, request: FastifyRequest, progress: { en
   } catch (err) {
     // The store is known once a file was placed; a refusal before that has none.
     const store = request.facts.store;
-    deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: 'retained', ...(store ? { store } : {}) });
+    // So is its tier; before that the default one names the refusal.
+    deps.metrics.recordTransfer('upload', err instanceof BlobgateError ? err.code : 'internal', { tier: request.facts.tier ?? 'retained', ...(store ? { store } : {}) });
     throw err;
   } finally {
     progress.end();
@@ -245,9 +247,10 @@ async function counted(deps: UploadDeps, request: FastifyRequest, progress: { en
 }
 
 /** Keeps the store a file of this request is placed in on the request's facts (its log line, its metrics) and its progress. */
-function placedInto(request: FastifyRequest, progress: { placed(store: string): void }): (store: string) => void {
-  return (store) => {
+function placedInto(request: FastifyRequest, progress: { placed(store: string): void }): (store: string, tier: Tier) => void {
+  return (store, tier) => {
     request.facts.store = store;
+    request.facts.tier = tier;
     progress.placed(store);
   };
 }
