@@ -11,6 +11,7 @@ sidecarScenarios(t, 'gcs', async () => {
   await writeFile(join(dir, 'sa.json'), JSON.stringify(gcs.serviceAccount), { mode: 0o600 });
   return {
     section: { driver: 'gcs', bucket: gcs.bucket, 'project-id': 'test', 'api-endpoint': gcs.server.url, credentials: `file:${join(dir, 'sa.json')}` },
+    outage: { start: () => gcs.server.outage(), end: () => gcs.server.restore() },
     stop: () => rm(dir, { recursive: true, force: true }),
   };
 });

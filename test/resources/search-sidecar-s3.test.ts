@@ -1,6 +1,6 @@
 import t from 'tap';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 import { sidecarScenarios } from './search-sidecar-scenarios.js';
 
 sidecarScenarios(t, 's3', async () => {
@@ -18,6 +18,7 @@ sidecarScenarios(t, 's3', async () => {
       'force-path-style': true,
       credentials: { 'access-key-id': 'env:BG_TEST_S3_KEY', 'secret-access-key': 'env:BG_TEST_S3_SECRET' },
     },
+    outage: { start: () => s3.server.outage(), end: () => s3.server.restore() },
     stop: () => s3.stop(),
   };
 });

@@ -5,6 +5,7 @@ import { newWriteId, sidecarDir, sidecarKey, sweepSidecars, SIDECARS_PREFIX } fr
 import type { StorageDriver } from '../../src/storage/driver.js';
 import type { RecordStore } from '../../src/storage/records.js';
 import { startGateway, TOKEN_ALL } from '../helpers/gateway.js';
+import { until } from '../helpers/until.js';
 import { startUpstream } from '../helpers/upstream.js';
 
 /**
@@ -15,7 +16,14 @@ import { startUpstream } from '../helpers/upstream.js';
  * planted sidecars, deletes and the sweep never leave a blob paired with
  * another write's index, and leave no sidecar behind.
  */
-export function sidecarScenarios(t: Test, name: string, store: () => Promise<{ section: Record<string, unknown>; stop(): Promise<void> }>): void {
+export interface SidecarStore {
+  section: Record<string, unknown>;
+  /** Makes the store unreachable, and reachable again (S3, GCS), keeping what it holds. */
+  outage?: { start(): Promise<void>; end(): Promise<void> };
+  stop(): Promise<void>;
+}
+
+export function sidecarScenarios(t: Test, name: string, store: () => Promise<SidecarStore>): void {
   t.test(`${name}: search-index sidecars`, async (t) => {
     const s = await store();
     const gw = await startGateway({ stores: { bg: s.section }, tiers: { retained: { store: 'bg' }, ephemeral: { store: 'bg' } } });
@@ -112,6 +120,9 @@ export function sidecarScenarios(t: Test, name: string, store: () => Promise<{ s
       const head = await driver.head(keyOf(asked.json.uri));
       t.ok(head.meta.searchIndexId, 'kept in a sidecar');
       t.same(await sidecars(), [sidecarKey(keyOf(asked.json.uri), head.meta.searchIndexId!)]);
+      const expired = Date.now() + 25 * 3600_000;
+      t.equal(await sweepSidecars(driver, new Date(Date.now() + 60_000), expired), 1, "once the blob has expired, the sweep ends its sidecar");
+      t.same(await sidecars(), []);
       for (const uri of [asked.json.uri, plain.json.uri]) await gw.call('DELETE', `/v1/resources?uri=${encodeURIComponent(uri)}`);
       t.same(await sidecars(), []);
     });
@@ -125,6 +136,22 @@ export function sidecarScenarios(t: Test, name: string, store: () => Promise<{ s
       t.same(await sidecars(), []);
       t.same((await driver.list({ prefix: 'workspaces/ws-1/', limit: 100 })).items.map((o) => o.key), []);
     });
+
+    if (s.outage) {
+      const outage = s.outage;
+      t.test('a write failed by a store outage leaves no sidecar once the store is back (the janitor retries the discard)', async (t) => {
+        const step = gw.step({ request: { url: `${doc.url}/gated/x.bin` }, persist: { type: 'blob', 'search-index': { text: bigText } } });
+        await until('the sidecar is put and the body is under way', async () => (await sidecars()).length === 1 && doc.waiting());
+        await outage.start();
+        doc.release();
+        const res = await step;
+        t.equal(res.status, 502, JSON.stringify(res.json).slice(0, 200));
+        t.equal(res.json.error.code, 'storage_error');
+        await outage.end();
+        await until('the janitor removed the sidecar', async () => (await sidecars()).length === 0, 60_000);
+        t.same((await driver.list({ prefix: 'workspaces/ws-1/', limit: 100 })).items.map((o) => o.key), [], 'and no blob');
+      });
+    }
 
     t.test('an overwrite leaves exactly one sidecar, and search sees only the new index', async (t) => {
       const at = (text: string) =>
@@ -217,19 +244,40 @@ function countCalls(driver: StorageDriver, records: RecordStore) {
   };
 }
 
-/** A text upstream: 20,000 bytes with markers at offsets 0, 9,000 and 18,000. */
-async function startDocServer(): Promise<{ url: string; stop(): Promise<void> }> {
+/**
+ * A text upstream: /doc/… is 20,000 bytes of text with markers at offsets 0,
+ * 9,000 and 18,000; /gated/… sends 64 KiB of a 128 KiB binary body and the
+ * rest once released.
+ */
+async function startDocServer(): Promise<{ url: string; waiting(): boolean; release(): void; stop(): Promise<void> }> {
   const text = Buffer.alloc(20_000, '.');
   text.write('NEAR-START', 0);
   text.write('MID-MARK-9000', 9000);
   text.write('FAR-MARK-18000', 18_000);
+  let waiting = false;
+  let release = (): void => undefined;
   const server = createServer((req, res) => {
+    if (req.url?.startsWith('/gated/')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(128 * 1024) });
+      res.write(Buffer.alloc(64 * 1024, 1));
+      waiting = true;
+      release = () => {
+        waiting = false;
+        res.end(Buffer.alloc(64 * 1024, 2));
+      };
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(text.length) });
     res.end(text);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => new Promise<void>((r) => server.close(() => r())),
+    waiting: () => waiting,
+    release: () => release(),
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }
