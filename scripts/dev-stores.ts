@@ -15,15 +15,15 @@
  * it, prints the command that starts blobgate with it, and stays up until
  * Ctrl-C. Objects live in memory: they are gone when it stops.
  *
- * The servers are imported from test/servers/ (their only home for now).
+ * The servers are those of support/servers/, which the tests start too.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
-import { startGcsServer, type GcsTestServer } from '../test/servers/gcs/server.js';
-import { startS3Server, TEST_REGION, type S3TestServer } from '../test/servers/s3/fauxqs.js';
-import { startSigV4Proxy, type SigV4Proxy } from '../test/servers/s3/sigv4-proxy.js';
+import { startGcsServer, type GcsTestServer } from '../support/servers/gcs/server.js';
+import { startS3Server, TEST_REGION, type S3TestServer } from '../support/servers/s3/fauxqs.js';
+import { startSigV4Proxy, type SigV4Proxy } from '../support/servers/s3/sigv4-proxy.js';
 
 export const DEV_BUCKET = 'blobgate-dev';
 export const DEFAULT_CONFIG = join('.blobgate', 'dev-stores.json');

@@ -6,7 +6,7 @@
  * any failure, and stops the servers either way.
  */
 import { smokeCommand } from '../src/smoke/command.js';
-import { startSmokeServers } from '../test/smoke/servers.js';
+import { startSmokeServers } from '../support/smoke-servers.js';
 
 async function main(): Promise<number> {
   const servers = await startSmokeServers();

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import t from 'tap';
 
 // Comments may cite only what is in the repository. This fails when a comment
-// under src/, test/ or scripts/ cites a document that lives outside it (the
+// under src/, support/, test/ or scripts/ cites a document that lives outside it (the
 // old design, style and testing notes, the platform's seed documents, a
 // sibling "shared" folder) or a path of one machine, and when a link to
 // docs/ in a comment, the README or docs/ itself names a file or a section
@@ -11,7 +11,7 @@ import t from 'tap';
 // bench/ file that is not there.
 
 const root = new URL('..', import.meta.url).pathname;
-const CODE_DIRS = ['src', 'test', 'scripts'];
+const CODE_DIRS = ['src', 'support', 'test', 'scripts'];
 const CODE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
 /** What a comment must not cite, each with the hint the failure shows. */
@@ -239,7 +239,7 @@ t.test('every repository path a comment names exists', async (t) => {
   const found: string[] = [];
   for (const { file, comments: list } of comments) {
     for (const c of list) {
-      for (const m of c.text.matchAll(/(?<![\w./-])((?:src|test|scripts|bench)\/[\w./-]*\w\.(?:ts|js|json|md))\b/g)) {
+      for (const m of c.text.matchAll(/(?<![\w./-])((?:src|support|test|scripts|bench)\/[\w./-]*\w\.(?:ts|js|json|md))\b/g)) {
         if (!existsSync(join(root, m[1]!))) found.push(`${file}:${lineOf(c, m.index)}: ${m[1]} does not exist`);
       }
     }

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       local: 'blobgate writes a temp file, fsyncs it and renames it (durable); sdk = undici piped into fs.createWriteStream with fsync (the same call, nothing else); curl -o and rclone do not fsync; tee-sync = `curl URL | tee FILE | sha256sum` then `sync FILE` (the same work with the usual tools); dd-fsync = `dd if=/dev/zero of=FILE bs=1M conv=fsync` of the same size (the disk\'s limit: no network, no hash). `sync` runs before each local transfer, untimed.',
       'blobgate process': 'restarted before each store\'s series, configured with that store beside local (as a deployment on that store would be: only a configured store\'s SDK is loaded), one warm-up transfer per tool first; its peak RSS is VmHWM, reset before each transfer',
       'timing': 'blobgate: the HTTP step request until its answer; curl, tee-sync, dd-fsync, rclone: process start to exit; sdk: the IPC request to the worker until its answer',
-      'test-server repairs (test/servers/s3/fauxqs.ts, scripts/bench/servers-child.ts)':
+      'test-server repairs (support/servers/s3/fauxqs.ts, scripts/bench/servers-child.ts)':
         'fauxqs gets CompleteMultipartUpload bodies in one canonical element order with entities decoded (Go clients: without it rclone\'s multipart uploads failed or silently lost parts); ' +
         'in the servers\' process, Hash.update hashes buffers of ≥ 1 GiB in slices (Node 20 refuses ≥ 2 GiB in one call, so ≥ 2 GiB objects could not be stored)',
       'concurrency': `${plan.concurrency.transfers} × ${sizeLabel(plan.concurrency.size)}, all started at once (limits.transfers 64)`,

@@ -1,8 +1,8 @@
 /**
  * Child process (started by servers.ts): the S3 test server (fauxqs 1.9.2
- * with the test harness's repairs, test/servers/s3/fauxqs.ts — among them
+ * with the test harness's repairs, support/servers/s3/fauxqs.ts — among them
  * the one rclone's CompleteMultipartUpload bodies need) and the project's GCS JSON-API test server
- * (test/servers/gcs/server.ts), both on 127.0.0.1 port 0, each with the
+ * (support/servers/gcs/server.ts), both on 127.0.0.1 port 0, each with the
  * bucket `bench`. A process of their own, so that their memory (both keep
  * objects in memory) and CPU are never counted as blobgate's or the driver's.
  * Reports `{ready, s3, gcs}` over IPC; stops on `{stop: true}` or when the
@@ -16,8 +16,8 @@
  * the same digest — so large objects can be stored at all.
  */
 import crypto from 'node:crypto';
-import { startS3Server } from '../../test/servers/s3/fauxqs.js';
-import { startGcsServer } from '../../test/servers/gcs/server.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
+import { startGcsServer } from '../../support/servers/gcs/server.js';
 
 const hashProto = (crypto as unknown as { Hash: { prototype: { update(data: unknown, encoding?: unknown): unknown } } }).Hash.prototype;
 const update = hashProto.update;

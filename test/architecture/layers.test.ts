@@ -97,6 +97,27 @@ t.test('nothing below the HTTP layer imports from http/ or app.ts', async (t) =>
   t.same(offenders, []);
 });
 
+t.test('src/ imports neither support/ nor test/; scripts/ and support/ never import from test/', async (t) => {
+  // support/ (the protocol servers, the smoke's test stores) serves the tests, npm run smoke, dev:stores and
+  // the benchmarks; it is not built, so the shipped code must not need it (docs/testing.md#the-pieces).
+  const root = resolve(SRC, '..');
+  const rules: Array<[string, string[]]> = [['src', ['support/', 'test/']], ['scripts', ['test/']], ['support', ['test/']]];
+  const offenders: string[] = [];
+  for (const [dir, banned] of rules) {
+    for (const file of sourceFiles(join(root, dir))) {
+      const specs = ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles.map((f) => f.fileName).filter((spec) => spec.startsWith('.'));
+      for (const spec of specs) {
+        const target = relative(root, resolve(dirname(file), spec));
+        if (banned.some((b) => target.startsWith(b))) offenders.push(`${relative(root, file)} -> ${target}`);
+      }
+    }
+  }
+  t.same(offenders, []);
+  // Guards the walk: the tests do import support/, so an empty finding above is not an empty scan.
+  t.match(readFileSync(join(root, 'test/contract/s3.test.ts'), 'utf8'), /from '\.\.\/\.\.\/support\/servers\/s3\/fauxqs\.js'/);
+  t.ok(sourceFiles(join(root, 'support')).length > 10 && sourceFiles(join(root, 'scripts')).length > 5, 'support/ and scripts/ are read');
+});
+
 t.test('the rule is checked on real imports: a known arrow is found', async (t) => {
   // Guards the parser: if it silently found no imports, every rule above would pass.
   t.ok(importsOf(join(SRC, 'step/run-step.ts')).includes('persist/write-cap.ts'));

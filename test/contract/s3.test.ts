@@ -2,9 +2,9 @@ import t from 'tap';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
-import { listedKeys, listedUploads, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
-import { type ProxiedS3, startProxiedS3 } from '../servers/s3/proxied.js';
+import { listedKeys, listedUploads, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
+import { type ProxiedS3, startProxiedS3 } from '../../support/servers/s3/proxied.js';
 import { type ContractHarness, driverContract } from './driver-contract.js';
 
 // 5 MiB: S3's minimum part size, so part boundaries fall where real S3 puts them.

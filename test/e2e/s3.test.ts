@@ -1,7 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import t from 'tap';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 import { storeE2E } from './store-e2e.js';
 
 const BUCKET = 'bg-e2e';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
-import { TEST_CREDENTIALS, listedKeys, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { TEST_CREDENTIALS, listedKeys, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 import { outageScenario } from './outage-scenario.js';
 
 const BUCKET = 'bg-outage';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { Storage, type File, type CreateWriteStreamOptions } from '@google-cloud/storage';
-import { startGcsServer } from '../servers/gcs/server.js';
+import { startGcsServer } from '../../support/servers/gcs/server.js';
 import { bypassProxyForLoopback, md5b64, raw, sha256, sleep, statusOf } from './util.js';
 
 delete process.env.STORAGE_EMULATOR_HOST; // the client must use apiEndpoint below

@@ -4,8 +4,8 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Storage } from '@google-cloud/storage';
-import { startGcsServer } from '../servers/gcs/server.js';
-import { crc32cBase64 } from '../servers/gcs/crc32c.js';
+import { startGcsServer } from '../../support/servers/gcs/server.js';
+import { crc32cBase64 } from '../../support/servers/gcs/crc32c.js';
 import { bypassProxyForLoopback, raw, sha256, statusOf } from './util.js';
 
 delete process.env.STORAGE_EMULATOR_HOST; // the client must use apiEndpoint below

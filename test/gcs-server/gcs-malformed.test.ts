@@ -3,8 +3,8 @@
 // Raw HTTP only, so every status code and byte is the server's own.
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { startGcsServer } from '../servers/gcs/server.js';
-import { crc32cBase64 } from '../servers/gcs/crc32c.js';
+import { startGcsServer } from '../../support/servers/gcs/server.js';
+import { crc32cBase64 } from '../../support/servers/gcs/crc32c.js';
 import { bypassProxyForLoopback, md5b64, raw, type RawResponse, sha256 } from './util.js';
 
 bypassProxyForLoopback();

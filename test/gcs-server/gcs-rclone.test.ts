@@ -7,7 +7,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGcsServer } from '../servers/gcs/server.js';
+import { startGcsServer } from '../../support/servers/gcs/server.js';
 import { findRclone, rcloneEnv } from '../helpers/rclone.js';
 import { sha256 } from './util.js';
 

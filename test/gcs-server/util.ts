@@ -38,12 +38,7 @@ export function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-/** Never let loopback traffic go through a proxy configured in the environment. */
-export function bypassProxyForLoopback(env: NodeJS.ProcessEnv = process.env): void {
-  for (const k of ['NO_PROXY', 'no_proxy']) {
-    const cur = env[k];
-    env[k] = cur ? `${cur},127.0.0.1,localhost` : '127.0.0.1,localhost';
-  }
-}
+/** Never let loopback traffic go through a proxy configured in the environment (one home: the test servers'). */
+export { bypassProxyForLoopback } from '../../support/servers/loopback.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise(r => setTimeout(r, ms));

@@ -5,7 +5,7 @@
 import { CRC32C } from '@google-cloud/storage';
 import t from 'tap';
 import { nativeCrc32cGenerator } from '../../src/storage/gcs/crc32c.js';
-import { crc32cBase64 } from '../servers/gcs/crc32c.js';
+import { crc32cBase64 } from '../../support/servers/gcs/crc32c.js';
 import { patternChunk } from '../helpers/bytes.js';
 
 t.test('known values', async (t) => {

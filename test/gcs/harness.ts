@@ -7,7 +7,7 @@ import type { Storage } from '@google-cloud/storage';
 import { buildGcsStorage, type GcsRetryTiming, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
-import { type GcsTestServer, startGcsServer } from '../servers/gcs/server.js';
+import { type GcsTestServer, startGcsServer } from '../../support/servers/gcs/server.js';
 import { bypassProxyForLoopback } from '../gcs-server/util.js';
 import { patternChunk } from '../helpers/bytes.js';
 

@@ -7,8 +7,8 @@ import t, { type Test } from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { buildGcsStorage } from '../../src/storage/gcs/client.js';
 import type { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
-import type { StoreFault } from '../servers/faults.js';
-import type { GcsOperation } from '../servers/gcs/server.js';
+import type { StoreFault } from '../../support/servers/faults.js';
+import type { GcsOperation } from '../../support/servers/gcs/server.js';
 import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
 import { CHUNK, FAST_RETRIES, type GcsHarness, startGcs } from './harness.js';
 

@@ -2,8 +2,8 @@ import t from 'tap';
 import { buildConfig } from '../../src/config/load.js';
 import { installLifecycles } from '../../src/storage/lifecycle.js';
 import { StoreRegistry } from '../../src/storage/registry.js';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 t.test('install-lifecycle: an ephemeral-only store expires its prefix; a store with retained blobs never does', async (t) => {
   const s3 = await startProxiedS3('bg-life');

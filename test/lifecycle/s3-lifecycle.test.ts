@@ -2,7 +2,7 @@ import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfiguration
 import t from 'tap';
 import { BlobgateError } from '../../src/errors.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // S3Driver.installLifecycle() against fauxqs behind the SigV4-verifying proxy:
 // our rules land in the bucket's lifecycle configuration next to the rules of

@@ -7,8 +7,8 @@ import t from 'tap';
 import { Janitor } from '../../src/storage/janitor.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
-import { testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 import { patternStream } from '../helpers/bytes.js';
 
 const bucket = 'bg-backstop';

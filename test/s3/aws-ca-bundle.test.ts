@@ -2,8 +2,8 @@ import t from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { collect, patternChunk, patternStream } from '../helpers/bytes.js';
-import { testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // This machine sets AWS_CA_BUNDLE (docs/testing.md#environment-variables-the-harness-ignores). The JS SDK v3 does not read
 // it (unlike v2 and the CLI); a client for a loopback http endpoint must work

@@ -4,8 +4,8 @@ import type { S3ChecksumMode } from '../../src/storage/s3/client.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
-import { recordRequests, testClient } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { recordRequests, testClient } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // checksumMode reaches the SDK: `when-required` sends no flexible checksums
 // (for S3-compatible stores that reject them) and still writes and reads

@@ -4,8 +4,8 @@ import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
 import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
-import { listedKeys, listedUploads, recordRequests, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { listedKeys, listedUploads, recordRequests, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // When the commit request (PutObject, or CompleteMultipartUpload) took effect
 // on S3 but its answer was lost, the write asks S3 (HeadObject) and succeeds

@@ -8,10 +8,10 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import t from 'tap';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // The S3 harness enforces conditional writes, which fauxqs 1.9.2 ignores
-// (test/servers/s3/conditional.ts): what the records of an S3 store rely on.
+// (support/servers/s3/conditional.ts): what the records of an S3 store rely on.
 const bucket = 'bg-conditional';
 
 async function outcome(p: Promise<unknown>): Promise<string> {

@@ -6,8 +6,8 @@ import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { translateS3Error } from '../../src/storage/s3/s3-errors.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { patternStream } from '../helpers/bytes.js';
-import { listedUploads, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { listedUploads, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // S3 errors from a real server become driver errors: NoSuchKey → not_found,
 // InvalidRange → range_not_satisfiable (details.size), a missing bucket →

@@ -5,8 +5,8 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { patternChunk, patternSha256, patternStream, sha256OfStream, collect } from '../helpers/bytes.js';
-import { listedKeys, onWire, recordRequests } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { listedKeys, onWire, recordRequests } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // The whole driver through the SigV4-verifying proxy: every header-signed
 // request the SDK makes (multipart, copy, list, ranged GET, delete) passes

@@ -6,8 +6,8 @@ import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
 import { patternChunk, patternStream } from '../helpers/bytes.js';
-import { listedKeys, listedUploads, onWire, recordRequests, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { listedKeys, listedUploads, onWire, recordRequests, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // A write that fails after its multipart upload started (parts uploaded, more
 // in flight) must leave no multipart upload, no digest sidecar and no object,

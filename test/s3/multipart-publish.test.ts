@@ -8,8 +8,8 @@ import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { DIGESTS_DIR, sidecarName } from '../../src/storage/s3/s3-digests.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
 import { patternChunk, patternSha256, patternStream, sha256, sha256OfStream } from '../helpers/bytes.js';
-import { listedKeys, listedUploads, recordRequests, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { listedKeys, listedUploads, recordRequests, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // How a write becomes visible: a body of at most one part is one PutObject
 // with the final metadata; a larger one is a multipart upload straight to

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE, effectivePartSize } from '../../src/storage/s3/s3-write.js';
-import { testClient } from '../servers/s3/clients.js';
+import { testClient } from '../../support/servers/s3/clients.js';
 
 // Part sizing: at least 5 MiB, the configured size otherwise, raised so the
 // largest body a write may carry fits in 10,000 parts.

@@ -3,7 +3,7 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { contentDisposition } from '../../src/storage/disposition.js';
 import { patternSha256, patternStream, sha256 } from '../helpers/bytes.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // `download: true` signs a response-content-disposition override; the
 // response carries Content-Disposition: attachment with the filename in

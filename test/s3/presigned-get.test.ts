@@ -3,7 +3,7 @@ import t from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { patternChunk, patternSha256, patternStream, sha256 } from '../helpers/bytes.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // A presigned URL from the driver, fetched through the SigV4-verifying proxy:
 // 200 with exactly the stored bytes, and Range works on it.

@@ -4,8 +4,8 @@ import t, { type Test } from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { patternStream } from '../helpers/bytes.js';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // Presigned URLs that were tampered with, re-pathed, signed with unknown or
 // wrong credentials, or have expired are refused with 403 by the verifying

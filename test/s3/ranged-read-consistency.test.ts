@@ -2,8 +2,8 @@ import t from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { collect, patternChunk, patternStream } from '../helpers/bytes.js';
-import { onWire, recordRequests, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { onWire, recordRequests, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 // A ranged read resolves the range against HeadObject and pins the GET to
 // that object with If-Match: an object replaced in between (412) is resolved

@@ -3,7 +3,7 @@
 // CompleteMultipartUpload body Go writes (ETag quotes as `&#34;`, element
 // order varying per part) and either refused the parts or completed the
 // object with some of them and answered 200; the harness repairs the body
-// (test/servers/s3/fauxqs.ts). The benchmark compares blobgate with rclone on
+// (support/servers/s3/fauxqs.ts). The benchmark compares blobgate with rclone on
 // this server, so the repair must hold.
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { canonicalCompleteBody, startS3Server, TEST_REGION } from '../servers/s3/fauxqs.js';
-import { listedUploads, TEST_CREDENTIALS, testClient } from '../servers/s3/clients.js';
+import { canonicalCompleteBody, startS3Server, TEST_REGION } from '../../support/servers/s3/fauxqs.js';
+import { listedUploads, TEST_CREDENTIALS, testClient } from '../../support/servers/s3/clients.js';
 import { findRclone, rcloneEnv } from '../helpers/rclone.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -6,9 +6,9 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
-import type { StoreFault } from '../servers/faults.js';
-import { listedKeys, testClient } from '../servers/s3/clients.js';
-import { type S3Operation, startS3Server } from '../servers/s3/fauxqs.js';
+import type { StoreFault } from '../../support/servers/faults.js';
+import { listedKeys, testClient } from '../../support/servers/s3/clients.js';
+import { type S3Operation, startS3Server } from '../../support/servers/s3/fauxqs.js';
 import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
 
 const bucket = 'bg-retries';

@@ -3,8 +3,8 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { patternStream } from '../helpers/bytes.js';
-import { TEST_CREDENTIALS, listedKeys, listedUploads } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS, listedKeys, listedUploads } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // Ordinary API calls with wrong credentials, through the verifying proxy:
 // every driver method rejects with storage_error, keeps the SDK error as

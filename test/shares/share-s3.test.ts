@@ -1,8 +1,8 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import t from 'tap';
 import { shareTokenHash } from '../../src/shares/token.js';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 import { startGateway } from '../helpers/gateway.js';
 import { getPublic, putBytes, revoke, share } from './share-helpers.js';
 

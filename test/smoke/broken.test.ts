@@ -2,7 +2,7 @@ import t from 'tap';
 import { smokeCommand } from '../../src/smoke/command.js';
 import { runSmokeInProcess } from '../../src/smoke/in-process.js';
 import type { SmokeStoreReport } from '../../src/smoke/run.js';
-import { ROWS, closedPort, startSmokeServers } from './servers.js';
+import { ROWS, closedPort, startSmokeServers } from '../../support/smoke-servers.js';
 
 const row = (s: SmokeStoreReport, check: string) => s.rows.find((r) => r.check === check)!;
 

@@ -8,7 +8,7 @@ import { runSmoke, type SmokeStoreReport } from '../../src/smoke/run.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import { LocalDriver } from '../../src/storage/local/local-driver.js';
 import { StoreRegistry } from '../../src/storage/registry.js';
-import { ROWS, startSmokeServers } from './servers.js';
+import { ROWS, startSmokeServers } from '../../support/smoke-servers.js';
 
 const results = (s: SmokeStoreReport) => Object.fromEntries(s.rows.map((r) => [r.check, r.ok]));
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { smokeCommand } from '../../src/smoke/command.js';
 import type { SmokeReport } from '../../src/smoke/run.js';
-import { ROWS, startSmokeServers } from './servers.js';
+import { ROWS, startSmokeServers } from '../../support/smoke-servers.js';
 
 t.test('fauxqs without the proxy does not check signatures: the tampered row is "not enforced", not a failure', async (t) => {
   const servers = await startSmokeServers();

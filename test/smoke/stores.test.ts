@@ -1,7 +1,7 @@
 import t from 'tap';
 import { formatReport, summaryLine } from '../../src/smoke/format.js';
 import { runSmokeInProcess } from '../../src/smoke/in-process.js';
-import { ROWS, startSmokeServers } from './servers.js';
+import { ROWS, startSmokeServers } from '../../support/smoke-servers.js';
 
 t.test('smoke over a local store, S3 behind the SigV4-verifying proxy and the verifying GCS server: every row passes', async (t) => {
   const servers = await startSmokeServers();

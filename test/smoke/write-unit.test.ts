@@ -2,7 +2,7 @@ import t from 'tap';
 import { runSmokeInProcess } from '../../src/smoke/in-process.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { CHUNK_ALIGN } from '../../src/storage/gcs/gcs-write.js';
-import { startSmokeServers } from './servers.js';
+import { startSmokeServers } from '../../support/smoke-servers.js';
 
 // The smoke's multipart checks write around the unit each store writes with, which the
 // store's driver reports (StorageDriver.writeUnitBytes), not a copy of its config.

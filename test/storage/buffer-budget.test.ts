@@ -11,8 +11,8 @@ import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { patternChunk, patternSha256, patternStream } from '../helpers/bytes.js';
-import { listedKeys, testClient } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { listedKeys, testClient } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 const KiB = 1024;
 const never = new AbortController().signal;

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startGcs } from '../gcs/harness.js';
 import { startGateway } from '../helpers/gateway.js';
-import { TEST_CREDENTIALS } from '../servers/s3/clients.js';
-import { startS3Server } from '../servers/s3/fauxqs.js';
+import { TEST_CREDENTIALS } from '../../support/servers/s3/clients.js';
+import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
 const s3 = await startS3Server();
 s3.createBucket('bg-here');

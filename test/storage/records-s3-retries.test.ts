@@ -1,7 +1,7 @@
 import t from 'tap';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { CONFLICT_ATTEMPTS } from '../../src/storage/s3/s3-records.js';
-import { startProxiedS3 } from '../servers/s3/proxied.js';
+import { startProxiedS3 } from '../../support/servers/s3/proxied.js';
 
 // S3 records across the answers that are not plain 200/412: a create whose
 // answer was lost after S3 committed it (the SDK retries and meets its own

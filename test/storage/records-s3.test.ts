@@ -1,8 +1,8 @@
 import t from 'tap';
-import { type ProxiedS3, startProxiedS3 } from '../servers/s3/proxied.js';
+import { type ProxiedS3, startProxiedS3 } from '../../support/servers/s3/proxied.js';
 import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { RECORDS_DIR } from '../../src/storage/records.js';
-import { listedKeys } from '../servers/s3/clients.js';
+import { listedKeys } from '../../support/servers/s3/clients.js';
 import { recordsContract } from '../contract/records-contract.js';
 
 // The records contract on S3: fauxqs behind the SigV4-verifying proxy, whose

@@ -44,7 +44,7 @@ export interface GcsTestServer {
   dropRewrites(times: number): { readonly dropped: number };
   /**
    * Fault injection: the next matching request(s) of one operation kind
-   * (test/servers/gcs/operations.ts) are not carried out and get a 500 or 503,
+   * (support/servers/gcs/operations.ts) are not carried out and get a 500 or 503,
    * or no answer at all ('drop').
    */
   fail(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;

@@ -1,4 +1,4 @@
-// Which S3 operation a request is, for fault injection (test/servers/faults.ts).
+// Which S3 operation a request is, for fault injection (support/servers/faults.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StoreFault } from '../faults.js';
 import { errorXml } from './fauxqs.js';

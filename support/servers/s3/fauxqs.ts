@@ -50,7 +50,7 @@ export interface S3TestServer {
   lifecycleXml(bucket: string): string | undefined;
   /**
    * Fault injection: the next matching request(s) of one operation kind
-   * (test/servers/s3/operations.ts) are not carried out and get a 500
+   * (support/servers/s3/operations.ts) are not carried out and get a 500
    * (InternalError) or 503 (SlowDown), or no answer at all ('drop').
    */
   fail(op: S3Operation, fault: StoreFault, opts?: FaultOptions): FaultHandle;

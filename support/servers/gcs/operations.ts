@@ -1,4 +1,4 @@
-// Which JSON-API operation a request is, for fault injection (test/servers/faults.ts).
+// Which JSON-API operation a request is, for fault injection (support/servers/faults.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StoreFault } from '../faults.js';
 import { readBody, sendError } from './common.js';

@@ -1,4 +1,4 @@
-// Conditional writes for the fauxqs harness (test/servers/s3/fauxqs.ts), which fauxqs 1.9.2 ignores.
+// Conditional writes for the fauxqs harness (support/servers/s3/fauxqs.ts), which fauxqs 1.9.2 ignores.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorXml } from './fauxqs.js';
 

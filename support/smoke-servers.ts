@@ -7,13 +7,13 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/types.js';
-import type { GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
-import { bypassProxyForLoopback } from '../gcs-server/util.js';
-import { type GcsTestServer, startGcsServer } from '../servers/gcs/server.js';
-import { TEST_CREDENTIALS, listedKeys } from '../servers/s3/clients.js';
-import { type ProxiedS3, startProxiedS3 } from '../servers/s3/proxied.js';
+import { buildConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/types.js';
+import type { GcsServiceAccountKey } from '../src/storage/gcs/client.js';
+import { bypassProxyForLoopback } from './servers/loopback.js';
+import { type GcsTestServer, startGcsServer } from './servers/gcs/server.js';
+import { TEST_CREDENTIALS, listedKeys } from './servers/s3/clients.js';
+import { type ProxiedS3, startProxiedS3 } from './servers/s3/proxied.js';
 
 /** The row names are the smoke test's interface (scripts, CI logs): spelled out here on purpose. */
 export const ROWS = ['write small', 'write parts', 'ranged read', 'head', 'list', 'signed url', 'tampered url', 'over-cap write', 'aborted write', 'delete', 'cleanup'];
