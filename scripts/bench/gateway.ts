@@ -95,7 +95,9 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number, s
 }
 
 export async function startGateway(stores: Stores, workDir: string, store: StoreName, nodeArgs: string[] = []): Promise<Gateway> {
-  if (!existsSync('dist/main.js')) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does).');
+  // BENCH_BLOBGATE_ENTRY: a build of one's own (tsc -p tsconfig.build.json --outDir …), so a shared tree's dist/ may change meanwhile.
+  const entry = process.env.BENCH_BLOBGATE_ENTRY ?? 'dist/main.js';
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm run bench does).`);
   const localRoot = join(workDir, 'blobgate-local');
   const dataDir = join(workDir, 'blobgate-data');
   await mkdir(dataDir, { recursive: true });
@@ -110,7 +112,7 @@ export async function startGateway(stores: Stores, workDir: string, store: Store
     BENCH_S3_KEY: S3_CREDENTIALS.accessKeyId,
     BENCH_S3_SECRET: S3_CREDENTIALS.secretAccessKey,
   });
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let up = false;
