@@ -35,7 +35,7 @@ const META: ObjectMetaInit = {
   searchIndex: { text: 'Ærø — €', tags: ['x'] },
 };
 const signal = new AbortController().signal;
-t.setTimeout(60_000);
+t.setTimeout(180_000); // a loaded CI machine: a dozen multi-part writes and reads
 
 /** `total` pattern bytes that stop after `gateAt` until release() is called. */
 function gated(total: number, gateAt: number): { body: Readable; reached: Promise<void>; release(): void } {

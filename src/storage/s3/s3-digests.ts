@@ -53,9 +53,9 @@ export function bareEtag(etag: string): string {
 /**
  * The ETag S3 gives an object completed from parts with these MD5s, before
  * CompleteMultipartUpload: hex MD5 of the concatenated binary part MD5s, a
- * dash and the part count. True of S3 without SSE-KMS/SSE-C and of fauxqs;
- * where it is not, the write notices (the parts' ETags are not their MD5s, or
- * Complete answers another ETag) and writes the sidecar after Complete.
+ * dash and the part count; each part's MD5 is its ETag on S3 without
+ * SSE-KMS/SSE-C, and on fauxqs. Where that is not so, Complete answers
+ * another ETag, and the write writes the sidecar after Complete.
  */
 export function multipartEtag(partMd5s: readonly Buffer[]): string {
   return `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;

@@ -28,7 +28,7 @@ import { S3PartUpload } from './s3-parts.js';
  *   known at the start (content type, tier, created-at, expiry, storage,
  *   search index) and the marker `bg-digest: sidecar`; the sha256 goes into
  *   a sidecar record named by the object's ETag (s3-digests.ts), which is
- *   known before Complete (the MD5s of the parts). The sidecar is written
+ *   known before Complete (from the parts' ETags, their MD5s). The sidecar is written
  *   BEFORE CompleteMultipartUpload, which is atomic: if Complete fails, the
  *   sidecar names an ETag no object has (harmless, and deleted by the
  *   cleanup); if it succeeds, the object is described right from its first
