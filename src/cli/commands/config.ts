@@ -9,6 +9,7 @@ import { printJson } from '../output.js';
 interface CheckOptions {
   file?: string;
   json?: boolean;
+  connect?: boolean;
 }
 
 /**
@@ -17,6 +18,8 @@ interface CheckOptions {
  * without opening a store or a port. Every problem is printed with its key
  * path; credentials are references and no value is ever printed.
  * Exit 0 valid, 2 invalid (as the gateway itself exits on a bad configuration).
+ * `--connect` then probes every store (src/cli/connect-check.ts): exit 1
+ * when any store cannot be opened, reached, written, read or deleted.
  */
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('work with the gateway configuration (blobgate config check --help)');
@@ -24,17 +27,25 @@ export function registerConfig(program: Command): void {
     .command('check')
     .description('validate the configuration completely, without starting anything (exit 0 valid, 2 invalid)')
     .option('--file <path>', 'JSON config file (default: BLOBGATE_CONFIG; BLOBGATE_* variables apply as at start)')
-    .option('--json', 'print {valid, problems} as JSON')
-    .action((opts: CheckOptions) => {
+    .option('--json', 'print {valid, problems} as JSON (with --connect also stores: one probe per store)')
+    .option('--connect', 'also open each store: reachable, bucket present, a probe object written, read and deleted (exit 1 when any store fails)')
+    .action(async (opts: CheckOptions) => {
       const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.file !== undefined ? { BLOBGATE_CONFIG: opts.file } : {}) };
       const { problems, config } = check(env);
-      if (opts.json) printJson({ valid: problems.length === 0, problems });
-      if (problems.length > 0) {
-        if (!opts.json) process.stderr.write(`configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+      if (problems.length > 0 || !config) {
+        if (opts.json) printJson({ valid: false, problems });
+        else process.stderr.write(`configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}\n`).join('')}`);
         process.exitCode = 2;
         return;
       }
-      if (!opts.json && config) process.stdout.write(summary(config, env.BLOBGATE_CONFIG));
+      // Loaded only here: probing opens the stores, and with them the SDKs.
+      const probes = opts.connect ? await (await import('../connect-check.js')).probeStores(config) : undefined;
+      if (opts.json) printJson({ valid: true, problems, ...(probes ? { stores: probes } : {}) });
+      else {
+        process.stdout.write(summary(config, env.BLOBGATE_CONFIG));
+        if (probes) process.stdout.write(`stores, connected:\n${(await import('../connect-check.js')).formatProbes(probes)}\n`);
+      }
+      if (probes?.some((p) => !p.ok)) process.exitCode = 1;
     });
 }
 
