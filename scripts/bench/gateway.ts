@@ -17,7 +17,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { cleanEnv } from './proc.js';
-import { BUCKET, GCS_CHUNK_SIZE, S3_CREDENTIALS, S3_PART_SIZE, S3_QUEUE_SIZE, S3_REGION, type StoreName, type Stores } from './servers.js';
+import { BUCKET, GCS_CHUNK_SIZE, GCS_PARALLEL_PARTS, S3_CREDENTIALS, S3_PART_SIZE, S3_QUEUE_SIZE, S3_REGION, type StoreName, type Stores } from './servers.js';
 import { sleep } from './measure.js';
 
 export const WORKSPACE = 'ws-bench';
@@ -77,6 +77,7 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number, s
       'project-id': 'bench',
       'api-endpoint': stores.gcsUrl,
       'chunk-size': GCS_CHUNK_SIZE,
+      'parallel-parts': GCS_PARALLEL_PARTS,
       credentials: `file:${stores.serviceAccountFile}`,
     },
   };

@@ -5,7 +5,9 @@ import { SESSION_SUFFIX, cancelSession, discardStaging, readRecord, removeObject
 
 /**
  * What a crashed process leaves on GCS, removed once older than `olderThan`
- * (by `timeCreated`): staging objects, and the resumable sessions named by
+ * (by `timeCreated`): staging objects (the parts and intermediates of a
+ * parallel composite upload among them, `<staging name>/part-N`,
+ * gcs-parts.ts), and the resumable sessions named by
  * their session records (gcs-staging.ts) — GCS cannot list sessions, so a
  * session whose record was never written (a crash in the instant between the
  * two) is beyond reach; it never becomes an object and GCS expires it after a
