@@ -2,13 +2,19 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { builtCli } from '../helpers/built-src.js';
 
-/** Drives the CLI as a subprocess: `node --import tsx src/cli/main.ts …`, from any cwd. */
+/**
+ * Drives the CLI as a subprocess, from any cwd: `node <build>/src/cli/main.js …`,
+ * src/ compiled once per content (test/helpers/built-src.ts), as the package's
+ * `bin` runs it. `cliTsxArgv` is `npm run cli`'s way, through tsx.
+ */
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const cliMain = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** tsx resolved here, so the CLI can run with a cwd outside the project. */
 export const tsxImport = import.meta.resolve('tsx');
-export const cliArgv = ['--import', tsxImport, cliMain];
+export const cliTsxArgv = ['--import', tsxImport, cliMain];
+export const cliArgv = [builtCli];
 
 export interface CliResult {
   code: number | null;
@@ -17,11 +23,18 @@ export interface CliResult {
   stderr: string;
 }
 
+const CLI_TIMEOUT_MS = 120_000;
+
 export interface RunOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
   /** Wrap the command: e.g. `ulimit -f …` through bash. */
   shellPrefix?: string;
+  /**
+   * Kills a hung command (SIGKILL, code null). A guard, not a speed check: the
+   * default leaves room for several commands started at once on a loaded
+   * two-core machine (30 s did not), within tap's per-file timeout.
+   */
   timeoutMs?: number;
 }
 
@@ -42,7 +55,7 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
   let err = '';
   child.stdout.on('data', (d: Buffer) => out.push(d));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? CLI_TIMEOUT_MS);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
@@ -62,7 +75,7 @@ export function runCliInPty(args: string[], opts: RunOptions & { columns?: numbe
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? CLI_TIMEOUT_MS);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { baseEnv, cliArgv, root, runCli } from './_cli.js';
+import { baseEnv, cliArgv, cliTsxArgv, root, runCli } from './_cli.js';
 
 interface Served {
   child: ChildProcess;
@@ -13,14 +13,16 @@ interface Served {
 }
 
 /** `blobgate serve` on port 0; resolves once the gateway says where it listens. */
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [...cliArgv, 'serve', '--port', '0', ...args], { cwd: root, env: baseEnv({ BLOBGATE_LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+async function serve(args: string[], env: Record<string, string> = {}, cli = cliArgv): Promise<Served> {
+  const child = spawn(process.execPath, [...cli, 'serve', '--port', '0', ...args], { cwd: root, env: baseEnv({ BLOBGATE_LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let exited = false;
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => ((exited = true), r(code))));
   let base: string | undefined;
-  for (let i = 0; i < 300 && !base; i++) {
+  // Until the gateway says where it listens or the CLI ends; bounded for a loaded machine, not for speed.
+  for (const end = Date.now() + 60_000; !base && !exited && Date.now() < end; ) {
     await new Promise((r) => setTimeout(r, 50));
     // the welcome text (dev token), else fastify's info log line
     base = /(?:listening on|Server listening at) (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
@@ -53,7 +55,8 @@ t.test('serve --token: the given token is the gateway\'s (BLOBGATE_TOKEN); SIGTE
   const dataDir = await mkdtemp(join(tmpdir(), 'bg-cli-serve-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const token = 'cli-serve-token-0123456789';
-  const s = await serve(['--data-dir', dataDir, '--host', '127.0.0.1', '--token', token], { BLOBGATE_LOG_LEVEL: 'info' });
+  // Through tsx, as `npm run cli serve` runs it: the gateway child is then src/main.ts under tsx (serve.ts gatewayEntry).
+  const s = await serve(['--data-dir', dataDir, '--host', '127.0.0.1', '--token', token], { BLOBGATE_LOG_LEVEL: 'info' }, cliTsxArgv);
   t.teardown(() => s.child.kill('SIGTERM'));
   t.notMatch(s.output(), /dev API token/, 'no dev token when one is given');
   const ok = await runCli(['ls', 'ws-x', '-q'], { env: { BLOBGATE_URL: s.base, BLOBGATE_TOKEN: token } });

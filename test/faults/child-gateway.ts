@@ -1,8 +1,9 @@
-// The real gateway (src/main.ts) as a child process, for tests that kill it.
+// The real gateway (src/main.ts, compiled once per content: test/helpers/built-src.ts) as a child process, for tests that kill it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { builtGateway } from '../helpers/built-src.js';
 import { TOKEN_ALL } from '../helpers/gateway.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -31,7 +32,7 @@ export async function startChildGateway(dir: string, config: Record<string, unkn
   const port = await freePort();
   const configPath = join(dir, `config-${port}.json`);
   await writeFile(configPath, JSON.stringify({ tokens: [{ token: TOKEN_ALL, workspaces: ['ws-1', 'ws-2'] }], upstream: { allow: ['127.0.0.1'] }, ...config }));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [builtGateway], {
     cwd: root,
     env: { PATH: process.env.PATH, BLOBGATE_CONFIG: configPath, BLOBGATE_DATA_DIR: join(dir, 'data'), BLOBGATE_PORT: String(port), BLOBGATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
