@@ -60,7 +60,7 @@ t.test('bash completes commands, subcommands, options, option values and argumen
   t.same(complete(script, 'blobgate jobs ls --state '), ['cancelled', 'failed', 'lost', 'queued', 'running', 'succeeded']);
   t.same(complete(script, 'blobgate fetch --tier e'), ['ephemeral']);
   t.same(complete(script, 'blobgate put -w ws-1 --pa'), ['--path']);
-  t.same(complete(script, 'blobgate config check --'), ['--file', '--help', '--json', '--token', '--url']);
+  t.same(complete(script, 'blobgate config check --'), ['--connect', '--file', '--help', '--json', '--token', '--url']);
   t.same(complete(script, 'blobgate completion '), ['bash', 'zsh']);
   t.same(complete(script, 'blobgate smoke --'), ['--all', '--gateway', '--help', '--json', '--store', '--token', '--url'], 'smoke, registered lazily, completes its real options');
   t.same(complete(script, 'blobgate put ./da'), [], "a file argument is left to bash's default (file names)");
