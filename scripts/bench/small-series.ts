@@ -90,9 +90,10 @@ async function main(): Promise<void> {
 
 main().then(
   () => process.exit(0),
-  (err: unknown) => {
+  async (err: unknown) => {
     log(`small-series failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     killAll();
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
     process.exit(1);
   },
 );
