@@ -52,3 +52,14 @@ for (const [label, command, size] of [
     t.same(await listedUploads(client, bucket), []);
   });
 }
+
+t.test('the digest sidecar was created but its answer was lost → the sidecar decides, the write succeeds', async (t) => {
+  const size = MIN_PART_SIZE + 2;
+  const key = `workspaces/ws-1/sidecar-${size}`;
+  loseAnswerOf = 'PutObjectCommand'; // the first PutObject of a multi-part write is its sidecar
+  const stored = await driver.write({ key, body: patternStream(size), maxBytes: size, meta: META, signal });
+  t.equal(loseAnswerOf, undefined, 'the answer was indeed lost');
+  t.equal(stored.meta.sha256, patternSha256(size));
+  t.equal((await driver.head(key)).meta.sha256, patternSha256(size), 'described by its sidecar');
+  t.same(await listedUploads(client, bucket), []);
+});

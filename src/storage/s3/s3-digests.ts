@@ -81,10 +81,23 @@ export class S3Digests {
     const tag = bareEtag(etag);
     const sidecar: Sidecar = { key, etag: tag, sha256, size };
     const name = sidecarName(key, tag);
-    if (await this.records.create(name, Buffer.from(JSON.stringify(sidecar)))) return;
-    const there = parse(await this.records.get(name));
-    if (there?.key === key && there.sha256 === sha256 && there.size === size) return; // the same bytes, written before
+    let created: boolean;
+    try {
+      created = await this.records.create(name, Buffer.from(JSON.stringify(sidecar)));
+    } catch (err) {
+      // An answer lost or garbled after S3 may have committed (seen once in 32 concurrent bench writes:
+      // an unparseable error body): the sidecar is what decides.
+      if (await this.holds(name, key, sha256, size).catch(() => false)) return;
+      throw err;
+    }
+    if (created || (await this.holds(name, key, sha256, size))) return; // created now, or the same bytes were written before
     throw new BlobgateError('storage_error', 'Another object with the same ETag but other bytes was written to this key (an MD5 collision); nothing was stored.');
+  }
+
+  /** Whether the sidecar `name` says exactly this. */
+  private async holds(name: string, key: string, sha256: string, size: number): Promise<boolean> {
+    const there = parse(await this.records.get(name));
+    return there?.key === key && there.sha256 === sha256 && there.size === size;
   }
 
   /** The sha256 of the object at `key` with this ETag and size, or '' when no sidecar vouches for it. */

@@ -1,4 +1,4 @@
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { type CompletedPart, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
 import type { BufferBudget, BufferLease } from '../buffer-budget.js';
@@ -26,6 +26,10 @@ import { bareEtag, multipartEtag } from './s3-digests.js';
  *   The parts are not hashed here: MD5 costs ~1.5 s of CPU per GiB, and a
  *   wrong prediction (a store whose part ETags are not MD5s) only means the
  *   Complete answers another ETag, which the write notices (s3-write.ts).
+ * - With the client's checksums on (`when-supported`, client.ts) the upload
+ *   is created with ChecksumAlgorithm CRC32, the SDK sends each part's CRC32,
+ *   and the Complete lists them, as S3 requires of such an upload (and as
+ *   lib-storage did).
  * - CreateMultipartUpload and CompleteMultipartUpload are never cancelled
  *   mid-flight: a cancelled request may still take effect, and its UploadId
  *   (or the completed object) would be unknown to us.
@@ -47,7 +51,7 @@ export interface PartUploadTarget {
 export class S3PartUpload implements StagedUpload {
   readonly name: string;
   private uploadId: string | undefined;
-  private readonly parts: Array<{ PartNumber: number; ETag: string }> = [];
+  private readonly parts: Array<CompletedPart & { ETag: string }> = [];
   private sent = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopper = new AbortController();
@@ -74,7 +78,10 @@ export class S3PartUpload implements StagedUpload {
     this.body = body;
     const { t } = this;
     this.throwIfStopped();
-    const created = t.client.send(new CreateMultipartUploadCommand({ Bucket: t.bucket, Key: t.objectKey, ContentType: t.contentType, Metadata: t.metadata }));
+    const checksums = (await t.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+    const created = t.client.send(
+      new CreateMultipartUploadCommand({ Bucket: t.bucket, Key: t.objectKey, ContentType: t.contentType, Metadata: t.metadata, ...(checksums ? { ChecksumAlgorithm: 'CRC32' } : {}) }),
+    );
     this.creating = created;
     this.uploadId = (await created).UploadId;
     if (!this.uploadId) throw new BlobgateError('storage_error', 'The S3 store answered CreateMultipartUpload without an UploadId; see the server log.');
@@ -169,7 +176,7 @@ export class S3PartUpload implements StagedUpload {
       })
       .then((out) => {
         if (!out.ETag) throw new BlobgateError('storage_error', 'The S3 store answered UploadPart without an ETag; see the server log.');
-        this.parts[partNumber - 1] = { PartNumber: partNumber, ETag: out.ETag };
+        this.parts[partNumber - 1] = { PartNumber: partNumber, ETag: out.ETag, ...(out.ChecksumCRC32 ? { ChecksumCRC32: out.ChecksumCRC32 } : {}) };
       })
       .catch((err: unknown) => this.fail(err))
       .finally(() => {
