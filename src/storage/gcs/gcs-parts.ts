@@ -23,6 +23,9 @@ import { CLEANUP_STEP_MS, removeObject } from './gcs-staging.js';
  * - One resumable session (GcsStagedUpload) sends one chunk at a time: each
  *   chunk waits for its answer before the next is sent, so the upstream read
  *   stalls meanwhile. Parts overlap reading the upstream with uploading.
+ *   That pays where the store's latency bounds a chunk's round trip; against
+ *   the project's test server on a loaded 2-core machine it was not faster
+ *   (README "Benchmarks": CPU, not latency, bounded both paths there).
  * - GCS's XML multipart upload API (TransferManager.uploadFileInChunks) also
  *   sends parts in parallel, but fixes the object's metadata at initiation,
  *   before the sha256 is known: the sha256 would need a sidecar or a later
