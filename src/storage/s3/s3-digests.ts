@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { BlobgateError } from '../../errors.js';
 import { httpStatus, storageError } from './s3-errors.js';
@@ -64,6 +64,7 @@ export function multipartEtag(partMd5s: readonly Buffer[]): string {
 export class S3Digests {
   private readonly records: S3Records;
   private readonly dir: string;
+  private readonly prefix: string;
   private readonly cache = new Map<string, string>();
 
   constructor(
@@ -74,6 +75,7 @@ export class S3Digests {
   ) {
     this.records = new S3Records(client, bucket, prefix, DIGESTS_DIR);
     this.dir = prefix + DIGESTS_DIR;
+    this.prefix = prefix;
   }
 
   /** Records the sha256 of the object `key` will hold with `etag`. Rejects when a sidecar for that ETag says otherwise. */
@@ -125,7 +127,13 @@ export class S3Digests {
    * Deletes the sidecars of `key` last written before `before`, except the
    * one for `keep` (the live object's): those of replaced versions, and of
    * writes that failed. A sidecar written since belongs to a write that may
-   * still complete, and is left.
+   * still complete, and is left. So is one of a write still running however
+   * early it began — its multipart upload is in progress at the key, and a
+   * write records its sidecar after creating the upload, before its Complete
+   * — and the sidecar of whatever object is live by then (a write that
+   * completed meanwhile). S3 gives times in whole seconds, hence the second
+   * of margin. Costs a listing, and only when a sidecar is to go, a listing
+   * of the key's uploads and a HEAD.
    */
   async removeStale(key: string, keep: string | undefined, before: Date): Promise<number> {
     const dir = `${this.dir}${keyHash(key)}/`;
@@ -133,19 +141,45 @@ export class S3Digests {
     let removed = 0;
     let token: string | undefined;
     try {
+      const stale: Array<{ name: string; at: number }> = [];
       do {
         const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dir, ...(token ? { ContinuationToken: token } : {}) }));
         for (const o of out.Contents ?? []) {
           if (!o.Key || o.Key === keepName || !o.LastModified || o.LastModified >= before) continue;
-          await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.Key }));
-          removed++;
+          stale.push({ name: o.Key, at: o.LastModified.getTime() });
         }
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
+      if (stale.length === 0) return 0;
+      const objectKey = this.prefix + key;
+      const running = await this.earliestUpload(objectKey);
+      const live = await this.liveEtag(objectKey);
+      for (const s of stale) {
+        if (live !== undefined && s.name === `${dir}${live}`) continue;
+        if (running !== undefined && s.at >= running - 1000) continue;
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: s.name }));
+        removed++;
+      }
     } catch (err) {
       throw storageError(err, 'removing the digest sidecars of replaced objects');
     }
     return removed;
+  }
+
+  /** When the earliest multipart upload in progress at exactly this physical key began (ms), or undefined when none is. */
+  private async earliestUpload(objectKey: string): Promise<number | undefined> {
+    let earliest: number | undefined;
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      const out = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: objectKey, ...markers }));
+      for (const u of out.Uploads ?? []) {
+        if (u.Key !== objectKey) continue;
+        const at = u.Initiated?.getTime() ?? 0; // no time given: as early as can be
+        earliest = earliest === undefined ? at : Math.min(earliest, at);
+      }
+      if (!out.IsTruncated || (out.NextKeyMarker === undefined && out.NextUploadIdMarker === undefined)) return earliest;
+      markers = { ...(out.NextKeyMarker ? { KeyMarker: out.NextKeyMarker } : {}), ...(out.NextUploadIdMarker ? { UploadIdMarker: out.NextUploadIdMarker } : {}) };
+    }
   }
 
   /** The bare ETag of the object at the physical key, or undefined when there is none. */
