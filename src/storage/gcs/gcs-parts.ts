@@ -6,7 +6,7 @@ import { encodeMeta } from '../meta-codec.js';
 import type { StagedUpload } from '../staged-write.js';
 import { type ComposeSource, compose, mapLimit, reduceSources } from './gcs-compose.js';
 import { gcsStatus } from './gcs-errors.js';
-import { CLEANUP_STEP_MS, removeObject } from './gcs-staging.js';
+import { bounded, removeObject } from './gcs-staging.js';
 
 /**
  * A parallel composite upload (what `gcloud storage cp` does for large
@@ -234,16 +234,3 @@ function base64Be(crc: number): string {
 }
 
 const pad = (n: number): string => String(n).padStart(5, '0');
-
-/** Waits for `p` at most CLEANUP_STEP_MS; never rejects. */
-async function bounded(p: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CLEANUP_STEP_MS);
-  });
-  try {
-    await Promise.race([p.then(() => undefined, () => undefined), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

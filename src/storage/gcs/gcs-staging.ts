@@ -178,7 +178,7 @@ export async function readRecord(bucket: Bucket, record: File): Promise<{ sessio
 }
 
 /** Waits for `p` at most CLEANUP_STEP_MS; never rejects. */
-async function bounded(p: Promise<unknown>): Promise<void> {
+export async function bounded(p: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, CLEANUP_STEP_MS);
