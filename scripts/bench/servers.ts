@@ -27,11 +27,12 @@ export const S3_QUEUE_SIZE = 4;
 /** rclone 1.60's GCS backend has no chunk-size option: it always uses 16 MiB (googleapi's default), one chunk at a time. */
 export const GCS_CHUNK_SIZE = 16 * 1024 * 1024;
 /**
- * blobgate's GCS parts in flight (its `parallel-parts`, a parallel composite
- * upload of GCS_CHUNK_SIZE parts; rclone 1.60 and the SDK pipe send one
- * chunk at a time). BENCH_GCS_PARALLEL_PARTS=1 measures the resumable path.
+ * blobgate's GCS parts in flight (its `parallel-parts`): 1, the store's
+ * default, is one resumable upload, one chunk at a time, as rclone 1.60 and
+ * the SDK pipe send; BENCH_GCS_PARALLEL_PARTS=4 measures a parallel
+ * composite upload of GCS_CHUNK_SIZE parts.
  */
-export const GCS_PARALLEL_PARTS = Number(process.env.BENCH_GCS_PARALLEL_PARTS ?? 4);
+export const GCS_PARALLEL_PARTS = Number(process.env.BENCH_GCS_PARALLEL_PARTS ?? 1);
 
 export interface Stores {
   s3Endpoint: string;

@@ -28,10 +28,11 @@ export interface GcsDriverOptions {
   chunkSize?: number;
   /**
    * Parts in flight of a parallel composite upload (gcs-parts.ts), 1 to
-   * MAX_PARALLEL_PARTS, default 4: a body of more than one chunk is sent as
-   * parts of one chunk each, that many at a time, and published by a compose.
-   * 1: one resumable upload, one chunk at a time, published by a rewrite
-   * (objects keep an MD5; no parts, for buckets where early deletion costs).
+   * MAX_PARALLEL_PARTS, default 1 (why: DEFAULT_PARALLEL_PARTS). Above 1, a
+   * body of more than one chunk is sent as parts of one chunk each, that many
+   * at a time, and published by a compose. 1: one resumable upload, one chunk
+   * at a time, published by a rewrite (objects keep an MD5; no parts, for
+   * buckets where early deletion costs).
    */
   parallelParts?: number;
   /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
