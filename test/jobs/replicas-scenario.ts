@@ -31,7 +31,9 @@ export function replicaScenario(t: Test, name: string, setup: () => Promise<Repl
     const store = await setup();
     const dir = await mkdtemp(join(tmpdir(), 'bg-replicas-'));
     const up = await startGatedUpstream();
-    const config = { ...store.config, jobs: JOBS, janitor: { 'grace-seconds': 1, 'sweep-interval-seconds': 1 } };
+    // The grace must outlast the slowest live write: S3 writes upload at their final key, and the sweep aborts
+    // any upload older than the grace (a 1 s grace aborted a live write on a loaded machine).
+    const config = { ...store.config, jobs: JOBS, janitor: { 'grace-seconds': 15, 'sweep-interval-seconds': 1 } };
     const children: ChildGateway[] = [];
     t.teardown(async () => {
       for (const c of children) c.kill('SIGKILL');
@@ -108,7 +110,7 @@ export function replicaScenario(t: Test, name: string, setup: () => Promise<Repl
       const again = await call(b!, 'POST', '/v1/workspaces/ws-1/http', step('crash', store.size / 2), headers);
       t.equal(again.json.id, retry.json.id, 'the key now holds the retry');
       t.equal(up.hits('crash'), 2);
-      await until('the janitor removed what the crash left', async () => (await store.leftovers()).length === 0, 30_000);
+      await until('the janitor removed what the crash left', async () => (await store.leftovers()).length === 0, 90_000);
       t.pass('nothing left behind');
       b!.kill('SIGTERM');
       t.equal(await b!.exited, 0);
