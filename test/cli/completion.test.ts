@@ -97,7 +97,7 @@ t.test('an unknown shell is a usage error', async (t) => {
 });
 
 const zshMissing = spawnSync('zsh', ['--version']).error !== undefined;
-t.test('zsh itself reads the zsh script, where zsh is installed', { skip: zshMissing && 'zsh is not installed here (CI does not install it); bash -n parses the zsh script above' }, async (t) => {
+t.test('zsh itself reads the zsh script, where zsh is installed', { skip: zshMissing && 'zsh is not installed here (.ci/run installs it); bash -n parses the zsh script above' }, async (t) => {
   const check = spawnSync('zsh', ['-n', await scriptFile('zsh')], { encoding: 'utf8' });
   t.equal(check.status, 0, check.stderr);
 });
