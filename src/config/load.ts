@@ -1,4 +1,3 @@
-import { DEFAULT_BUFFER_BYTES } from '../storage/buffer-budget.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config, StoreConfig, TierConfig, TokenConfig } from './types.js';
@@ -7,7 +6,7 @@ import { checkPublicUrl, readLogLevel } from './value-checks.js';
 import { readMetrics, resolveCredential, sha256Hex } from './credentials.js';
 import { readStorageConnections, readTemplates } from './step-config.js';
 import { parseAllowList } from '../upstream/address-policy.js';
-import { parseStore, STORE_DRIVERS } from '../storage/registry.js';
+import { DEFAULT_BUFFER_BYTES, parseStore, STORE_DRIVERS } from '../storage/registry.js';
 import { isCredentialHeader, isCredentialQueryParam } from '../secrets/credential-names.js';
 
 /** Every environment variable blobgate reads; the README documents each. */

@@ -7,6 +7,9 @@ import { type CleanupCounts, Janitor, type JanitorEvent } from './janitor.js';
 import { localBackend } from './local/local-backend.js';
 import { s3Backend } from './s3/s3-backend.js';
 
+/** The buffer budget's default, for config's defaults: config reaches storage only through this registry. */
+export { DEFAULT_BUFFER_BYTES };
+
 /**
  * The backends a store can use, by the `driver` of its config section. Each
  * backend folder owns its options, the reading and checking of its section
