@@ -17,11 +17,12 @@
  *
  * The servers are those of support/servers/, which the tests start too.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { startGcsServer, type GcsTestServer } from '../support/servers/gcs/server.js';
+import { testServiceAccount } from '../support/servers/gcs/service-account.js';
 import { startS3Server, TEST_REGION, type S3TestServer } from '../support/servers/s3/fauxqs.js';
 import { startSigV4Proxy, type SigV4Proxy } from '../support/servers/s3/sigv4-proxy.js';
 
@@ -57,15 +58,15 @@ export async function startDevStores(configFile: string): Promise<DevStores> {
     stops.push(() => front.stop());
 
     const clientEmail = 'blobgate-dev@dev-stores.iam.gserviceaccount.com';
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const gcs: GcsTestServer = await startGcsServer({ host: '127.0.0.1', port: 0, serviceAccountPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), clientEmail });
+    const { key: serviceAccount, publicKeyPem } = testServiceAccount(clientEmail, 'dev');
+    const gcs: GcsTestServer = await startGcsServer({ host: '127.0.0.1', port: 0, serviceAccountPublicKeyPem: publicKeyPem, clientEmail });
     stops.push(() => gcs.stop());
     gcs.createBucket(DEV_BUCKET);
 
     const keyFile = join(secrets, 'gcs-service-account.json');
     const idFile = join(secrets, 's3-access-key-id');
     const secretFile = join(secrets, 's3-secret-access-key');
-    await writeFile(keyFile, JSON.stringify({ type: 'service_account', project_id: 'dev', client_email: clientEmail, private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }), { mode: 0o600 });
+    await writeFile(keyFile, JSON.stringify(serviceAccount), { mode: 0o600 });
     await writeFile(idFile, `${accessKeyId}\n`, { mode: 0o600 });
     await writeFile(secretFile, `${secretAccessKey}\n`, { mode: 0o600 });
 

@@ -2,7 +2,6 @@
 // against (not a test file itself): fauxqs behind the SigV4-verifying proxy,
 // the project's GCS test server verifying V4 signed URLs, and a local store in
 // a temp dir — plus the gateway config (file form) with one store of each kind.
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import type { Config } from '../src/config/types.js';
 import type { GcsServiceAccountKey } from '../src/storage/gcs/client.js';
 import { bypassProxyForLoopback } from './servers/loopback.js';
 import { type GcsTestServer, startGcsServer } from './servers/gcs/server.js';
+import { testServiceAccount } from './servers/gcs/service-account.js';
 import { TEST_CREDENTIALS, listedKeys } from './servers/s3/clients.js';
 import { type ProxiedS3, startProxiedS3 } from './servers/s3/proxied.js';
 
@@ -60,14 +60,8 @@ export async function startSmokeServers(): Promise<SmokeServers> {
     stops.push(() => s3.stop());
 
     const clientEmail = 'blobgate-smoke@test.iam.gserviceaccount.com';
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const serviceAccount: GcsServiceAccountKey = {
-      type: 'service_account',
-      project_id: 'test',
-      client_email: clientEmail,
-      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    };
-    const gcs = await startGcsServer({ host: '127.0.0.1', serviceAccountPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), clientEmail });
+    const { key: serviceAccount, publicKeyPem } = testServiceAccount(clientEmail);
+    const gcs = await startGcsServer({ host: '127.0.0.1', serviceAccountPublicKeyPem: publicKeyPem, clientEmail });
     stops.push(() => gcs.stop());
     gcs.createBucket(GCS_BUCKET);
     const keyFile = join(dir, 'sa.json');

@@ -1,6 +1,5 @@
 // Shared by the GCS driver tests (not a test file itself): the project's GCS
 // test server on 127.0.0.1, a client pointed at it, and a driver.
-import { generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import type { Storage } from '@google-cloud/storage';
@@ -8,6 +7,7 @@ import { buildGcsStorage, type GcsRetryTiming, type GcsServiceAccountKey } from 
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
 import { type GcsTestServer, startGcsServer } from '../../support/servers/gcs/server.js';
+import { testServiceAccount } from '../../support/servers/gcs/service-account.js';
 import { bypassProxyForLoopback } from '../gcs-server/util.js';
 import { patternChunk } from '../helpers/bytes.js';
 
@@ -45,16 +45,10 @@ export interface GcsHarness {
  */
 export async function startGcs(t: Test, bucket = 'bg-test', opts: { retryTiming?: GcsRetryTiming } = {}): Promise<GcsHarness> {
   const clientEmail = 'blobgate-test@test.iam.gserviceaccount.com';
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const serviceAccount: GcsServiceAccountKey = {
-    type: 'service_account',
-    project_id: 'test',
-    client_email: clientEmail,
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  };
+  const { key: serviceAccount, publicKeyPem } = testServiceAccount(clientEmail);
   const server = await startGcsServer({
     host: '127.0.0.1',
-    serviceAccountPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    serviceAccountPublicKeyPem: publicKeyPem,
     clientEmail,
   });
   t.teardown(() => server.stop());

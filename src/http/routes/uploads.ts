@@ -165,6 +165,8 @@ async function idempotentUpload<T>(
   });
   seen?.catch(() => undefined);
   const settled = deps.jobs.settle(ws, job.id, AbortSignal.any([]));
+  // Owned at once: when the repeat's own body is refused first, nothing else awaits it.
+  settled.catch(() => undefined);
   const final = seen ? await Promise.race([settled, seen.then(() => settled)]) : await settled;
   if (!final || !isTerminal(final.state)) throw new BlobgateError('aborted', 'The upload did not end; repeat it with the same Idempotency-Key.');
   if (final.state !== 'succeeded') {
