@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobgateError } from '../../errors.js';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
@@ -13,6 +13,7 @@ import { resolveRange } from '../range.js';
 import { abortError, watchBody, writeFailure } from '../write-errors.js';
 import { LocalRecords } from './local-records.js';
 import { sweepLocalDebris } from './local-sweep.js';
+import { SmallBodySink } from './small-body.js';
 import { walkKeys } from './walk.js';
 
 /**
@@ -59,6 +60,14 @@ export const SINK_BUFFER_BYTES = 1024 * 1024;
  * it is known to be at most this big, so it arrives in a few chunks.
  */
 export const DSYNC_MAX_BYTES = 64 * 1024;
+/**
+ * A body announced at most this big is kept inside its meta file: one
+ * durable file per object instead of a data file and a meta file, which
+ * halves a small write's file-system calls (5 instead of 9 for a new key) and
+ * its syncs. Small enough that listing, which reads every meta file of a
+ * page, stays cheap (a meta file of at most ~11 KiB).
+ */
+export const INLINE_MAX_BYTES = 8 * 1024;
 const CREATE_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 /** fs.WriteStream hands `flags` to fs.open, which takes numeric flags too; its options type says string only. */
 const CREATE_DSYNC_STREAM = CREATE_DSYNC as unknown as string;
@@ -83,7 +92,9 @@ export interface LocalDriverOptions {
 /**
  * The local store: one directory with three trees,
  *   objects/<xx>/<uuid>  the bytes of one version of an object
- *   meta/<key>           the object meta as JSON, naming its data file
+ *   meta/<key>           the object meta as JSON, naming its data file — or
+ *                        holding the bytes themselves when they are at most
+ *                        INLINE_MAX_BYTES (then there is no data file)
  *   tmp/                 in-flight writes; same filesystem, so rename is atomic
  * A write streams into tmp/, is made durable (fsync, or O_DSYNC when small)
  * and renamed into objects/ under a fresh name while its meta is written to
@@ -143,31 +154,40 @@ export class LocalDriver implements StorageDriver {
     // Durable before it is renamed: a small body is written with O_DSYNC (each write returns once on disk,
     // no fsync round trip of its own); a large one with flush (one fsync before close, Node >= 20.10),
     // since O_DSYNC would make every write of it wait for the disk (see above).
-    const small = Math.min(req.expectedSize ?? Infinity, req.maxBytes) <= DSYNC_MAX_BYTES;
-    const sink = createWriteStream(tmpData, small ? { flags: CREATE_DSYNC_STREAM, highWaterMark: SINK_BUFFER_BYTES } : { flags: 'wx', flush: true, highWaterMark: SINK_BUFFER_BYTES });
+    const announced = Math.min(req.expectedSize ?? Infinity, req.maxBytes);
+    const small = announced <= DSYNC_MAX_BYTES;
+    const fileSink = (): Writable =>
+      createWriteStream(tmpData, small ? { flags: CREATE_DSYNC_STREAM, highWaterMark: SINK_BUFFER_BYTES } : { flags: 'wx', flush: true, highWaterMark: SINK_BUFFER_BYTES });
+    // A body announced tiny is held for the meta file (it spills into the data file if it grows past the limit).
+    const sink = announced <= INLINE_MAX_BYTES ? new SmallBodySink(INLINE_MAX_BYTES, fileSink) : fileSink();
     const watched = watchBody(req.body, meter, sink);
     let dataPlaced = false;
     this.inFlight.add(dataId);
     try {
       await pipeline(req.body, meter, sink, { signal: req.signal });
       const meta: ObjectMeta = { ...req.meta, size: meter.bytes, sha256: meter.sha256 };
-      const stored: StoredMeta = { ...meta, data: dataId };
-      // The meta's write and the data's rename are independent (a crash between them leaves what the sweep
-      // takes), so they run side by side; both are settled before the outcome is judged, so the cleanup
-      // below knows where the data file is.
-      const [metaWritten, dataRenamed] = await Promise.allSettled([
-        writeFile(tmpMeta, JSON.stringify(stored), { flag: CREATE_DSYNC }),
-        renameIntoDir(tmpData, dataPath),
-      ]);
-      dataPlaced = dataRenamed.status === 'fulfilled';
-      if (dataRenamed.status === 'rejected') throw dataRenamed.reason;
-      if (metaWritten.status === 'rejected') throw metaWritten.reason;
+      const inline = sink instanceof SmallBodySink ? sink.inline : undefined;
+      if (inline) {
+        await writeFile(tmpMeta, JSON.stringify({ ...meta, inline: inline.toString('base64') } satisfies StoredMeta), { flag: CREATE_DSYNC });
+      } else {
+        const stored: StoredMeta = { ...meta, data: dataId };
+        // The meta's write and the data's rename are independent (a crash between them leaves what the sweep
+        // takes), so they run side by side; both are settled before the outcome is judged, so the cleanup
+        // below knows where the data file is.
+        const [metaWritten, dataRenamed] = await Promise.allSettled([
+          writeFile(tmpMeta, JSON.stringify(stored), { flag: CREATE_DSYNC }),
+          renameIntoDir(tmpData, dataPath),
+        ]);
+        dataPlaced = dataRenamed.status === 'fulfilled';
+        if (dataRenamed.status === 'rejected') throw dataRenamed.reason;
+        if (metaWritten.status === 'rejected') throw metaWritten.reason;
+      }
       const previous = await this.withKeyLock(req.key, async () => {
         const before = await this.readStored(req.key).catch(() => undefined);
         await renameIntoDir(tmpMeta, metaPath); // the commit
         return before;
       });
-      if (previous && previous.data !== dataId) await this.removeData(previous.data, `the previous data file of ${req.key}`);
+      if (previous?.data !== undefined && previous.data !== dataId) await this.removeData(previous.data, `the previous data file of ${req.key}`);
       return { key: req.key, meta };
     } catch (err) {
       if (!req.body.destroyed) req.body.destroy();
@@ -195,6 +215,12 @@ export class LocalDriver implements StorageDriver {
     const stored = await this.readStored(key);
     const meta = withoutData(stored);
     const resolved = range ? resolveRange(range, meta.size) : undefined;
+    if (stored.data === undefined) {
+      const bytes = Buffer.from(stored.inline ?? '', 'base64');
+      if (bytes.length !== meta.size) throw new BlobgateError('storage_error', 'The local store holds a malformed meta file.');
+      const part = resolved ? bytes.subarray(resolved.start, resolved.end + 1) : bytes;
+      return { object: { key, meta }, ...(resolved ? { range: resolved } : {}), body: Readable.from(part.length ? [part] : []) };
+    }
     let handle;
     try {
       handle = await open(this.dataPath(stored.data), 'r');
@@ -221,7 +247,7 @@ export class LocalDriver implements StorageDriver {
       return before;
     });
     // The object is gone with its meta; its data file is the janitor's if it cannot be removed now.
-    if (stored) await this.removeData(stored.data, `the data file of deleted ${key}`);
+    if (stored?.data !== undefined) await this.removeData(stored.data, `the data file of deleted ${key}`);
     await this.pruneEmptyDirs(key);
   }
 
@@ -373,11 +399,14 @@ function inFlightOf(root: string): Set<string> {
   return set;
 }
 
-/** What meta/<key> holds: the object meta plus the name of its data file. */
-type StoredMeta = ObjectMeta & { data: string };
+/**
+ * What meta/<key> holds: the object meta plus either the name of its data
+ * file or, for a body of at most INLINE_MAX_BYTES, the body itself (base64).
+ */
+type StoredMeta = ObjectMeta & ({ data: string; inline?: undefined } | { data?: undefined; inline: string });
 
 function withoutData(stored: StoredMeta): ObjectMeta {
-  const { data: _data, ...meta } = stored;
+  const { data: _data, inline: _inline, ...meta } = stored;
   return meta;
 }
 

@@ -72,9 +72,10 @@ async function referencedData(metaDir: string): Promise<Set<string>> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
       throw err;
     }
-    const data = (JSON.parse(text) as { data?: unknown }).data;
-    if (typeof data !== 'string') throw new Error(`The local store's meta file ${key} names no data file; sweep stopped.`);
-    ids.add(data);
+    const stored = JSON.parse(text) as { data?: unknown; inline?: unknown };
+    if (typeof stored.inline === 'string' && stored.data === undefined) continue; // a small body kept inside its meta: no data file
+    if (typeof stored.data !== 'string') throw new Error(`The local store's meta file ${key} names no data file; sweep stopped.`);
+    ids.add(stored.data);
   }
   return ids;
 }
