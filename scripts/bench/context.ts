@@ -9,7 +9,7 @@ import type { Gateway, PersistResult } from './gateway.js';
 import type { PeerName, PeerRun, Peers } from './peers.js';
 import type { StoreName, Stores } from './servers.js';
 import { expectedSha256, type Upstream } from './upstream.js';
-import { measured, type ProcMemory } from './measure.js';
+import { measured, procCpu, type ProcMemory } from './measure.js';
 
 export interface Context {
   upstream: Upstream;
@@ -29,7 +29,39 @@ export interface Transfer {
   peakRss?: number;
   /** RSS of the process just before the transfer (blobgate, sdk). */
   startRss?: number;
+  /** CPU seconds spent during the timed part, by process (see cpuDuring). */
+  cpu?: TransferCpu;
   error?: string;
+}
+
+/**
+ * Where the CPU of one transfer went, in seconds: the tool (the gateway, the
+ * SDK worker, or the CLI peer with its children), the test servers' process
+ * (S3 proxy + fauxqs + GCS server, one Node thread) and this process (the
+ * upstream serving the body, plus the harness). On two cores these compete,
+ * so a tool that spends less CPU per byte leaves more to the servers.
+ */
+export interface TransferCpu {
+  tool: number;
+  servers: number;
+  upstream: number;
+}
+
+/** Runs `fn` and measures the CPU each process spent meanwhile; `toolPid` undefined: the tool is a child this process reaps. */
+async function cpuDuring<T>(ctx: Context, toolPid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu?: TransferCpu }> {
+  const snap = async (): Promise<{ tool: number; servers: number; self: number } | undefined> => {
+    try {
+      const [self, servers, tool] = await Promise.all([procCpu('self'), procCpu(ctx.stores.serversPid), toolPid === undefined ? undefined : procCpu(toolPid)]);
+      return { tool: tool ? tool.own : self.children, servers: servers.own, self: self.own };
+    } catch {
+      return undefined; // not Linux, or a process gone: the transfer is still measured, without CPU
+    }
+  };
+  const before = await snap();
+  const value = await fn();
+  const after = await snap();
+  if (!before || !after) return { value };
+  return { value, cpu: { tool: after.tool - before.tool, servers: after.servers - before.servers, upstream: after.self - before.self } };
 }
 
 let counter = 0;
@@ -63,7 +95,9 @@ export function checkPersist(r: PersistResult, size: number): string | undefined
 
 /** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after. */
 export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string): Promise<Transfer> {
-  const m = await measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name));
+  const { value: m, cpu } = await cpuDuring(ctx, ctx.gateway.pid, () =>
+    measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name)),
+  );
   const r = m.value;
   let error = checkPersist(r, size);
   if (!error && r.blobRef) {
@@ -72,7 +106,7 @@ export async function blobgateTransfer(ctx: Context, store: StoreName, size: num
     error = where instanceof Error ? where.message : await verifyStored(ctx, store, where, size);
   }
   if (r.uri) await ctx.gateway.remove(r.uri).catch(() => undefined);
-  return { ok: error === undefined, seconds: m.seconds, ...mem(m.before, m.after), ...(error ? { error } : {}) };
+  return { ok: error === undefined, seconds: m.seconds, ...mem(m.before, m.after), ...(cpu ? { cpu } : {}), ...(error ? { error } : {}) };
 }
 
 function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; startRss?: number } {
@@ -81,11 +115,11 @@ function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; start
 
 /** One peer transfer; verified and deleted after. */
 export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string): Promise<Transfer> {
-  const run: PeerRun = await ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size);
+  const { value: run, cpu } = await cpuDuring(ctx, peer === 'sdk' ? ctx.peers.sdk.pid : undefined, () => ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size));
   let error = run.error;
   if (run.ok) error = run.sizeOnly ? await verifySize(run.target, size) : await verifyStored(ctx, store, run.target, size);
   await ctx.stores.remove(store, run.target).catch(() => undefined);
-  return { ok: run.ok && error === undefined, seconds: run.seconds, ...(run.peakRss === undefined ? {} : { peakRss: run.peakRss }), ...(error ? { error } : {}) };
+  return { ok: run.ok && error === undefined, seconds: run.seconds, ...(run.peakRss === undefined ? {} : { peakRss: run.peakRss }), ...(cpu ? { cpu } : {}), ...(error ? { error } : {}) };
 }
 
 export function transfer(ctx: Context, tool: ToolName, store: StoreName, size: number, name: string): Promise<Transfer> {

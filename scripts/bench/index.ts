@@ -21,6 +21,7 @@
  *            concurrent, 2 s of small objects.
  *   --full   adds one 4 GiB run per tool and store (needs ~10 GiB free RAM for
  *            the in-memory servers and several more minutes).
+ *   --only=throughput,concurrency,small  runs only those scenarios (default: all).
  *   --cpu-prof  runs blobgate with `node --cpu-prof`, one profile per
  *            gateway process (one per store's series) in DIR/profiles/.
  */
@@ -45,8 +46,8 @@ const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(`--${name}`);
 const option = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 for (const a of args) {
-  if (!/^--(quick|full|cpu-prof|stores=.+|out=.+)$/.test(a)) {
-    process.stderr.write(`bench: unknown argument ${a}\nusage: node --import tsx scripts/bench/index.ts [--quick | --full] [--stores=local,s3,gcs] [--out=DIR] [--cpu-prof]\n`);
+  if (!/^--(quick|full|cpu-prof|stores=.+|only=.+|out=.+)$/.test(a)) {
+    process.stderr.write(`bench: unknown argument ${a}\nusage: node --import tsx scripts/bench/index.ts [--quick | --full] [--stores=local,s3,gcs] [--only=throughput,concurrency,small] [--out=DIR] [--cpu-prof]\n`);
     process.exit(2);
   }
 }
@@ -54,6 +55,14 @@ const quick = flag('quick');
 const cpuProf = flag('cpu-prof');
 const full = flag('full') && !quick;
 const stores = (option('stores')?.split(',') ?? STORES).filter((s): s is StoreName => (STORES as string[]).includes(s));
+const SCENARIOS = ['throughput', 'concurrency', 'small'] as const;
+const only = new Set(option('only')?.split(',') ?? SCENARIOS);
+for (const s of only) {
+  if (!(SCENARIOS as readonly string[]).includes(s)) {
+    process.stderr.write(`bench: --only takes ${SCENARIOS.join(', ')}; not ${s}\n`);
+    process.exit(2);
+  }
+}
 const outDir = resolve(option('out') ?? (quick ? 'bench/quick' : 'bench'));
 
 const plan = {
@@ -115,11 +124,11 @@ async function main(): Promise<void> {
   log(`upstream ${upstream.url}, S3 ${st.s3Endpoint}, GCS ${st.gcsUrl}, blobgate ${gateway.url} (pid ${gateway.pid}), servers pid ${st.serversPid}, sdk worker pid ${peers.sdk.pid}`);
 
   log('1–3. throughput and memory');
-  const samples: TransferSample[] = await runThroughput(ctx, { stores, sizes: plan.sizes });
+  const samples: TransferSample[] = only.has('throughput') ? await runThroughput(ctx, { stores, sizes: plan.sizes }) : [];
   log(`4. concurrency: ${plan.concurrency.transfers} × ${sizeLabel(plan.concurrency.size)}`);
-  const concurrency: ConcurrencyResult[] = await runConcurrency(ctx, stores, plan.concurrency.transfers, plan.concurrency.size);
+  const concurrency: ConcurrencyResult[] = only.has('concurrency') ? await runConcurrency(ctx, stores, plan.concurrency.transfers, plan.concurrency.size) : [];
   log(`5. small objects: ${sizeLabel(plan.small.size)} at concurrency ${plan.small.concurrency} for ${plan.small.seconds} s`);
-  const small: SmallResult[] = await runSmall(ctx, stores, plan.small.size, plan.small.concurrency, plan.small.seconds);
+  const small: SmallResult[] = only.has('small') ? await runSmall(ctx, stores, plan.small.size, plan.small.concurrency, plan.small.seconds) : [];
 
   const environment: Environment = {
     date: new Date().toISOString(),

@@ -21,6 +21,23 @@ export async function procMemory(pid: number): Promise<ProcMemory> {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
+/** CPU seconds a process has used (utime + stime) and its reaped children have (cutime + cstime), from /proc/PID/stat. */
+export interface ProcCpu {
+  own: number;
+  children: number;
+}
+
+/** Linux reports /proc times in clock ticks, USER_HZ, which is 100 on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+export async function procCpu(pid: number | 'self'): Promise<ProcCpu> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces and parentheses): state is field 3, utime 14 … cstime 17.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const tick = (i: number): number => Number(f[i - 3]) / TICKS_PER_SECOND;
+  return { own: tick(14) + tick(15), children: tick(16) + tick(17) };
+}
+
 /** Resets the peak (VmHWM) to the current RSS: writing "5" to clear_refs (Linux ≥ 4.0). */
 export async function resetPeak(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, '5');

@@ -66,6 +66,23 @@ export function markdown(r: Results): string {
   for (const c of cells) out.push(cellRow(c));
   out.push('');
 
+  const cpuCells = cells.filter((c) => c.cpuPerGiB && c.size >= 64 * MiB);
+  if (cpuCells.length) {
+    out.push('## Where the CPU went', '');
+    out.push(
+      'CPU seconds per GiB moved (median over the runs), by process, from /proc/PID/stat around the timed part: the tool (blobgate: the gateway; sdk: the SDK worker; ' +
+        'curl, tee-sync, dd-fsync, rclone: the command and its children), the test servers (S3 SigV4 proxy, fauxqs and the GCS server share one Node process, so one core) ' +
+        'and the bench process (the upstream serving the body). On two cores these compete: per byte, CPU the tool spends is CPU the servers or the upstream cannot have.',
+      '',
+    );
+    out.push('| store | size | tool | tool s/GiB | servers s/GiB | upstream s/GiB | all s/GiB |', '|---|---|---|---|---|---|---|');
+    for (const c of cpuCells) {
+      const u = c.cpuPerGiB!;
+      out.push(`| ${c.store} | ${sizeLabel(c.size)} | ${c.tool} | **${f(u.tool, 2)}** | ${f(u.servers, 2)} | ${f(u.upstream, 2)} | ${f(u.tool + u.servers + u.upstream, 2)} |`);
+    }
+    out.push('');
+  }
+
   out.push('## Memory: blobgate peak RSS against size', '');
   const sizes = [...new Set(r.analysis.memory.flatMap((m) => m.peakBySize.map((p) => p.size)))].sort((a, b) => a - b);
   out.push(`| store | RSS before (MiB) | ${sizes.map((s) => `peak at ${sizeLabel(s)} (MiB)`).join(' | ')} | slope, all sizes (MiB per GiB) | slope, ≥ 64 MiB |`);
