@@ -35,6 +35,8 @@ class MultipartUpload {
   private readonly writes: Array<Promise<void>> = [];
   /** Fields seen so far; each file takes the fields before it. */
   private readonly fields: UploadFields = {};
+  /** Fields sent after the latest file part: no file would take them, unless another file follows. */
+  private trailing: string[] = [];
   private failure: unknown;
   /** Ends the parse (set once the parse runs). */
   private stopParsing = (): void => undefined;
@@ -57,6 +59,9 @@ class MultipartUpload {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
+    // A field after the last file would shape no file: refused, and the upload rolled back like any other
+    // failure (the last file may already be stored by now; the abort stops it if it is still being written).
+    if (this.failure === undefined && this.writes.length > 0 && this.trailing.length > 0) this.fail(trailingFields(this.trailing));
     await Promise.allSettled(this.writes);
     if (this.failure === undefined && this.writes.length === 0) this.failure = new BlobgateError('invalid_request', 'The upload holds no file part.');
     if (this.failure !== undefined) {
@@ -111,6 +116,7 @@ class MultipartUpload {
     if (truncated) return this.fail(new BlobgateError('invalid_request', `Form field "${name}" is longer than limits.upload-field-bytes (${uploadFieldBytes}).`, { field: name }));
     if (!isUploadField(name)) return this.fail(new BlobgateError('invalid_request', `Unknown form field "${name}" (known: ${UPLOAD_FIELDS.join(', ')}).`, { field: name }));
     this.fields[name] = value;
+    if (this.writes.length > 0) this.trailing.push(name);
   }
 
   private onFile(stream: Readable, info: busboy.FileInfo): void {
@@ -127,6 +133,7 @@ class MultipartUpload {
     stream.once('limit', () => stream.destroy(this.cap.exceeded()));
     if (!fields['content-type'] && info.mimeType && info.mimeType !== 'application/octet-stream') fields['content-type'] = info.mimeType;
     delete this.fields.filename; // a filename field names the next file only
+    this.trailing = [];
     const index = this.writes.length;
     const write = storeUpload(this.deps, { workspace: this.req.workspace, fields, body: stream, signal: this.req.controller.signal, ...(this.req.placed ? { placed: this.req.placed } : {}) });
     this.writes.push(
@@ -153,4 +160,14 @@ class MultipartUpload {
     const refs = this.stored.filter(Boolean);
     await Promise.allSettled(refs.map((ref) => this.deps.stores.get(ref['blob-ref'].store).delete(ref['blob-ref'].path)));
   }
+}
+
+/** Form fields shape the files that follow them (README "Uploads"); one after the last file would be silently lost. */
+function trailingFields(names: string[]): BlobgateError {
+  const list = [...new Set(names)].map((n) => `"${n}"`).join(', ');
+  return new BlobgateError(
+    'invalid_request',
+    `Form field ${list} comes after the last file, so it applies to no file; place it before the file part(s) it is for. Nothing was stored.`,
+    { field: names[0], fields: [...new Set(names)] },
+  );
 }
