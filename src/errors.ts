@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, summary: 'The token is not granted the workspace named by the path or the res:// URI.' },
   signature_invalid: { status: 403, summary: 'A signed URL was tampered with or has expired.' },
   idempotency_key_reused: { status: 422, summary: 'The Idempotency-Key was already used for a different request in the workspace; use a new key.' },
+  key_conflict: { status: 409, summary: 'The key is the folder of other objects, or lies below an object, in a store that keeps keys as paths (the local store); choose another key.' },
   not_found: { status: 404, summary: 'No resource exists at that URI (or route).' },
   gone: { status: 410, summary: 'The ephemeral resource has expired.' },
   storage_error: { status: 502, summary: 'The storage backend failed; the write left nothing behind.' },

@@ -26,7 +26,7 @@ interface Operation {
 
 const API: readonly ErrorCode[] = ['invalid_request', 'unauthorized', 'forbidden', 'internal'];
 const READ: readonly ErrorCode[] = [...API, 'not_found', 'gone', 'storage_error'];
-const UPLOAD: readonly ErrorCode[] = [...API, 'not_found', 'path_invalid', 'template_unresolved', 'client_timeout', 'cap_exceeded', 'storage_error', 'aborted', 'overloaded'];
+const UPLOAD: readonly ErrorCode[] = [...API, 'not_found', 'path_invalid', 'template_unresolved', 'client_timeout', 'cap_exceeded', 'key_conflict', 'storage_error', 'aborted', 'overloaded'];
 const STEP: readonly ErrorCode[] = [
   ...UPLOAD,
   'gone',

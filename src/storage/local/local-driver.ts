@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { access, constants, lstat, mkdir, open, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -184,7 +184,7 @@ export class LocalDriver implements StorageDriver {
       }
       const previous = await this.withKeyLock(req.key, async () => {
         const before = await this.readStored(req.key).catch(() => undefined);
-        await renameIntoDir(tmpMeta, metaPath); // the commit
+        await this.commitMeta(tmpMeta, metaPath, req.key); // the commit
         return before;
       });
       if (previous?.data !== undefined && previous.data !== dataId) await this.removeData(previous.data, `the previous data file of ${req.key}`);
@@ -365,6 +365,42 @@ export class LocalDriver implements StorageDriver {
   private dataPath(id: string): string {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new BlobgateError('storage_error', 'The local store holds a malformed meta file.');
     return join(this.dir('objects'), id.slice(0, 2), id);
+  }
+
+  /**
+   * The commit: the meta renamed to meta/<key>. This store keeps keys as
+   * paths, so a key that is the folder of other keys (meta/x/a holds x/a/b)
+   * or lies below another key (meta/x/a is x/a's file) cannot be written,
+   * while S3 and GCS take both (docs/storage-contract.md, "Local store"). That
+   * is the caller's choice of key: key_conflict (409) naming the keys, not a
+   * store failure. Anything else the rename meets stays the store's.
+   */
+  private async commitMeta(from: string, to: string, key: string): Promise<void> {
+    try {
+      await renameIntoDir(from, to);
+    } catch (err) {
+      throw (await this.keyConflict(err, key)) ?? err;
+    }
+  }
+
+  private async keyConflict(err: unknown, key: string): Promise<BlobgateError | undefined> {
+    const code = (err as NodeJS.ErrnoException).code;
+    const isDir = (k: string): Promise<boolean> => lstat(this.path('meta', k)).then((s) => s.isDirectory(), () => false);
+    const isFile = (k: string): Promise<boolean> => lstat(this.path('meta', k)).then((s) => s.isFile(), () => false);
+    const what = 'the local store keeps keys as paths (S3 and GCS do not), so a key cannot also be the folder of other keys';
+    if ((code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(key))) {
+      return new BlobgateError('key_conflict', `Cannot store ${key}: other objects are stored below it (${key}/…) and ${what}. Choose another path or filename, or delete the objects under ${key}/ first.`, { key, below: `${key}/` }, { cause: err });
+    }
+    if (code === 'ENOTDIR') {
+      const segments = key.split('/');
+      for (let i = 1; i < segments.length; i++) {
+        const above = segments.slice(0, i).join('/');
+        if (await isFile(above)) {
+          return new BlobgateError('key_conflict', `Cannot store ${key}: ${above} is an object and ${what}. Choose another path or filename, or delete ${above} first.`, { key, object: above }, { cause: err });
+        }
+      }
+    }
+    return undefined;
   }
 
   /** The meta file of a key; refuses anything that would resolve outside the tree. */
