@@ -17,7 +17,33 @@
  * Errors: `storage_error` (BlobgateError, SDK error as cause) for anything the
  * backend did wrong; a record that is absent is not an error.
  */
+import { BlobgateError } from '../errors.js';
+
 export const RECORDS_DIR = '.blobgate-records/';
+
+/**
+ * A records cursor is blobgate's own: base64url of the last logical key of
+ * the page, which the next page starts after (S3 StartAfter, GCS startOffset,
+ * the local walk). The job list hands it to callers, so it is checked before
+ * any store call: a store's own page token handed back garbled was a 400 from
+ * S3 that came out as a 502 storage_error.
+ */
+export function encodeRecordCursor(lastKey: string): string {
+  return Buffer.from(lastKey, 'utf8').toString('base64url');
+}
+
+/**
+ * The key a cursor of `encodeRecordCursor` names; `invalid_request` for one
+ * this API did not return (not canonical base64url of UTF-8, or a key outside
+ * the prefix listed, e.g. another workspace's).
+ */
+export function decodeRecordCursor(cursor: string, prefix: string): string {
+  const key = /^[A-Za-z0-9_-]{1,4096}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (key.length <= prefix.length || !key.startsWith(prefix) || encodeRecordCursor(key) !== cursor) {
+    throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
+  }
+  return key;
+}
 
 /** Bodies larger than this are refused (a programming error, not a caller's). */
 export const RECORD_MAX_BYTES = 256 * 1024;

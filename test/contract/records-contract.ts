@@ -109,6 +109,22 @@ export function recordsContract(t: Test, name: string, open: () => Promise<Recor
       t.same(await ra.list(`${base}/list/none-`, { limit: 10 }), { keys: [] }, 'an empty page without a cursor');
     });
 
+    t.test('list: a cursor this API did not return is invalid_request, on every store, before any store call', async (t) => {
+      // The job list hands a caller's cursor to list(); S3 answered a garbled ContinuationToken with 400, which
+      // came out as a 502 storage_error (fauxqs accepts any token, so only the check before the call proves it).
+      const dir = `${base}/cursor/`;
+      for (const n of ['a', 'b', 'c']) await ra.create(dir + n, Buffer.from(n));
+      const first = await rb.list(dir, { limit: 1 });
+      t.ok(first.cursor, 'a first page with a cursor');
+      const other = (await rb.list(`${base}/list/`, { limit: 1 })).cursor;
+      const refused = ['not-a-cursor!', 'AAAA', `${first.cursor}=`, Buffer.from('workspaces/other/jobs/x').toString('base64url'), other ?? 'x', 'x'.repeat(5000)];
+      for (const cursor of refused) {
+        await t.rejects(rb.list(dir, { limit: 1, cursor }), { code: 'invalid_request', details: { field: 'cursor' }, message: /cursor is not one this API returned; start again without it/ }, `refused: ${cursor.slice(0, 40)}`);
+      }
+      const second = await rb.list(dir, { limit: 5, cursor: first.cursor as string });
+      t.same(second, { keys: [dir + 'b', dir + 'c'] }, 'the cursor it returned goes on after its key');
+    });
+
     t.test('the store prefix is applied physically and stripped', async (t) => {
       const key = `${base}/layout/where.json`;
       await ra.create(key, Buffer.from('here'));

@@ -2,7 +2,7 @@ import type { Bucket, File } from '@google-cloud/storage';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
-import { RECORD_MAX_BYTES, RECORDS_DIR, type RecordPage, type RecordStore } from '../records.js';
+import { decodeRecordCursor, encodeRecordCursor, RECORD_MAX_BYTES, RECORDS_DIR, type RecordPage, type RecordStore } from '../records.js';
 import { gcsStatus, isBucketMissing, storageError } from './gcs-errors.js';
 
 /**
@@ -101,23 +101,35 @@ export class GcsRecords implements RecordStore {
   }
 
   async list(prefix: string, opts: { cursor?: string; limit: number }): Promise<RecordPage> {
-    let files: File[];
-    let response: unknown;
-    try {
-      [files, , response] = await this.bucket.getFiles({
-        prefix: this.base + prefix,
-        maxResults: opts.limit,
-        autoPaginate: false,
-        ...(opts.cursor ? { pageToken: opts.cursor } : {}),
-      });
-    } catch (err) {
-      // A page token GCS refuses came from the caller (the job list hands it out as it is): theirs to fix, not a store failure.
-      if (opts.cursor && gcsStatus(err) === 400) throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
-      throw storageError(err, 'listing records');
-    }
-    const keys = files.filter((f) => f.name.startsWith(this.base)).map((f) => f.name.slice(this.base.length));
-    const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
-    return typeof next === 'string' && next !== '' ? { keys, cursor: next } : { keys };
+    // Our own cursor (records.ts), checked before any call; GCS page tokens stay inside this method.
+    // startOffset is inclusive, so one key more is asked for and the cursor's own key skipped.
+    const after = opts.cursor ? decodeRecordCursor(opts.cursor, prefix) : undefined;
+    const keys: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      let files: File[];
+      let response: unknown;
+      try {
+        [files, , response] = await this.bucket.getFiles({
+          prefix: this.base + prefix,
+          maxResults: opts.limit + 1 - keys.length,
+          autoPaginate: false,
+          ...(after !== undefined ? { startOffset: this.base + after } : {}),
+          ...(pageToken ? { pageToken } : {}),
+        });
+      } catch (err) {
+        throw storageError(err, 'listing records');
+      }
+      for (const f of files) {
+        const key = f.name.startsWith(this.base) ? f.name.slice(this.base.length) : undefined;
+        if (key !== undefined && key !== after) keys.push(key);
+      }
+      const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
+      pageToken = typeof next === 'string' && next !== '' ? next : undefined;
+    } while (keys.length <= opts.limit && pageToken);
+    if (keys.length <= opts.limit) return { keys };
+    keys.length = opts.limit;
+    return { keys, cursor: encodeRecordCursor(keys.at(-1) as string) };
   }
 
   /** Settles a 412: whether the live object is the one this create() wrote. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BlobgateError } from '../../errors.js';
-import { RECORD_MAX_BYTES, type RecordPage, type RecordStore } from '../records.js';
+import { decodeRecordCursor, encodeRecordCursor, RECORD_MAX_BYTES, type RecordPage, type RecordStore } from '../records.js';
 import { walkKeys } from './walk.js';
 
 /**
@@ -70,11 +70,11 @@ export class LocalRecords implements RecordStore {
 
   async list(prefix: string, opts: { cursor?: string; limit: number }): Promise<RecordPage> {
     const keys: string[] = [];
-    const after = opts.cursor ? this.prefix + Buffer.from(opts.cursor, 'base64url').toString('utf8') : undefined;
+    const after = opts.cursor ? this.prefix + decodeRecordCursor(opts.cursor, prefix) : undefined;
     try {
       for await (const physical of walkKeys(this.base, this.prefix + prefix, after)) {
         if (keys.length === opts.limit) {
-          return { keys, cursor: Buffer.from(keys.at(-1) as string, 'utf8').toString('base64url') };
+          return { keys, cursor: encodeRecordCursor(keys.at(-1) as string) };
         }
         keys.push(physical.slice(this.prefix.length));
       }

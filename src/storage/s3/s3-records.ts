@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BlobgateError } from '../../errors.js';
-import { RECORD_MAX_BYTES, RECORDS_DIR, type RecordPage, type RecordStore } from '../records.js';
+import { decodeRecordCursor, encodeRecordCursor, RECORD_MAX_BYTES, RECORDS_DIR, type RecordPage, type RecordStore } from '../records.js';
 import { errorName, httpStatus, storageError } from './s3-errors.js';
 
 /**
@@ -115,10 +115,12 @@ export class S3Records implements RecordStore {
   }
 
   async list(prefix: string, opts: { cursor?: string; limit: number }): Promise<RecordPage> {
+    // Our own cursor (records.ts), as StartAfter: S3's ContinuationToken handed back garbled is a 400 InvalidArgument.
+    const after = opts.cursor ? decodeRecordCursor(opts.cursor, prefix) : undefined;
     let out;
     try {
       out = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, MaxKeys: opts.limit, ...(opts.cursor ? { ContinuationToken: opts.cursor } : {}) }),
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, MaxKeys: opts.limit, ...(after !== undefined ? { StartAfter: this.base + after } : {}) }),
       );
     } catch (err) {
       throw storageError(err, 'listing records');
@@ -127,7 +129,8 @@ export class S3Records implements RecordStore {
       .map((c) => c.Key)
       .filter((k): k is string => k !== undefined && k.startsWith(this.base))
       .map((k) => k.slice(this.base.length));
-    return out.IsTruncated && out.NextContinuationToken ? { keys, cursor: out.NextContinuationToken } : { keys };
+    const last = keys.at(-1);
+    return out.IsTruncated && last !== undefined ? { keys, cursor: encodeRecordCursor(last) } : { keys };
   }
 
   /** Settles a 412: whether the object at the key is the one this create() wrote. */
