@@ -82,6 +82,8 @@ function gitDescribe(): string {
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const began = Date.now();
+// Read when the run starts, when the gateway is built and started: a tree that moves on during a long run must not relabel it.
+const measuredCommit = `${gitDescribe()}${process.env.BENCH_BLOBGATE_ENTRY ? ` (gateway: BENCH_BLOBGATE_ENTRY=${process.env.BENCH_BLOBGATE_ENTRY})` : ''}`;
 const workDir = resolve('bench/tmp', `run-${process.pid}`);
 let cleanup: Array<() => Promise<void>> = [];
 const stopAll = async (): Promise<void> => {
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
 
   const environment: Environment = {
     date: new Date().toISOString(),
-    commit: gitDescribe(),
+    commit: measuredCommit,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     memoryGiB: Math.round(totalmem() / GiB),
