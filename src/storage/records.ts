@@ -39,11 +39,18 @@ export function encodeRecordCursor(lastKey: string): string {
  */
 export function decodeRecordCursor(cursor: string, prefix: string): string {
   const key = /^[A-Za-z0-9_-]{1,4096}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  if (key.length <= prefix.length || !key.startsWith(prefix) || encodeRecordCursor(key) !== cursor) {
+  // No record key is longer than an object key may be (1,024 bytes on S3 and GCS) or holds a control
+  // character (GCS refuses CR and LF in names): such a key would reach the store as StartAfter/startOffset
+  // and come back as the store's 400, a 502 to the caller.
+  const plausible = Buffer.byteLength(key, 'utf8') <= RECORD_KEY_MAX_BYTES && !/[\u0000-\u001f\u007f]/.test(key);
+  if (!plausible || key.length <= prefix.length || !key.startsWith(prefix) || encodeRecordCursor(key) !== cursor) {
     throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
   }
   return key;
 }
+
+/** The longest key a records cursor may name: S3's and GCS's limit on an object name. */
+export const RECORD_KEY_MAX_BYTES = 1024;
 
 /** Bodies larger than this are refused (a programming error, not a caller's). */
 export const RECORD_MAX_BYTES = 256 * 1024;
