@@ -167,7 +167,9 @@ function trailingFields(names: string[]): BlobgateError {
   const list = [...new Set(names)].map((n) => `"${n}"`).join(', ');
   return new BlobgateError(
     'invalid_request',
-    `Form field ${list} comes after the last file, so it applies to no file; place it before the file part(s) it is for. Nothing was stored.`,
+    new Set(names).size > 1
+      ? `Form fields ${list} come after the last file, so they apply to no file; place them before the file part(s) they are for. Nothing was stored.`
+      : `Form field ${list} comes after the last file, so it applies to no file; place it before the file part(s) it is for. Nothing was stored.`,
     { field: names[0], fields: [...new Set(names)] },
   );
 }

@@ -44,6 +44,7 @@ t.test('fields after the last of several files: every file is rolled back, each 
   const res = await upload(fd);
   t.equal(res.status, 400);
   t.match(res.json.error, { code: 'invalid_request', details: { field: 'path', fields: ['path', 'content-type'] } });
+  t.match(res.json.error.message, /^Form fields "path", "content-type" come after the last file, so they apply to no file; place them before/, 'plural wording for several fields');
   t.same(await listed(), []);
 });
 
