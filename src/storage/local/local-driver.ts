@@ -240,7 +240,7 @@ export class LocalDriver implements StorageDriver {
     const stored = await this.withKeyLock(key, async () => {
       const before = await this.readStored(key).catch(() => undefined);
       try {
-        await unlink(this.path('meta', key)).catch(ignoreMissing);
+        await unlink(this.path('meta', key)).catch(ignoreAbsent);
       } catch (err) {
         throw translate(err, key);
       }
@@ -391,7 +391,9 @@ export class LocalDriver implements StorageDriver {
     if ((code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(key))) {
       return new BlobgateError('key_conflict', `Cannot store ${key}: other objects are stored below it (${key}/…) and ${what}. Choose another path or filename, or delete the objects under ${key}/ first.`, { key, below: `${key}/` }, { cause: err });
     }
-    if (code === 'ENOTDIR') {
+    // ENOTDIR from the rename; EEXIST from the mkdir of a missing folder when a writer of the key above
+    // committed it as a file in between (a race of x/a against x/a/b).
+    if (code === 'ENOTDIR' || code === 'EEXIST') {
       const segments = key.split('/');
       for (let i = 1; i < segments.length; i++) {
         const above = segments.slice(0, i).join('/');
@@ -469,6 +471,15 @@ const RENAME_ATTEMPTS = 4;
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {
   if (err.code !== 'ENOENT') throw err;
+}
+
+/**
+ * No object at the key, for a delete: nothing there (ENOENT), a key below an
+ * object (ENOTDIR) or a folder of other keys (EISDIR). A delete is idempotent,
+ * as on S3 and GCS.
+ */
+function ignoreAbsent(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR' && err.code !== 'EISDIR') throw err;
 }
 
 function translate(err: unknown, key: string): BlobgateError {
