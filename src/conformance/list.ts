@@ -2,7 +2,7 @@ import { abortedWrite, concurrentWrites, exactCap, metaRoundTrip, overCapWrite, 
 import { debrisSweep, expirySweep, lifecycle, ping } from './capabilities.js';
 import { type CheckOutcome, type ConformanceCheck, type ConformanceContext, expectNoLeftovers, listKeys } from './context.js';
 import { CheckFailure, describeError } from './failure.js';
-import { deleteCheck, head, list, listPages, missingObjects, rangeEdges, rangedRead } from './reads.js';
+import { deleteCheck, head, list, listCursor, listPages, missingObjects, rangeEdges, rangedRead } from './reads.js';
 import { signedUrl, tamperedUrl } from './signing.js';
 
 /**
@@ -29,6 +29,7 @@ export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = [
   concurrentWrites,
   preAbortedWrite,
   listPages,
+  listCursor,
   list,
   signedUrl,
   tamperedUrl,

@@ -116,6 +116,44 @@ export const listPages: ConformanceCheck = {
   },
 };
 
+/**
+ * A cursor is the driver's own and goes back to callers (inside the resource
+ * listing's), so one it never returned is the caller's mistake: garbled, one
+ * of another prefix, or a store's page token such as an S3 ContinuationToken,
+ * which S3 and GCS answer with 400 (a 502 storage_error if it reached them).
+ * docs/storage-contract.md, `list`.
+ */
+export const listCursor: ConformanceCheck = {
+  name: 'list cursor',
+  section: 'core',
+  async run(ctx) {
+    const p = `${ctx.prefix}cursor/`;
+    for (const k of ['a', 'b', 'c']) await put(ctx, p + k, patternStream(3));
+    const first = await ctx.driver.list({ prefix: p, limit: 1 });
+    expect(first.items.length === 1 && first.cursor !== undefined, `a first page of limit 1 with ${first.items.length} item(s) and ${first.cursor ? 'a' : 'no'} cursor`);
+    const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
+    const foreign: Array<[string, string]> = [
+      ['not base64url', 'not-a-cursor!'],
+      ['bytes that are no key', 'AAAA'],
+      ['padded', `${first.cursor}=`],
+      ['a store page token', b64(JSON.stringify({ k: `${p}a`, p: false }))],
+      ['a key outside the prefix', b64(`${ctx.prefix}listing-outside`)],
+      ['another workspace', b64('workspaces/another-ws/a')],
+      ['longer than any key', b64(p + 'x'.repeat(1100))],
+      ['a control character', b64(`${p}a\r\nb`)],
+    ];
+    for (const [what, cursor] of foreign) {
+      const err = await expectError(ctx.driver.list({ prefix: p, limit: 1, cursor }), 'invalid_request', `list with a cursor never returned (${what})`, ctx.prefix);
+      const field = (err as { details?: { field?: unknown } }).details?.field;
+      expect(field === 'cursor', `${what}: invalid_request with details.field ${JSON.stringify(field)}, expected "cursor"`);
+    }
+    const rest = await ctx.driver.list({ prefix: p, limit: 10, cursor: first.cursor! });
+    const want = [`${p}b`, `${p}c`];
+    expect(JSON.stringify(rest.items.map((i) => i.key)) === JSON.stringify(want), `the returned cursor went on with ${rest.items.map((i) => rel(ctx, i.key)).join(', ')}, expected cursor/b, cursor/c`);
+    return `${foreign.length} cursors never returned → invalid_request (field cursor); the returned one goes on after its key`;
+  },
+};
+
 export const list: ConformanceCheck = {
   name: 'list',
   section: 'core',

@@ -62,7 +62,7 @@ export async function listResources(registry: StoreRegistry, ws: string, q: List
   const needle = q.q?.toLowerCase();
   let sidecarReads = needle === undefined ? Infinity : SEARCH_SIDECAR_READS;
   const stores = registry.entries().filter(([, d]) => q['storage-backend'] === undefined || d.backend === q['storage-backend']);
-  let position = q.cursor ? decodeCursor(q.cursor) : { s: 0 };
+  let position = q.cursor ? decodeCursor(q.cursor, stores.length) : { s: 0 };
   const items: ListItem[] = [];
   // Only file resources exist in blobgate: a query for other types is answered without a scan.
   if (!wantedTypes(q).includes('file')) return { items };
@@ -150,15 +150,23 @@ function listPrefix(ws: string, q: ListQuery): string {
   return `${workspacePrefix(ws)}${pathPrefix}`;
 }
 
+/**
+ * A listing's cursor: base64url of JSON `{s, c?}`, the position `s` in the
+ * listed stores and that store's own list() cursor `c`. A store cursor is
+ * blobgate's own too, checked by its driver before any store call
+ * (docs/storage-contract.md, `list`): no store page token reaches a caller.
+ */
 function encodeCursor(p: { s: number; c?: string }): string {
   return Buffer.from(JSON.stringify(p)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { s: number; c?: string } {
+/** `invalid_request` for a cursor encodeCursor did not make for these stores (garbled, re-encoded, past the last store). */
+function decodeCursor(cursor: string, stores: number): { s: number; c?: string } {
   try {
     const p = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s: unknown; c?: unknown };
-    if (Number.isSafeInteger(p.s) && (p.s as number) >= 0 && (p.c === undefined || typeof p.c === 'string')) {
-      return { s: p.s as number, ...(typeof p.c === 'string' ? { c: p.c } : {}) };
+    if (Number.isSafeInteger(p.s) && (p.s as number) >= 0 && (p.s as number) < stores && (p.c === undefined || (typeof p.c === 'string' && p.c !== ''))) {
+      const position = { s: p.s as number, ...(typeof p.c === 'string' ? { c: p.c } : {}) };
+      if (encodeCursor(position) === cursor) return position;
     }
   } catch {
     // fall through

@@ -130,7 +130,10 @@ export interface ReadResult {
 export interface ListRequest {
   /** Logical key prefix; only keys starting with it are listed. */
   prefix: string;
-  /** Opaque cursor from a previous page. */
+  /**
+   * Opaque cursor from a previous page of the same prefix. It reaches callers (the resource listing), so one
+   * this driver never returned rejects `invalid_request` (details.field `cursor`) before any store call.
+   */
   cursor?: string;
   /** At most this many items (1..1000). */
   limit: number;

@@ -1,6 +1,7 @@
 import type { Bucket, File, Storage } from '@google-cloud/storage';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { Janitor } from '../janitor.js';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
 import { resolveRange } from '../range.js';
 import { RECORDS_DIR } from '../records.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
@@ -132,27 +133,45 @@ export class GcsDriver implements StorageDriver {
     }
   }
 
-  /** Custom metadata comes with each listed object resource, so no per-item metadata GET is needed. */
+  /**
+   * Custom metadata comes with each listed object resource, so no per-item metadata GET is needed.
+   * The cursor is our own (list-cursor.ts), checked before any call: a pageToken handed back garbled is
+   * GCS's 400, which would come out as a 502 storage_error. startOffset is inclusive, so the cursor's own
+   * key comes back and is skipped; one name beyond the page is asked for too, to know whether more follow.
+   */
   async list(req: ListRequest): Promise<ListPage> {
-    let files: File[];
-    let response: unknown;
-    try {
-      [files, , response] = await this.gcsBucket.getFiles({
-        prefix: this.prefix + req.prefix,
-        maxResults: req.limit,
-        autoPaginate: false,
-        ...(req.cursor ? { pageToken: req.cursor } : {}),
-      });
-    } catch (err) {
-      throw storageError(err, `listing ${req.prefix}`);
-    }
+    const after = req.cursor ? this.prefix + decodeListCursor(req.cursor, req.prefix) : undefined;
+    const names: File[] = [];
+    let pageToken: string | undefined;
+    do {
+      let files: File[];
+      let response: unknown;
+      try {
+        [files, , response] = await this.gcsBucket.getFiles({
+          prefix: this.prefix + req.prefix,
+          maxResults: req.limit + 1 + (after === undefined ? 0 : 1),
+          autoPaginate: false,
+          ...(after !== undefined ? { startOffset: after } : {}),
+          ...(pageToken ? { pageToken } : {}),
+        });
+      } catch (err) {
+        throw storageError(err, `listing ${req.prefix}`);
+      }
+      names.push(...files.filter((f) => f.name !== after && f.name.startsWith(this.prefix)));
+      const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
+      pageToken = typeof next === 'string' && next !== '' ? next : undefined;
+      // GCS may answer a short page with a token: asked again only when it held no key to go on from.
+    } while (names.length === 0 && pageToken);
+    const more = names.length > req.limit || pageToken !== undefined;
+    if (names.length > req.limit) names.length = req.limit;
     const staging = this.prefix + STAGING_DIR;
     const records = this.prefix + RECORDS_DIR;
-    const items = files
-      .filter((f) => f.name.startsWith(this.prefix) && !f.name.startsWith(staging) && !f.name.startsWith(records))
+    const items = names
+      .filter((f) => !f.name.startsWith(staging) && !f.name.startsWith(records))
       .map((f) => ({ key: f.name.slice(this.prefix.length), meta: metaOf(f.metadata) }));
-    const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
-    return typeof next === 'string' && next !== '' ? { items, cursor: next } : { items };
+    // The next page starts after the last name listed, hidden or not, so a page of hidden names still moves on.
+    const last = names.at(-1)?.name.slice(this.prefix.length);
+    return more && last !== undefined ? { items, cursor: encodeListCursor(last) } : { items };
   }
 
   async signUrl(req: SignUrlRequest): Promise<string> {

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { BlobgateError } from '../../errors.js';
 import type { ByteRange, ListPage, ListRequest, ObjectMeta, ReadResult, StorageDriver, StoredObject, WriteRequest } from '../driver.js';
 import { Janitor } from '../janitor.js';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
 import { ByteMeter } from '../meter.js';
 import { resolveRange } from '../range.js';
 import { abortError, watchBody, writeFailure } from '../write-errors.js';
@@ -281,7 +282,8 @@ export class LocalDriver implements StorageDriver {
   async list(req: ListRequest): Promise<ListPage> {
     const items: StoredObject[] = [];
     let more = false;
-    const after = req.cursor ? decodeCursor(req.cursor) : undefined;
+    // Our own cursor (list-cursor.ts, the same on every store), checked before the walk.
+    const after = req.cursor ? decodeListCursor(req.cursor, req.prefix) : undefined;
     const physicalPrefix = this.prefix + req.prefix;
     for await (const physicalKey of walkKeys(this.dir('meta'), physicalPrefix, after === undefined ? undefined : this.prefix + after)) {
       if (items.length === req.limit) {
@@ -297,7 +299,7 @@ export class LocalDriver implements StorageDriver {
       }
     }
     const last = items.at(-1);
-    return more && last ? { items, cursor: encodeCursor(last.key) } : { items };
+    return more && last ? { items, cursor: encodeListCursor(last.key) } : { items };
   }
 
   async sweepExpired(now: number): Promise<number> {
@@ -489,12 +491,4 @@ function translate(err: unknown, key: string): BlobgateError {
     return new BlobgateError('not_found', `No object at ${key}.`, undefined, { cause: err });
   }
   return new BlobgateError('storage_error', 'The local store failed; see the server log.', undefined, { cause: err });
-}
-
-function encodeCursor(key: string): string {
-  return Buffer.from(key, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  return Buffer.from(cursor, 'base64url').toString('utf8');
 }

@@ -13,6 +13,7 @@ import { BlobgateError } from '../../errors.js';
 import { BufferBudget, DEFAULT_BUFFER_BYTES } from '../buffer-budget.js';
 import { Janitor } from '../janitor.js';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
 import { decodeMeta } from '../meta-codec.js';
 import { resolveRange } from '../range.js';
 import { RECORDS_DIR } from '../records.js';
@@ -156,6 +157,9 @@ export class S3Driver implements StorageDriver {
   }
 
   async list(req: ListRequest): Promise<ListPage> {
+    // Our own cursor (list-cursor.ts), checked before any call and sent as StartAfter: a ContinuationToken handed
+    // back garbled is S3's 400 InvalidArgument, which would come out as a 502 storage_error.
+    const after = req.cursor ? decodeListCursor(req.cursor, req.prefix) : undefined;
     let out;
     try {
       out = await this.client.send(
@@ -163,17 +167,17 @@ export class S3Driver implements StorageDriver {
           Bucket: this.bucket,
           Prefix: this.prefix + req.prefix,
           MaxKeys: req.limit,
-          ...(req.cursor ? { ContinuationToken: req.cursor } : {}),
+          ...(after !== undefined ? { StartAfter: this.prefix + after } : {}),
         }),
       );
     } catch (err) {
       throw storageError(err, `listing ${req.prefix}`);
     }
     const hidden = [STAGING_DIR, RECORDS_DIR, DIGESTS_DIR].map((d) => this.prefix + d);
-    const keys = (out.Contents ?? [])
-      .map((c) => c.Key)
-      .filter((k): k is string => k !== undefined && k.startsWith(this.prefix) && !hidden.some((h) => k.startsWith(h)))
-      .map((k) => k.slice(this.prefix.length));
+    const listed = (out.Contents ?? []).map((c) => c.Key).filter((k): k is string => k !== undefined && k.startsWith(this.prefix));
+    // The next page starts after the last key listed, hidden or not, so a page of hidden keys still moves on.
+    const last = listed.at(-1)?.slice(this.prefix.length);
+    const keys = listed.filter((k) => !hidden.some((h) => k.startsWith(h))).map((k) => k.slice(this.prefix.length));
     const limit = pLimit(LIST_HEAD_CONCURRENCY);
     const heads = await Promise.all(
       keys.map((key) =>
@@ -188,7 +192,7 @@ export class S3Driver implements StorageDriver {
       ),
     );
     const items = heads.filter((i): i is StoredObject => i !== undefined);
-    return out.IsTruncated && out.NextContinuationToken ? { items, cursor: out.NextContinuationToken } : { items };
+    return out.IsTruncated && last !== undefined ? { items, cursor: encodeListCursor(last) } : { items };
   }
 
   signUrl(req: SignUrlRequest): Promise<string> {
