@@ -141,3 +141,17 @@ t.test('the crash sweep leaves inline objects alone and still takes orphaned dat
   t.ok((await bytesOf((await driver.read('workspaces/ws/inline')).body)).equals(small));
   t.equal((await dataFiles(root)).length, 1, 'the file-backed object keeps its data');
 });
+
+t.test('the held bytes are a copy: a chunk the source reuses afterwards does not change the stored body', async (t) => {
+  const { driver } = await store(t);
+  const source = new PassThrough();
+  const written = driver.write(request('workspaces/ws/copied', source, { expectedSize: 8 }));
+  const chunk = Buffer.from('abcd');
+  source.write(chunk);
+  while (source.readableLength > 0) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  chunk.fill(0x7a); // a pooled or sliced buffer being reused by its owner
+  source.end(Buffer.from('efgh'));
+  await written;
+  t.equal((await bytesOf((await driver.read('workspaces/ws/copied')).body)).toString(), 'abcdefgh');
+});

@@ -11,8 +11,9 @@ import { finished, Writable } from 'node:stream';
  * write stays at `limit` whatever the source sends.
  */
 export class SmallBodySink extends Writable {
-  private chunks: Buffer[] = [];
-  private held = 0;
+  /** Copied, not referenced: a chunk may be a slice that keeps a larger socket read alive. */
+  private readonly held: Buffer;
+  private filled = 0;
   private file: Writable | undefined;
 
   constructor(
@@ -20,22 +21,17 @@ export class SmallBodySink extends Writable {
     private readonly openFile: () => Writable,
   ) {
     super();
+    this.held = Buffer.allocUnsafe(limit);
   }
 
   /** The whole body when it stayed in memory; undefined once it spilled into the file. */
   get inline(): Buffer | undefined {
-    return this.file ? undefined : Buffer.concat(this.chunks, this.held);
-  }
-
-  /** Whether the file was opened (a failed write must wait for this stream's close, then remove it). */
-  get spilled(): boolean {
-    return this.file !== undefined;
+    return this.file ? undefined : this.held.subarray(0, this.filled);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.file && this.held + chunk.length <= this.limit) {
-      this.chunks.push(chunk);
-      this.held += chunk.length;
+    if (!this.file && this.filled + chunk.length <= this.limit) {
+      this.filled += chunk.copy(this.held, this.filled);
       cb();
       return;
     }
@@ -43,10 +39,7 @@ export class SmallBodySink extends Writable {
       const file = this.openFile();
       this.file = file;
       file.on('error', (err) => this.destroy(err));
-      const held = Buffer.concat(this.chunks, this.held);
-      this.chunks = [];
-      this.held = 0;
-      if (held.length > 0) file.write(held);
+      if (this.filled > 0) file.write(this.held.subarray(0, this.filled));
     }
     if (this.file.write(chunk)) cb();
     else this.file.once('drain', () => cb());
@@ -64,7 +57,6 @@ export class SmallBodySink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (err) this.chunks = []; // a finished stream is destroyed too (autoDestroy): its bytes are still wanted
     const file = this.file as (Writable & { closed?: boolean }) | undefined;
     if (!file || file.closed) {
       cb(err);
