@@ -18,39 +18,31 @@
  * backend did wrong; a record that is absent is not an error.
  */
 import { BlobgateError } from '../errors.js';
+import { decodeListCursor, encodeListCursor } from './list-cursor.js';
 
 export const RECORDS_DIR = '.blobgate-records/';
 
 /**
- * A records cursor is blobgate's own: base64url of the last logical key of
- * the page, which the next page starts after (S3 StartAfter, GCS startOffset,
- * the local walk). The job list hands it to callers, so it is checked before
- * any store call: a store's own page token handed back garbled was a 400 from
- * S3 that came out as a 502 storage_error.
+ * A records cursor is blobgate's own, the same as an object listing's
+ * (list-cursor.ts): base64url of the last logical key of the page, which the
+ * next page starts after (S3 StartAfter, GCS startOffset, the local walk).
+ * The job list hands it to callers, so it is checked before any store call: a
+ * store's own page token handed back garbled was a 400 from S3 that came out
+ * as a 502 storage_error.
  */
-export function encodeRecordCursor(lastKey: string): string {
-  return Buffer.from(lastKey, 'utf8').toString('base64url');
-}
+export const encodeRecordCursor = encodeListCursor;
 
 /**
  * The key a cursor of `encodeRecordCursor` names; `invalid_request` for one
- * this API did not return (not canonical base64url of UTF-8, or a key outside
- * the prefix listed, e.g. another workspace's).
+ * this API did not return (decodeListCursor: not canonical base64url of
+ * UTF-8, longer than any key, a control character, outside the prefix listed,
+ * e.g. another workspace's), or for the prefix itself, which no record is.
  */
 export function decodeRecordCursor(cursor: string, prefix: string): string {
-  const key = /^[A-Za-z0-9_-]{1,4096}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  // No record key is longer than an object key may be (1,024 bytes on S3 and GCS) or holds a control
-  // character (GCS refuses CR and LF in names): such a key would reach the store as StartAfter/startOffset
-  // and come back as the store's 400, a 502 to the caller.
-  const plausible = Buffer.byteLength(key, 'utf8') <= RECORD_KEY_MAX_BYTES && !/[\u0000-\u001f\u007f]/.test(key);
-  if (!plausible || key.length <= prefix.length || !key.startsWith(prefix) || encodeRecordCursor(key) !== cursor) {
-    throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
-  }
+  const key = decodeListCursor(cursor, prefix);
+  if (key.length <= prefix.length) throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
   return key;
 }
-
-/** The longest key a records cursor may name: S3's and GCS's limit on an object name. */
-export const RECORD_KEY_MAX_BYTES = 1024;
 
 /** Bodies larger than this are refused (a programming error, not a caller's). */
 export const RECORD_MAX_BYTES = 256 * 1024;

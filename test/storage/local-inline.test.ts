@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { localLeftovers } from '../contract/local-leftovers.js';
-import { INLINE_MAX_BYTES, LocalDriver } from '../../src/storage/local/local-driver.js';
-import type { WriteRequest } from '../../src/storage/driver.js';
+import { INLINE_MAX_BYTES } from '../../src/storage/local/local-driver.js';
+import { tempLocalStore, writeRequest } from '../helpers/local-store.js';
 
 /*
  * A body announced at most INLINE_MAX_BYTES is kept inside its meta file
@@ -17,26 +16,9 @@ import type { WriteRequest } from '../../src/storage/driver.js';
  * leaving anything, and be left alone by the crash sweep.
  */
 
-async function store(t: Test): Promise<{ root: string; driver: LocalDriver }> {
-  const root = await mkdtemp(join(tmpdir(), 'bg-local-inline-'));
-  const driver = await LocalDriver.open({ root });
-  t.teardown(async () => {
-    await driver.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  return { root, driver };
-}
+const store = (t: Test): ReturnType<typeof tempLocalStore> => tempLocalStore(t);
 
-function request(key: string, body: Readable, extra: Partial<WriteRequest> = {}): WriteRequest {
-  return {
-    key,
-    body,
-    maxBytes: 1 << 30,
-    meta: { contentType: 'application/octet-stream', tier: 'retained', createdAt: new Date().toISOString() },
-    signal: new AbortController().signal,
-    ...extra,
-  };
-}
+const request = writeRequest;
 
 async function bytesOf(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

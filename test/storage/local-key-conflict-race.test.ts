@@ -1,10 +1,9 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
-import { LocalDriver } from '../../src/storage/local/local-driver.js';
-import type { WriteRequest } from '../../src/storage/driver.js';
+import type { LocalDriver } from '../../src/storage/local/local-driver.js';
+import { tempLocalStore, writeRequest } from '../helpers/local-store.js';
 import { localLeftovers } from '../contract/local-leftovers.js';
 
 /*
@@ -17,26 +16,10 @@ import { localLeftovers } from '../contract/local-leftovers.js';
  * nothing is there, so nothing to do.
  */
 
-async function store(t: Test): Promise<{ root: string; driver: LocalDriver }> {
-  const root = await mkdtemp(join(tmpdir(), 'bg-local-race-'));
-  const driver = await LocalDriver.open({ root });
-  t.teardown(async () => {
-    await driver.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  return { root, driver };
-}
+const store = (t: Test): ReturnType<typeof tempLocalStore> => tempLocalStore(t);
 
 function write(driver: LocalDriver, key: string, size: number): Promise<unknown> {
-  const req: WriteRequest = {
-    key,
-    body: Readable.from([Buffer.alloc(size, 7)]),
-    maxBytes: 1 << 30,
-    ...(size <= 1024 ? { expectedSize: size } : {}),
-    meta: { contentType: 'application/octet-stream', tier: 'retained', createdAt: new Date().toISOString() },
-    signal: new AbortController().signal,
-  };
-  return driver.write(req);
+  return driver.write(writeRequest(key, Readable.from([Buffer.alloc(size, 7)]), size <= 1024 ? { expectedSize: size } : {}));
 }
 
 for (const [label, size] of [['inline', 100], ['data file', 200 * 1024]] as const) {

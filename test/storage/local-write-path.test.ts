@@ -1,12 +1,12 @@
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { localLeftovers } from '../contract/local-leftovers.js';
-import { LocalDriver } from '../../src/storage/local/local-driver.js';
+import type { LocalDriver } from '../../src/storage/local/local-driver.js';
 import type { WriteRequest } from '../../src/storage/driver.js';
+import { tempLocalStore, writeRequest } from '../helpers/local-store.js';
 
 /*
  * The local write path of a small object (issue 18: 1 KiB persists) makes
@@ -16,26 +16,9 @@ import type { WriteRequest } from '../../src/storage/driver.js';
  * fsync. What each shortcut must still do is tested here.
  */
 
-async function store(t: Test): Promise<{ root: string; driver: LocalDriver }> {
-  const root = await mkdtemp(join(tmpdir(), 'bg-local-write-'));
-  const driver = await LocalDriver.open({ root });
-  t.teardown(async () => {
-    await driver.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  return { root, driver };
-}
+const store = (t: Test): ReturnType<typeof tempLocalStore> => tempLocalStore(t);
 
-function request(key: string, body: Readable, extra: Partial<WriteRequest> = {}): WriteRequest {
-  return {
-    key,
-    body,
-    maxBytes: 1 << 30,
-    meta: { contentType: 'application/octet-stream', tier: 'retained', createdAt: new Date().toISOString() },
-    signal: new AbortController().signal,
-    ...extra,
-  };
-}
+const request = writeRequest;
 
 async function text(driver: LocalDriver, key: string): Promise<string> {
   const { body } = await driver.read(key);
