@@ -5,6 +5,7 @@ import { workspacePrefix } from '../refs/resource-uri.js';
 import pLimit from 'p-limit';
 import { resolveSearchIndex } from '../persist/search-sidecar.js';
 import type { SearchIndex, StorageDriver, StoredObject } from '../storage/driver.js';
+import { badCursor } from '../storage/list-cursor.js';
 import type { StoreRegistry } from '../storage/registry.js';
 import { isExpired } from './locate.js';
 
@@ -171,5 +172,5 @@ function decodeCursor(cursor: string, stores: number): { s: number; c?: string }
   } catch {
     // fall through
   }
-  throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
+  throw badCursor();
 }

@@ -35,7 +35,12 @@ export function decodeListCursor(cursor: string, prefix: string): string {
   const key = cursor.length <= MAX_CURSOR_CHARS && /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   // eslint-disable-next-line no-control-regex
   if (key === '' || /[\u0000-\u001f\u007f]/.test(key) || !key.startsWith(prefix) || encodeListCursor(key) !== cursor) {
-    throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
+    throw badCursor();
   }
   return key;
+}
+
+/** The refusal of a cursor this API did not return (every listing's, and the records'). */
+export function badCursor(): BlobgateError {
+  return new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
 }

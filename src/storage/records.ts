@@ -17,8 +17,7 @@
  * Errors: `storage_error` (BlobgateError, SDK error as cause) for anything the
  * backend did wrong; a record that is absent is not an error.
  */
-import { BlobgateError } from '../errors.js';
-import { decodeListCursor, encodeListCursor } from './list-cursor.js';
+import { badCursor, decodeListCursor, encodeListCursor } from './list-cursor.js';
 
 export const RECORDS_DIR = '.blobgate-records/';
 
@@ -40,7 +39,7 @@ export const encodeRecordCursor = encodeListCursor;
  */
 export function decodeRecordCursor(cursor: string, prefix: string): string {
   const key = decodeListCursor(cursor, prefix);
-  if (key.length <= prefix.length) throw new BlobgateError('invalid_request', 'cursor is not one this API returned; start again without it.', { field: 'cursor' });
+  if (key.length <= prefix.length) throw badCursor();
   return key;
 }
 

@@ -137,3 +137,17 @@ t.test('the held bytes are a copy: a chunk the source reuses afterwards does not
   await written;
   t.equal((await bytesOf((await driver.read('workspaces/ws/copied')).body)).toString(), 'abcdefgh');
 });
+
+t.test('a body announced small that passes the cap, held or spilled, is cap_exceeded and leaves nothing', async (t) => {
+  const { root, driver } = await store(t);
+  // Cap within the inline limit: refused while the bytes are still held. Cap above it: refused after the spill.
+  for (const maxBytes of [1000, 3 * INLINE_MAX_BYTES]) {
+    const body = randomBytes(maxBytes + 1);
+    const chunks = Array.from({ length: Math.ceil(body.length / 500) }, (_, i) => body.subarray(i * 500, i * 500 + 500));
+    await t.rejects(driver.write(request(`workspaces/ws/cap${maxBytes}`, Readable.from(chunks), { expectedSize: 10, maxBytes })), { code: 'cap_exceeded' }, `cap ${maxBytes}`);
+    await t.rejects(driver.head(`workspaces/ws/cap${maxBytes}`), { code: 'not_found' });
+  }
+  t.same(await readdir(join(root, 'tmp')), [], 'no temp file');
+  t.same(await dataFiles(root), [], 'no data file');
+  t.same(await localLeftovers(root), []);
+});

@@ -4,6 +4,7 @@ import { Janitor } from '../janitor.js';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
 import { resolveRange } from '../range.js';
 import { RECORDS_DIR } from '../records.js';
+import { listNamesAfter } from './gcs-list.js';
 import { gcsStatus, isBucketMissing, storageError, translateGcsError } from './gcs-errors.js';
 import { installGcsLifecycle, type LifecycleOptions } from './gcs-lifecycle.js';
 import { metaOf, openDownload } from './gcs-read.js';
@@ -136,34 +137,11 @@ export class GcsDriver implements StorageDriver {
   /**
    * Custom metadata comes with each listed object resource, so no per-item metadata GET is needed.
    * The cursor is our own (list-cursor.ts), checked before any call: a pageToken handed back garbled is
-   * GCS's 400, which would come out as a 502 storage_error. startOffset is inclusive, so the cursor's own
-   * key comes back and is skipped; one name beyond the page is asked for too, to know whether more follow.
+   * GCS's 400, which would come out as a 502 storage_error (the paging: gcs-list.ts).
    */
   async list(req: ListRequest): Promise<ListPage> {
     const after = req.cursor ? this.prefix + decodeListCursor(req.cursor, req.prefix) : undefined;
-    const names: File[] = [];
-    let pageToken: string | undefined;
-    do {
-      let files: File[];
-      let response: unknown;
-      try {
-        [files, , response] = await this.gcsBucket.getFiles({
-          prefix: this.prefix + req.prefix,
-          maxResults: req.limit + 1 + (after === undefined ? 0 : 1),
-          autoPaginate: false,
-          ...(after !== undefined ? { startOffset: after } : {}),
-          ...(pageToken ? { pageToken } : {}),
-        });
-      } catch (err) {
-        throw storageError(err, `listing ${req.prefix}`);
-      }
-      names.push(...files.filter((f) => f.name !== after && f.name.startsWith(this.prefix)));
-      const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
-      pageToken = typeof next === 'string' && next !== '' ? next : undefined;
-      // GCS may answer a short page with a token: asked again only when it held no key to go on from.
-    } while (names.length === 0 && pageToken);
-    const more = names.length > req.limit || pageToken !== undefined;
-    if (names.length > req.limit) names.length = req.limit;
+    const { files: names, more } = await listNamesAfter(this.gcsBucket, { prefix: this.prefix + req.prefix, ...(after !== undefined ? { after } : {}), limit: req.limit, what: `listing ${req.prefix}` });
     const staging = this.prefix + STAGING_DIR;
     const records = this.prefix + RECORDS_DIR;
     const items = names

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
 import { decodeRecordCursor, encodeRecordCursor, RECORD_MAX_BYTES, RECORDS_DIR, type RecordPage, type RecordStore } from '../records.js';
 import { gcsStatus, isBucketMissing, storageError } from './gcs-errors.js';
+import { listNamesAfter } from './gcs-list.js';
 
 /**
  * Custom metadata naming the create() call that wrote an object: a fresh id
@@ -101,35 +102,11 @@ export class GcsRecords implements RecordStore {
   }
 
   async list(prefix: string, opts: { cursor?: string; limit: number }): Promise<RecordPage> {
-    // Our own cursor (records.ts), checked before any call; GCS page tokens stay inside this method.
-    // startOffset is inclusive, so one key more is asked for and the cursor's own key skipped.
-    const after = opts.cursor ? decodeRecordCursor(opts.cursor, prefix) : undefined;
-    const keys: string[] = [];
-    let pageToken: string | undefined;
-    do {
-      let files: File[];
-      let response: unknown;
-      try {
-        [files, , response] = await this.bucket.getFiles({
-          prefix: this.base + prefix,
-          maxResults: opts.limit + 1 - keys.length,
-          autoPaginate: false,
-          ...(after !== undefined ? { startOffset: this.base + after } : {}),
-          ...(pageToken ? { pageToken } : {}),
-        });
-      } catch (err) {
-        throw storageError(err, 'listing records');
-      }
-      for (const f of files) {
-        const key = f.name.startsWith(this.base) ? f.name.slice(this.base.length) : undefined;
-        if (key !== undefined && key !== after) keys.push(key);
-      }
-      const next = (response as { nextPageToken?: unknown } | undefined)?.nextPageToken;
-      pageToken = typeof next === 'string' && next !== '' ? next : undefined;
-    } while (keys.length <= opts.limit && pageToken);
-    if (keys.length <= opts.limit) return { keys };
-    keys.length = opts.limit;
-    return { keys, cursor: encodeRecordCursor(keys.at(-1) as string) };
+    // Our own cursor (records.ts), checked before any call; GCS page tokens stay inside gcs-list.ts.
+    const after = opts.cursor ? this.base + decodeRecordCursor(opts.cursor, prefix) : undefined;
+    const { files, more } = await listNamesAfter(this.bucket, { prefix: this.base + prefix, ...(after !== undefined ? { after } : {}), limit: opts.limit, what: 'listing records' });
+    const keys = files.map((f) => f.name.slice(this.base.length));
+    return more ? { keys, cursor: encodeRecordCursor(keys.at(-1) as string) } : { keys };
   }
 
   /** Settles a 412: whether the live object is the one this create() wrote. */
