@@ -2,20 +2,36 @@
 // Written here on purpose instead of reusing the client's implementation, so that
 // the test server checks the client's checksums independently.
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
+// Slicing-by-8 (eight tables, eight bytes a step): the bench pushes GiBs through this
+// server on one thread, and the one-table loop cost it ~2.6 s of CPU per GiB (profile of
+// the server's process), more than any client spent.
+const TABLES = (() => {
+  const t = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const t0 = t[0]!;
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[n] = c >>> 0;
+    t0[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let k = 1; k < 8; k++) t[k]![n] = (t0[t[k - 1]![n]! & 0xff]! ^ (t[k - 1]![n]! >>> 8)) >>> 0;
   }
   return t;
 })();
+const [T0, T1, T2, T3, T4, T5, T6, T7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 
 /** Incremental CRC32C: pass the previous return value as `crc` to continue. */
 export function crc32cUpdate(buf: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
-  for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  let i = 0;
+  const end8 = buf.length - (buf.length % 8);
+  for (; i < end8; i += 8) {
+    const lo = (c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24))) >>> 0;
+    c =
+      T7[lo & 0xff]! ^ T6[(lo >>> 8) & 0xff]! ^ T5[(lo >>> 16) & 0xff]! ^ T4[lo >>> 24]! ^
+      T3[buf[i + 4]!]! ^ T2[buf[i + 5]!]! ^ T1[buf[i + 6]!]! ^ T0[buf[i + 7]!]!;
+  }
+  for (; i < buf.length; i++) c = T0[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 

