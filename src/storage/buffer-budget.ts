@@ -2,7 +2,7 @@ import { BlobgateError } from '../errors.js';
 
 /**
  * The process-wide budget of transfer buffers (config `limits.buffer-bytes`,
- * README "Memory"): the part buffers of every S3 multipart write come from
+ * README "Memory"): the part buffers of every S3 multipart write and the chunk buffers of every GCS resumable upload come from
  * here, so what all transfers together hold in part buffers stays under one
  * number however many run at once.
  *

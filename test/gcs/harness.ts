@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 import type { Storage } from '@google-cloud/storage';
 import { buildGcsStorage, type GcsRetryTiming, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
+import type { BufferBudget } from '../../src/storage/buffer-budget.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { STAGING_DIR } from '../../src/storage/gcs/gcs-staging.js';
 import { type GcsTestServer, startGcsServer } from '../../support/servers/gcs/server.js';
@@ -33,7 +34,7 @@ export interface GcsHarness {
   /** The client every driver of this harness shares (as the drivers of one store do). */
   storage: Storage;
   /** A driver on the server's bucket (chunk size CHUNK unless given). */
-  driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string; parallelParts?: number }): GcsDriver;
+  driver(opts?: { prefix?: string; chunkSize?: number; bucket?: string; parallelParts?: number; buffers?: BufferBudget }): GcsDriver;
   /** Open resumable sessions and staging objects: what no finished or failed write may leave. */
   leftovers(): string[];
 }
@@ -71,6 +72,7 @@ export async function startGcs(t: Test, bucket = 'bg-test', opts: { retryTiming?
         chunkSize: opts.chunkSize ?? CHUNK,
         ...(opts.prefix ? { prefix: opts.prefix } : {}),
         ...(opts.parallelParts === undefined ? {} : { parallelParts: opts.parallelParts }),
+        ...(opts.buffers === undefined ? {} : { buffers: opts.buffers }),
       }),
     leftovers: () => [
       ...server.openSessions().map((s) => `session ${s.bucket}/${s.name} (${s.received} bytes received)`),

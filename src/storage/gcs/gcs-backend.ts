@@ -1,5 +1,6 @@
 import { resolveConfigSecret } from '../../config/secret-ref.js';
 import type { StorageDriver } from '../driver.js';
+import type { BufferBudget } from '../buffer-budget.js';
 import type { Janitor } from '../janitor.js';
 import type { CredentialRef } from '../registry.js';
 import { type GcsStoreConfig, parseGcsStore } from './gcs-config.js';
@@ -26,7 +27,7 @@ export const gcsBackend = {
 
   wantsLifecycle: (store: GcsStoreConfig): boolean => store.installLifecycle === true,
 
-  async open(store: GcsStoreConfig, ctx: { janitor: Janitor }): Promise<StorageDriver> {
+  async open(store: GcsStoreConfig, ctx: { janitor: Janitor; buffers: BufferBudget }): Promise<StorageDriver> {
     const [{ buildGcsStorage, parseServiceAccountKey }, { GcsDriver }] = await Promise.all([import('./client.js'), import('./gcs-driver.js')]);
     const credentials = store.credentials ? parseServiceAccountKey(await resolveConfigSecret(store.credentials)) : undefined;
     const storage = buildGcsStorage({
@@ -37,6 +38,7 @@ export const gcsBackend = {
     return new GcsDriver({
       storage,
       janitor: ctx.janitor,
+      buffers: ctx.buffers,
       bucket: store.bucket,
       ...(store.prefix ? { prefix: store.prefix } : {}),
       ...(store.chunkSize ? { chunkSize: store.chunkSize } : {}),

@@ -1,4 +1,6 @@
 import type { Bucket, File, Storage } from '@google-cloud/storage';
+import type { Dispatcher } from 'undici';
+import { BufferBudget, DEFAULT_BUFFER_BYTES } from '../buffer-budget.js';
 import { type ByteRange, type ListPage, type ListRequest, type ObjectMeta, type ReadResult, type SignUrlRequest, type StorageDriver, type StoredObject, type WriteRequest, bucketMissing } from '../driver.js';
 import { Janitor } from '../janitor.js';
 import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
@@ -10,7 +12,8 @@ import { installGcsLifecycle, type LifecycleOptions } from './gcs-lifecycle.js';
 import { metaOf, openDownload } from './gcs-read.js';
 import { GcsRecords } from './gcs-records.js';
 import { signReadUrl } from './gcs-sign.js';
-import { STAGING_DIR, newStagingName } from './gcs-staging.js';
+import { sessionDispatcher } from './gcs-session-upload.js';
+import { STAGING_DIR, type SessionPlane, newStagingName } from './gcs-staging.js';
 import { sweepGcsStaging } from './gcs-sweep.js';
 import { CHUNK_ALIGN, DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_PARTS, MAX_PARALLEL_PARTS, writeGcsObject } from './gcs-write.js';
 
@@ -23,9 +26,9 @@ export interface GcsDriverOptions {
   /**
    * Resumable-upload chunk size in bytes, a positive multiple of 256 KiB
    * (GCS's rule for every chunk but the last). Default 8 MiB. Bodies of at
-   * most one chunk go up in a single request. Memory per transfer is about
-   * one chunk, up to 3.5 chunks when the source outruns the upload (measured,
-   * see DEFAULT_CHUNK_SIZE in gcs-write.ts).
+   * most one chunk go up in a single request. Memory per transfer on the
+   * resumable path is two chunks, from `buffers` (see DEFAULT_CHUNK_SIZE in
+   * gcs-write.ts).
    */
   chunkSize?: number;
   /**
@@ -39,6 +42,8 @@ export interface GcsDriverOptions {
   parallelParts?: number;
   /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
   janitor?: Janitor;
+  /** The process's budget of transfer buffers (limits.buffer-bytes; the registry passes one shared by every store), which the resumable path's chunks come from. Default: one of this driver's own. */
+  buffers?: BufferBudget;
 }
 
 /**
@@ -61,6 +66,10 @@ export class GcsDriver implements StorageDriver {
   readonly janitor: Janitor;
   /** Records at `<prefix>.blobgate-records/` (gcs-records.ts). */
   readonly records: GcsRecords;
+  readonly buffers: BufferBudget;
+  /** Connections for resumable-session chunks (gcs-session-upload.ts); the client's own requests use Node's global agent. */
+  private readonly dispatcher: Dispatcher;
+  private readonly sessions: SessionPlane;
 
   constructor(opts: GcsDriverOptions) {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -81,6 +90,9 @@ export class GcsDriver implements StorageDriver {
     this.writeUnitBytes = chunkSize;
     this.janitor = opts.janitor ?? new Janitor({ store: opts.bucket });
     this.records = new GcsRecords(this.gcsBucket, this.prefix);
+    this.buffers = opts.buffers ?? new BufferBudget(DEFAULT_BUFFER_BYTES);
+    this.dispatcher = sessionDispatcher();
+    this.sessions = { chunkSize, budget: this.buffers, dispatcher: this.dispatcher };
   }
 
   write(req: WriteRequest): Promise<StoredObject> {
@@ -93,6 +105,7 @@ export class GcsDriver implements StorageDriver {
         chunkSize: this.chunkSize,
         parallelParts: this.parallelParts,
         janitor: this.janitor,
+        sessions: this.sessions,
       },
       req,
     );
@@ -194,7 +207,8 @@ export class GcsDriver implements StorageDriver {
 
   async close(): Promise<void> {
     await this.janitor.close();
-    // Nothing else to release: the client keeps no connections of its own beyond Node's global agent.
+    // The session connections; the client keeps none of its own beyond Node's global agent.
+    await this.dispatcher.close();
   }
 
   private physical(key: string): string {

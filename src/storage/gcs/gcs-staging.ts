@@ -1,9 +1,10 @@
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
-import { finished } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { BufferBudget } from '../buffer-budget.js';
 import type { StagedUpload } from '../staged-write.js';
 import { gcsStatus } from './gcs-errors.js';
+import { type SessionRetry, SessionUpload } from './gcs-session-upload.js';
 
 /** Staging names live under `<store prefix>.blobgate-staging/` (staged-write.ts); the janitor's sweep (gcs-sweep.ts) finds them there. */
 export { STAGING_DIR, newStagingName } from '../staged-write.js';
@@ -17,8 +18,8 @@ export { STAGING_DIR, newStagingName } from '../staged-write.js';
 export const SESSION_SUFFIX = '.session';
 
 /**
- * Longest a failed write waits for the client's stream to close and for a
- * session POST still in flight before it hands the cleanup to the janitor.
+ * Longest a failed write waits for a request still in flight (a chunk, the
+ * session POST, a part upload) before it hands the cleanup to the janitor.
  * The client's write stream has hung on stream errors before
  * (googleapis/nodejs-storage#2367, fixed by #2437, which regressed into #2560
  * and was fixed again by #2624): a failed write must reject in bounded time
@@ -33,24 +34,28 @@ const FRESH = Object.freeze({ ifGenerationMatch: 0 });
  * One resumable upload to a staging name, with what a failed write needs to
  * leave nothing behind.
  *
- * The session is created first (`createResumableUpload`) and its URI handed
- * to `createWriteStream({uri})`, rather than learnt from the stream's `uri`
- * event: a write that fails while the session POST is in flight would
- * otherwise never learn the URI and leave the session open.
+ * The session is created first (`createResumableUpload`, through the client:
+ * credentials, retries, preconditions), its record written, and only then
+ * are the bytes sent, by blobgate's own data plane to the session URI
+ * (gcs-session-upload.ts: why not the client's write stream, the chunk
+ * protocol, retries, the crc32c check). A write that fails while the session
+ * POST is in flight still learns the URI, so the session is cancelled.
  *
- * Memory: the client assembles each chunk (`chunkSize`) in memory and keeps
- * it until GCS acknowledged it (see DEFAULT_CHUNK_SIZE in gcs-write.ts).
+ * Memory: two chunks per transfer (one in flight, one filling), from the
+ * process's buffer budget (limits.buffer-bytes).
  */
 export class GcsStagedUpload implements StagedUpload {
   private opening: Promise<void> | undefined;
   private session: string | undefined;
-  private stream: Writable | undefined;
+  private upload: SessionUpload | undefined;
+  private source: Readable | undefined;
+  private stopped = false;
 
   constructor(
     private readonly storage: Storage,
     private readonly file: File,
     private readonly metadata: FileMetadata,
-    private readonly chunkSize: number,
+    private readonly plane: SessionPlane,
   ) {}
 
   get name(): string {
@@ -76,39 +81,33 @@ export class GcsStagedUpload implements StagedUpload {
 
   /**
    * Streams `source` into the session in `chunkSize` requests; resolves when
-   * GCS finalized the staging object and the client checked its crc32c.
+   * GCS finalized the staging object with the body's size and crc32c.
    */
-  send(source: Readable): Promise<void> {
+  async send(source: Readable): Promise<void> {
     if (this.session === undefined) throw new Error('GcsStagedUpload.send() before open()');
-    const ws = this.file.createWriteStream({
-      uri: this.session,
-      resumable: true,
-      chunkSize: this.chunkSize,
-      validation: 'crc32c',
-      metadata: this.metadata,
-      preconditionOpts: FRESH,
-    });
-    // A listener for the stream's whole life: an error emitted after the
-    // pipeline settled (stop() destroys with one) must not crash the process.
-    ws.on('error', () => undefined);
-    this.stream = ws;
-    return pipeline(source, ws);
+    this.source = source;
+    const { chunkSize, budget, dispatcher } = this.plane;
+    const upload = new SessionUpload({ uri: this.session, chunkSize, budget, dispatcher, retry: sessionRetry(this.storage) });
+    this.upload = upload;
+    if (this.stopped) upload.stop();
+    await upload.send(source as AsyncIterable<Buffer>);
   }
 
-  /** Stops at once: destroys the client's stream, which stops sending further chunks. */
+  /** Stops at once: aborts the chunk request in flight and destroys the body. */
   stop(): void {
-    if (this.stream && !this.stream.destroyed) this.stream.destroy(new Error('blobgate stopped the GCS upload'));
+    this.stopped = true;
+    this.upload?.stop();
+    this.source?.destroy();
   }
 
   /**
-   * After a failure: waits (bounded) for the client's stream to close and for
+   * After a failure: waits (bounded) for the chunk request in flight and for
    * a session POST (or its record) still in flight; the cleanup cancels the
    * session, deletes the staging object (the last chunk may have finalized it
    * before the cancel arrived) and the session record.
    */
   async settle(): Promise<() => Promise<void>> {
-    const stream = this.stream;
-    if (stream && !stream.closed) await bounded(finished(stream).catch(() => undefined));
+    if (this.upload) await bounded(this.upload.idle());
     if (this.opening) await bounded(this.opening.catch(() => undefined));
     const { storage, file, session } = this;
     return () => discardStaging(storage, file, session);
@@ -118,6 +117,19 @@ export class GcsStagedUpload implements StagedUpload {
   remove(): Promise<void> {
     return discardStaging(this.storage, this.file, undefined);
   }
+}
+
+/** What every session upload of a driver shares: the chunk size, the buffer budget, the connection pool for session URIs. */
+export interface SessionPlane {
+  chunkSize: number;
+  budget: BufferBudget;
+  dispatcher: Dispatcher;
+}
+
+/** The session data plane retries as the client does (its retry options: client.ts GCS_RETRY_OPTIONS, or a test's timing). */
+function sessionRetry(storage: Storage): SessionRetry {
+  const o = storage.retryOptions;
+  return { maxRetries: o.maxRetries ?? 3, multiplier: o.retryDelayMultiplier ?? 2, maxDelay: o.maxRetryDelay ?? 64 };
 }
 
 /** The session record object of a staging object. */

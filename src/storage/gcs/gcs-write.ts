@@ -6,7 +6,7 @@ import { type Commit, type StagedWriteBackend, writeStaged } from '../staged-wri
 import { gcsStatus, isBucketMissing } from './gcs-errors.js';
 import { MAX_COMPONENT_COUNT } from './gcs-compose.js';
 import { GcsPartsUpload } from './gcs-parts.js';
-import { GcsStagedUpload } from './gcs-staging.js';
+import { GcsStagedUpload, type SessionPlane } from './gcs-staging.js';
 
 /**
  * The GCS write path: all or nothing, with the complete meta (incl. sha256)
@@ -50,8 +50,8 @@ import { GcsStagedUpload } from './gcs-staging.js';
  * failure with the new object visible. If a commit request fails, a metadata
  * GET decides whether it took effect anyway.
  *
- * On any failure (cap, source error, abort, GCS error) the client's stream
- * is destroyed, the body is destroyed, the resumable session is cancelled
+ * On any failure (cap, source error, abort, GCS error) the chunk request in
+ * flight is aborted (gcs-session-upload.ts), the body is destroyed, the resumable session is cancelled
  * and the staging object and session record deleted (gcs-staging.ts, every
  * wait bounded in time against googleapis/nodejs-storage#2367), and the
  * write rejects per write-errors.ts precedence. That cleanup is the store's
@@ -70,15 +70,11 @@ export const CHUNK_ALIGN = 256 * 1024;
 /**
  * Default chunk size. Memory per transfer is bounded by the chunk size, not
  * the body. A parallel composite upload holds at most (parallelParts + 1)
- * parts of one chunk (gcs-parts.ts). On the resumable path: a body of at most one chunk is held once (its chunks are streamed
- * to GCS without a concatenated copy); a larger one is held by the client
- * library, which assembles each chunk in memory and keeps it until GCS
- * acknowledged it (for a retry). Measured live ArrayBuffer peaks (gc every
- * 5 ms, loopback, 128 MiB bodies): with a source slower than the upload (the
- * usual case, a network download) 1.02-1.05 × chunkSize at 4, 8 and 16 MiB
- * chunks; with an in-memory source that outruns the upload the client itself
- * (measured without this driver too) reaches 2.1-3.4 × chunkSize. Plan for
- * 3.5 × chunkSize (28 MiB at the default) per transfer.
+ * parts of one chunk (gcs-parts.ts). On the resumable path: a body of at
+ * most one chunk is held once (its chunks are streamed to GCS without a
+ * concatenated copy); a larger one holds two chunk buffers, the one in
+ * flight and the one being filled, from the process's buffer budget
+ * (gcs-session-upload.ts): 16 MiB at the default.
  */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
@@ -94,6 +90,8 @@ export interface GcsWriteTarget {
   parallelParts: number;
   /** Owns the cleanup of a failed upload and of the staging object after a publish. */
   janitor: Janitor;
+  /** What the resumable path sends its chunks with (gcs-session-upload.ts). */
+  sessions: SessionPlane;
 }
 
 export async function writeGcsObject(t: GcsWriteTarget, req: WriteRequest): Promise<StoredObject> {
@@ -118,7 +116,7 @@ function gcsBackend(t: GcsWriteTarget, req: WriteRequest): StagedWriteBackend {
       return { size: Number(md.size), metadata: md.metadata ?? undefined };
     },
     putWhole: (chunks, meta, commit) => putWhole(file, chunks, meta, commit),
-    stage: () => new GcsStagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.chunkSize),
+    stage: () => new GcsStagedUpload(t.storage, staging, objectMetadata(req.meta.contentType, encodeMeta(req.meta)), t.sessions),
     /** Publishes the finalized staging object at the final name with the complete metadata. */
     async publish(meta, commit) {
       // The client retries the rewrite (GCS_RETRY_OPTIONS in client.ts): sent twice it publishes the same bytes and meta.

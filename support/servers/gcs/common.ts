@@ -76,6 +76,25 @@ export interface State {
   counts: Map<GcsOperation, number>;
   /** Operation kinds whose requests wait before they are carried out (GcsTestServer.hold). */
   holds: Map<GcsOperation, { wait(): Promise<void> }>;
+  /** Chunk requests to cut after some bytes of their body (GcsTestServer.cutChunk). */
+  cuts: ChunkCut[];
+}
+
+export interface ChunkCut {
+  bytes: number;
+  skip: number;
+  times: number;
+  hits: number;
+}
+
+/** The cut for this chunk request, if one is armed: how many bytes of its body arrive before the connection is cut. */
+export function takeCut(state: State): number | undefined {
+  const c = state.cuts.find((x) => x.times > 0);
+  if (!c) return undefined;
+  if (c.skip > 0) return void c.skip--;
+  c.times--;
+  c.hits++;
+  return c.bytes;
 }
 
 export function newGeneration(state: State): number {

@@ -55,6 +55,13 @@ export interface GcsTestServer {
    * backend committed. The client's retry then meets its own write.
    */
   failAfter(op: GcsOperation, fault: StoreFault, opts?: FaultOptions): FaultHandle;
+  /**
+   * Fault injection mid-body: the next matching chunk request(s) on a
+   * session get `bytes` of their body through, which the session keeps (GCS
+   * persists what arrived), then the connection is cut unanswered. A status
+   * query then reports a persisted size inside the chunk.
+   */
+  cutChunk(bytes: number, opts?: FaultOptions): FaultHandle;
   /** The most requests of one operation kind that were in progress at once since the server started (or since `resetPeaks`). */
   peakConcurrency(op: GcsOperation): number;
   /** How many requests of one operation kind arrived since the server started. */
@@ -197,6 +204,7 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     peaks: new Map(),
     holds: new Map(),
     counts: new Map(),
+    cuts: [],
     signing: opts.serviceAccountPublicKeyPem
       ? { publicKeyPem: opts.serviceAccountPublicKeyPem, clientEmail: opts.clientEmail }
       : undefined,
@@ -281,9 +289,19 @@ export async function startGcsServer(opts: GcsServerOptions = {}): Promise<GcsTe
     },
     fail: (op, fault, opts) => state.faults.inject(op, fault, opts),
     failAfter: (op, fault, opts) => state.lateFaults.inject(op, fault, opts),
+    cutChunk: (bytes, opts) => {
+      const cut = { bytes, skip: opts?.skip ?? 0, times: opts?.times ?? 1, hits: 0 };
+      state.cuts.push(cut);
+      return {
+        get hits() {
+          return cut.hits;
+        },
+      };
+    },
     clearFaults: () => {
       state.faults.clear();
       state.lateFaults.clear();
+      state.cuts.length = 0;
     },
     outage: () => outage.start(),
     restore: () => outage.end(),

@@ -2,7 +2,7 @@
 // finalization and cancel. Bytes are persisted as they stream in (as GCS does), so an
 // interrupted request leaves what arrived in the session and a status query reports it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type State, type UploadSession, baseUrl, objectResource, readBody, sendError, sendJson } from './common.js';
+import { type State, type UploadSession, baseUrl, objectResource, readBody, sendError, sendJson, takeCut } from './common.js';
 import { commitObject, parseGoogHash } from './uploads.js';
 
 /** GCS requires every non-final chunk to be at least (ideally a multiple of) 256 KiB. */
@@ -69,7 +69,8 @@ function finalize(state: State, req: IncomingMessage, res: ServerResponse, s: Up
  * Streams the body, persisting bytes [start, limit) that extend the persisted prefix.
  * Overlap with already persisted bytes is ignored (GCS keeps the first copy).
  */
-function streamInto(req: IncomingMessage, s: UploadSession, start: number, limit: number): Promise<{ seen: number; complete: boolean }> {
+function streamInto(req: IncomingMessage, s: UploadSession, start: number, limit: number, cut?: number): Promise<{ seen: number; complete: boolean }> {
+  if (cut !== undefined) limit = Math.min(limit, start + cut);
   return new Promise(resolve => {
     let seen = 0;
     let done = false;
@@ -87,6 +88,7 @@ function streamInto(req: IncomingMessage, s: UploadSession, start: number, limit
         s.chunks.push(piece);
         s.received += piece.length;
       }
+      if (cut !== undefined && seen >= cut) req.socket.destroy(); // GcsTestServer.cutChunk
     });
     req.on('end', () => finish(true));
     req.on('error', () => finish(false));
@@ -146,7 +148,7 @@ export async function handleSessionWrite(state: State, req: IncomingMessage, res
   }
 
   const before = { received: s.received, chunks: s.chunks.length };
-  const { seen, complete } = await streamInto(req, s, range.start, limit);
+  const { seen, complete } = await streamInto(req, s, range.start, limit, takeCut(state));
   if (!complete) return; // interrupted: keep what arrived, never finalize
   if (s.state !== 'open') {
     // cancelled (or finalized by a concurrent request) while this body was streaming
