@@ -12,7 +12,7 @@ import { BufferBudget } from '../../src/storage/buffer-budget.js';
 import { buildGcsStorage } from '../../src/storage/gcs/client.js';
 import { GcsDriver } from '../../src/storage/gcs/gcs-driver.js';
 import { patternSha256, patternStream, sha256OfStream } from '../helpers/bytes.js';
-import { CHUNK, FAST_RETRIES, type GcsHarness, startGcs, until } from './harness.js';
+import { CHUNK, FAST_RETRIES, type GcsHarness, gatedSource, startGcs, until } from './harness.js';
 
 const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'ephemeral', createdAt: '2026-12-02T10:00:00.000Z' };
 const signal = new AbortController().signal;
@@ -68,6 +68,39 @@ t.test('faults inside a chunk', async (t) => {
 
   await t.test('a body that ends on a chunk boundary', async (t) => {
     await writeAndCheck(t, gcs, driver, 3 * MiB);
+  });
+});
+
+t.test('a chunk that keeps failing fails the write after the retries, at once, with the store error', async (t) => {
+  const gcs = await startGcs(t, 'bg-test', { retryTiming: FAST_RETRIES });
+  // A budget of one chunk: while the first is in flight the write waits for a buffer.
+  const buffers = new BufferBudget(CHUNK);
+  const driver = gcs.driver({ prefix: 'env-k', parallelParts: 1, buffers });
+  t.teardown(() => driver.close());
+  const retries = gcs.storage.retryOptions.maxRetries ?? 3;
+
+  await t.test('every PUT of a chunk fails while the status queries succeed: the retries still run out', async (t) => {
+    // The first chunk goes out, then the source pauses inside the second, and never goes on.
+    const src = gatedSource(CHUNK + 1000);
+    const failing = gcs.server.fail('chunk', 503, { times: 1000 });
+    const roomy = gcs.driver({ prefix: 'env-k', parallelParts: 1 });
+    t.teardown(() => roomy.close());
+    const write = roomy.write({ key: key(), body: src.body, maxBytes: 1 << 30, meta: META, signal });
+    await t.rejects(write, { code: 'storage_error' }, 'the store error, although the source never ends');
+    t.equal(failing.hits, retries + 1, 'the first PUT and its retries, then no more');
+    t.ok(gcs.server.requestCount('session-query') >= retries, 'each retry asked the session first');
+    gcs.server.clearFaults();
+    await until(() => gcs.leftovers().length === 0, 'the cleanup ran');
+    t.equal(roomy.buffers.counts().inUse, 0, 'every buffer was given back');
+  });
+
+  await t.test('the write waiting for a buffer when its chunk fails rejects with the store error, not aborted', async (t) => {
+    gcs.server.fail('chunk', 503, { times: 1000 });
+    const write = driver.write({ key: key(), body: patternStream(8 * CHUNK, { chunkSize: 64 * 1024 }), maxBytes: 1 << 30, meta: META, signal });
+    await t.rejects(write, { code: 'storage_error' });
+    gcs.server.clearFaults();
+    await until(() => gcs.leftovers().length === 0, 'the cleanup ran');
+    t.equal(buffers.counts().inUse, 0, 'every buffer was given back');
   });
 });
 

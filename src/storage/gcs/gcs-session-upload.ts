@@ -105,11 +105,22 @@ export class SessionUpload {
    */
   private carry: Buffer | undefined;
 
-  constructor(private readonly t: SessionUploadTarget) {}
+  /** Rejects once the upload stopped or a chunk failed: every read of the source is raced against it. */
+  private readonly halted: Promise<never>;
+  private halt!: (err: unknown) => void;
 
-  /** Stops at once: aborts the request in flight and any wait for a buffer. */
+  constructor(private readonly t: SessionUploadTarget) {
+    this.halted = new Promise<never>((_resolve, reject) => {
+      this.halt = reject;
+    });
+    this.halted.catch(() => undefined);
+  }
+
+  /** Stops at once: aborts the request in flight, any wait for a buffer and any wait for the source. */
   stop(): void {
-    if (!this.stopper.signal.aborted) this.stopper.abort();
+    if (this.stopper.signal.aborted) return;
+    this.stopper.abort();
+    this.halt(this.failure ? this.failure.err : stoppedError());
   }
 
   /** Resolves once no request of this upload is in flight. Never rejects. */
@@ -125,8 +136,15 @@ export class SessionUpload {
     let filled = 0;
     let first = true;
     let sending: Promise<void> | undefined;
+    const reads = source[Symbol.asyncIterator]();
     try {
-      for await (const data of source) {
+      for (;;) {
+        // A failed chunk stops the upload at once, not at the source's next bytes (which may be long in coming).
+        const next = reads.next();
+        next.catch(() => undefined);
+        const read = await Promise.race([next, this.halted]);
+        if (read.done) break;
+        const data = read.value;
         let off = 0;
         while (off < data.length) {
           if (lease && filled === chunkSize) {
@@ -159,7 +177,11 @@ export class SessionUpload {
         throw new BlobgateError('storage_error', 'The GCS store finalized an upload whose size or CRC32C differs from the bytes sent; nothing was stored.');
       }
       return object;
+    } catch (err) {
+      // A failed chunk stopped everything: its error, not what the stop made of a wait, is what happened.
+      throw this.failure ? this.failure.err : err;
     } finally {
+      if (this.stopper.signal.aborted) void reads.return?.()?.catch(() => undefined);
       lease?.release();
       // A failure while filling: the chunk in flight must not outlive send() unobserved.
       if (sending) {
@@ -219,14 +241,17 @@ export class SessionUpload {
    * the rest is shorter than MIN_CHUNK: the caller sends it with the next chunk.
    */
   private async put(parts: Buffer[], start: number, end: number, total: number | undefined): Promise<{ object?: SessionObject; held?: number }> {
-    /** What GCS holds, as far as we know; `undefined`: ask before sending. */
-    let persisted: number | undefined = start;
+    /** What GCS holds, as far as we know. */
+    let known = start;
+    /** After a failed request: ask what GCS holds before sending again. */
+    let ask = false;
+    /** Failed requests since GCS last kept more bytes. */
     let failures = 0;
     for (;;) {
       this.throwIfStopped();
       let answer: Answer;
       try {
-        answer = persisted === undefined ? await this.query() : await this.send1(sliceParts(parts, persisted - start), persisted, end, total);
+        answer = ask ? await this.query() : await this.send1(sliceParts(parts, known - start), known, end, total);
       } catch (err) {
         if (this.stopper.signal.aborted) this.throwIfStopped();
         answer = { kind: 'failed', err, retryable: true };
@@ -244,15 +269,17 @@ export class SessionUpload {
           if (held === end) return {};
           if (end - held < MIN_CHUNK) return { held };
         }
-        // Progress resets the count; a 308 without progress counts as a failure (never loop unbounded).
-        if (persisted === undefined || held > persisted) failures = 0;
-        else if (++failures > this.t.retry.maxRetries) throw new GcsSessionError('The GCS session made no progress on a chunk.');
-        persisted = held;
+        // Only progress resets the count: a chunk whose every PUT fails while the status queries succeed
+        // still fails after maxRetries, and a PUT answered 308 without progress counts as a failure.
+        if (held > known) failures = 0;
+        else if (!ask && ++failures > this.t.retry.maxRetries) throw new GcsSessionError('The GCS session made no progress on a chunk.');
+        known = held;
+        ask = false;
         continue;
       }
       if (!answer.retryable || ++failures > this.t.retry.maxRetries) throw answer.err;
       await sleep(backoffMs(this.t.retry, failures), undefined, { signal: this.stopper.signal }).catch(() => undefined);
-      persisted = undefined;
+      ask = true;
     }
   }
 
@@ -264,7 +291,9 @@ export class SessionUpload {
       'content-range': length === 0 ? `bytes */${total ?? '*'}` : `bytes ${from}-${end - 1}/${total ?? '*'}`,
     };
     if (total !== undefined) headers['x-goog-hash'] = `crc32c=${crc32cBase64(this.crc)}`;
-    return this.call(headers, body.length <= 1 ? body[0] : Readable.from(body));
+    // In slices of at most WRITE_SLICE: undici restarts its headers timeout at every write the socket holds
+    // back, so the timeout means "no progress", not "the whole chunk within it" (a large chunk on a slow link).
+    return this.call(headers, length === 0 ? undefined : Readable.from(slices(body, WRITE_SLICE), { objectMode: false }));
   }
 
   /** Asks what the session holds. */
@@ -287,12 +316,24 @@ export class SessionUpload {
 
   private throwIfStopped(): void {
     if (this.failure) throw this.failure.err;
-    if (this.stopper.signal.aborted) throw new BlobgateError('aborted', 'The upload was stopped; nothing was stored.');
+    if (this.stopper.signal.aborted) throw stoppedError();
   }
+}
+
+function stoppedError(): BlobgateError {
+  return new BlobgateError('aborted', 'The upload was stopped; nothing was stored.');
 }
 
 /** GCS refuses a chunk but the last of fewer bytes. */
 const MIN_CHUNK = 256 * 1024;
+
+/** Largest write of a chunk body to the socket (see send1). */
+const WRITE_SLICE = 1024 * 1024;
+
+/** The bytes of `parts` in views of at most `size` bytes. */
+function* slices(parts: Buffer[], size: number): Generator<Buffer> {
+  for (const b of parts) for (let at = 0; at < b.length; at += size) yield b.subarray(at, at + size);
+}
 
 /** `parts` without their first `skip` bytes (views, no copy). */
 function sliceParts(parts: Buffer[], skip: number): Buffer[] {
