@@ -173,6 +173,10 @@ t.test('chunk rules: min size, 308 Range, overlap, gap, No-308, checksums', asyn
   t.same([o.name, o.size, o.md5Hash, o.crc32c, o.contentType, o.metadata], ['chunks.bin', String(data.length), md5b64(data), crc32cBase64(data), 'application/x-chunks', { k: 'v' }]);
   const got = await raw(`${base}/storage/v1/b/${B}/o/chunks.bin?alt=media`);
   t.equal(sha256(got.body), sha256(data));
+  // The object keeps the pieces its bytes arrived in: a range across two of them reads as one.
+  const across = await raw(`${base}/storage/v1/b/${B}/o/chunks.bin?alt=media`, { headers: { Range: `bytes=${KiB256 - 10}-${2 * KiB256 + 9}` } });
+  t.equal(across.status, 206);
+  t.equal(sha256(across.body), sha256(data.subarray(KiB256 - 10, 2 * KiB256 + 10)));
   t.equal((await put(loc, 'bytes */*')).status, 200, 'finalized session answers 200');
   t.equal((await raw(loc, { method: 'DELETE' })).status, 400, 'finalized session cannot be cancelled');
 });

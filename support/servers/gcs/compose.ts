@@ -89,13 +89,13 @@ export async function handleCompose(
   }
   let crc = 0;
   for (const p of parts) crc = crc32cCombine(crc, crc32cFromBase64(p.crc32c), p.size);
-  const bytes = Buffer.concat(parts.map((p) => p.data));
+  const pieces = parts.flatMap((p) => p.data); // the components' pieces, shared: stored objects are never mutated
   const now = new Date();
   const obj: StoredObject = {
     bucket: bucketName,
     name: destName,
-    data: bytes,
-    size: bytes.length,
+    data: pieces,
+    size: parts.reduce((n, p) => n + p.size, 0),
     generation: newGeneration(state),
     metageneration: 1,
     fields: given.fields,

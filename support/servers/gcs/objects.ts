@@ -288,7 +288,7 @@ export async function handleObject(
     if (forceMedia || q.get('alt') === 'media') {
       return sendMedia(req, res, obj, {}, () =>
         sendError(res, 416, 'The requested range cannot be satisfied.', 'requestedRangeNotSatisfiable', {}, {
-          'Content-Range': `bytes */${obj.data.length}`,
+          'Content-Range': `bytes */${obj.size}`,
         }),
       );
     }

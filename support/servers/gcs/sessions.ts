@@ -2,7 +2,7 @@
 // finalization and cancel. Bytes are persisted as they stream in (as GCS does), so an
 // interrupted request leaves what arrived in the session and a status query reports it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type State, type UploadSession, baseUrl, objectResource, readBody, sendError, sendJson, takeCut } from './common.js';
+import { IncrementalHashes, type State, type UploadSession, baseUrl, objectResource, readBody, sendError, sendJson, takeCut } from './common.js';
 import { commitObject, parseGoogHash } from './uploads.js';
 
 /** GCS requires every non-final chunk to be at least (ideally a multiple of) 256 KiB. */
@@ -51,15 +51,15 @@ function sendFinal(req: IncomingMessage, res: ServerResponse, s: UploadSession):
 
 /** Commits the object; false (error already sent) when a finalization check fails. */
 function finalize(state: State, req: IncomingMessage, res: ServerResponse, s: UploadSession): boolean {
-  const data = Buffer.concat(s.chunks);
-  if (s.declaredLength !== undefined && data.length !== s.declaredLength) {
-    const msg = `Upload size ${data.length} does not match X-Upload-Content-Length ${s.declaredLength}.`;
+  if (s.declaredLength !== undefined && s.received !== s.declaredLength) {
+    const msg = `Upload size ${s.received} does not match X-Upload-Content-Length ${s.declaredLength}.`;
     return sendError(res, 400, msg, 'invalid'), false;
   }
-  const obj = commitObject(state, res, s.bucket, s.name, data, s, s.preconditions, parseGoogHash(req.headers['x-goog-hash']));
+  // The pieces as they arrived and the hashes kept as they did: finalizing copies and hashes nothing.
+  const obj = commitObject(state, res, s.bucket, s.name, s.chunks, s, s.preconditions, parseGoogHash(req.headers['x-goog-hash']), s.hashes.digest());
   if (!obj) return false;
   s.state = 'final';
-  s.object = { ...obj, data: Buffer.alloc(0) }; // resource snapshot only: don't pin the bytes
+  s.object = { ...obj, data: [] }; // resource snapshot only: don't pin the bytes
   s.chunks = [];
   sendFinal(req, res, s);
   return true;
@@ -87,6 +87,7 @@ function streamInto(req: IncomingMessage, s: UploadSession, start: number, limit
         // that nothing reuses. A copy per read was a third of this server's CPU per GiB.
         s.chunks.push(piece);
         s.received += piece.length;
+        s.hashes.update(piece);
       }
       if (cut !== undefined && seen >= cut) req.socket.destroy(); // GcsTestServer.cutChunk
     });
@@ -147,7 +148,7 @@ export async function handleSessionWrite(state: State, req: IncomingMessage, res
     return drainThen(() => sendError(res, 503, msg, 'backendError'));
   }
 
-  const before = { received: s.received, chunks: s.chunks.length };
+  const before = { received: s.received, chunks: s.chunks.length, hashes: s.hashes.copy() };
   const { seen, complete } = await streamInto(req, s, range.start, limit, takeCut(state));
   if (!complete) return; // interrupted: keep what arrived, never finalize
   if (s.state !== 'open') {
@@ -158,6 +159,7 @@ export async function handleSessionWrite(state: State, req: IncomingMessage, res
   const rollback = (): void => {
     s.chunks.length = before.chunks;
     s.received = before.received;
+    s.hashes = before.hashes;
   };
   const reject = (msg: string): void => (rollback(), badRange(res, msg));
   if (range.kind === 'chunk' && seen !== range.end - range.start + 1) {
@@ -181,5 +183,6 @@ export async function handleSessionDelete(req: IncomingMessage, res: ServerRespo
   s.state = 'cancelled';
   s.chunks = [];
   s.received = 0;
+  s.hashes = new IncrementalHashes();
   sendError(res, 499, 'Upload has been cancelled.', 'clientClosedRequest');
 }

@@ -8,6 +8,7 @@ import {
   type WritableField,
   badPreconditionValue,
   baseUrl,
+  IncrementalHashes,
   hashesOf,
   newGeneration,
   noSuchBucket,
@@ -53,15 +54,18 @@ export function commitObject(
   res: ServerResponse,
   bucketName: string,
   name: string,
-  data: Buffer,
+  data: Buffer | Buffer[],
   meta: NewObject,
   preconditions: URLSearchParams,
   googHash: { crc32c?: string; md5?: string },
+  /** The hashes of `data` when the caller computed them as the bytes arrived. */
+  hashes?: { md5: string; crc32c: string },
 ): StoredObject | undefined {
   const bucket = state.buckets.get(bucketName);
   if (!bucket) return void noSuchBucket(res);
   if (!preconditionsHold(preconditions, bucket.objects.get(name))) return void preconditionFailed(res);
-  const h = hashesOf(data);
+  const h = hashes ?? hashesOf(data);
+  const pieces = Array.isArray(data) ? data : [data];
   const wantCrc = googHash.crc32c ?? meta.expectCrc32c;
   const wantMd5 = googHash.md5 ?? meta.expectMd5;
   if (wantCrc !== undefined && wantCrc !== h.crc32c) {
@@ -76,8 +80,8 @@ export function commitObject(
   const obj: StoredObject = {
     bucket: bucketName,
     name,
-    data,
-    size: data.length,
+    data: pieces,
+    size: pieces.reduce((n, b) => n + b.length, 0),
     generation: newGeneration(state),
     metageneration: 1,
     fields: { ...meta.fields },
@@ -183,6 +187,7 @@ function startResumable(
     preconditions: new URLSearchParams(q),
     chunks: [],
     received: 0,
+    hashes: new IncrementalHashes(),
     state: 'open',
   };
   state.sessions.set(id, session);
