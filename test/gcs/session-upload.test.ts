@@ -6,6 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import t, { type Test } from 'tap';
 import type { ObjectMetaInit } from '../../src/storage/driver.js';
 import { BufferBudget } from '../../src/storage/buffer-budget.js';
@@ -102,6 +105,45 @@ t.test('a chunk that keeps failing fails the write after the retries, at once, w
     await until(() => gcs.leftovers().length === 0, 'the cleanup ran');
     t.equal(buffers.counts().inUse, 0, 'every buffer was given back');
   });
+});
+
+t.test("the source's buffers do not outlive their copy into a chunk", async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const gcs = await startGcs(t);
+  const driver = gcs.driver({ prefix: 'env-m', parallelParts: 1 });
+  t.teardown(() => driver.close());
+  const PIECE = 64 * 1024;
+  const PIECES = 256; // 16 MiB, 64 chunks
+  const refs: Array<WeakRef<Buffer>> = [];
+  let produced = 0;
+  let more!: () => void;
+  const paused = new Promise<void>((r) => (more = r));
+  let reachedPause!: () => void;
+  const atPause = new Promise<void>((r) => (reachedPause = r));
+  const body = new Readable({
+    read() {
+      if (produced === PIECES) {
+        reachedPause();
+        void paused.then(() => this.push(null));
+        return;
+      }
+      const b = Buffer.alloc(PIECE, produced & 0xff);
+      refs.push(new WeakRef(b));
+      produced++;
+      this.push(b);
+    },
+  });
+  const write = driver.write({ key: key(), body, maxBytes: 1 << 30, meta: META, signal });
+  await atPause;
+  await until(() => (gcs.server.openSessions(gcs.bucket)[0]?.received ?? 0) >= (PIECES * PIECE) - 2 * CHUNK, 'all but the last chunks at the server');
+  gc();
+  await new Promise((r) => setImmediate(r));
+  gc();
+  const alive = refs.filter((r) => r.deref() !== undefined).length;
+  t.ok(alive <= 32, `${alive} of ${PIECES} source buffers still reachable mid-write (at most a few chunks' worth)`);
+  more();
+  await write;
 });
 
 t.test('chunks come from the buffer budget', async (t) => {

@@ -105,22 +105,11 @@ export class SessionUpload {
    */
   private carry: Buffer | undefined;
 
-  /** Rejects once the upload stopped or a chunk failed: every read of the source is raced against it. */
-  private readonly halted: Promise<never>;
-  private halt!: (err: unknown) => void;
-
-  constructor(private readonly t: SessionUploadTarget) {
-    this.halted = new Promise<never>((_resolve, reject) => {
-      this.halt = reject;
-    });
-    this.halted.catch(() => undefined);
-  }
+  constructor(private readonly t: SessionUploadTarget) {}
 
   /** Stops at once: aborts the request in flight, any wait for a buffer and any wait for the source. */
   stop(): void {
-    if (this.stopper.signal.aborted) return;
-    this.stopper.abort();
-    this.halt(this.failure ? this.failure.err : stoppedError());
+    if (!this.stopper.signal.aborted) this.stopper.abort();
   }
 
   /** Resolves once no request of this upload is in flight. Never rejects. */
@@ -139,10 +128,7 @@ export class SessionUpload {
     const reads = source[Symbol.asyncIterator]();
     try {
       for (;;) {
-        // A failed chunk stops the upload at once, not at the source's next bytes (which may be long in coming).
-        const next = reads.next();
-        next.catch(() => undefined);
-        const read = await Promise.race([next, this.halted]);
+        const read = await this.nextRead(reads);
         if (read.done) break;
         const data = read.value;
         let off = 0;
@@ -190,6 +176,33 @@ export class SessionUpload {
       }
       this.carry = undefined;
     }
+  }
+
+  /**
+   * The source's next bytes, or the upload's failure the moment it stops: a
+   * failed chunk ends the write at once, not at the source's next bytes
+   * (which may be long in coming). Not a Promise.race against one promise
+   * that lives as long as the upload: each race leaves a reaction on it
+   * holding what the read resolved with, so every byte read would stay
+   * reachable until the upload ended (seen: 1.2 GiB RSS for a 1 GiB body).
+   */
+  private nextRead(reads: AsyncIterator<Buffer>): Promise<IteratorResult<Buffer>> {
+    const signal = this.stopper.signal;
+    if (signal.aborted) return Promise.reject(this.failure ? this.failure.err : stoppedError());
+    return new Promise((resolve, reject) => {
+      const onStop = (): void => reject(this.failure ? this.failure.err : stoppedError());
+      signal.addEventListener('abort', onStop, { once: true });
+      reads.next().then(
+        (read) => {
+          signal.removeEventListener('abort', onStop);
+          resolve(read);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onStop);
+          reject(err);
+        },
+      );
+    });
   }
 
   /**
