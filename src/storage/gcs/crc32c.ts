@@ -18,9 +18,7 @@ class NativeCrc32c implements CRC32CValidator {
   }
 
   toString(): string {
-    const out = Buffer.allocUnsafe(4);
-    out.writeUInt32BE(this.value >>> 0, 0);
-    return out.toString('base64');
+    return crc32cToBase64(this.value);
   }
 
   validate(value: string): boolean {
@@ -29,3 +27,10 @@ class NativeCrc32c implements CRC32CValidator {
 }
 
 export const nativeCrc32cGenerator: CRC32CValidatorGenerator = () => new NativeCrc32c();
+
+/** A CRC32C as GCS writes it (X-Goog-Hash, the object resource's `crc32c`): base64 of its 4 big-endian bytes. */
+export function crc32cToBase64(value: number): string {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE(value >>> 0, 0);
+  return out.toString('base64');
+}

@@ -5,6 +5,7 @@ import type { ObjectMeta } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import type { StagedUpload } from '../staged-write.js';
 import { type ComposeSource, compose, mapLimit, reduceSources } from './gcs-compose.js';
+import { crc32cToBase64 } from './crc32c.js';
 import { gcsStatus } from './gcs-errors.js';
 import { bounded, removeObject } from './gcs-staging.js';
 
@@ -208,7 +209,7 @@ const FRESH = Object.freeze({ ifGenerationMatch: 0 });
 async function uploadPart(file: File, chunks: Buffer[], size: number): Promise<string | number | undefined> {
   let crc = 0;
   for (const c of chunks) crc = crc32c(c, crc);
-  const crc32cB64 = base64Be(crc);
+  const crc32cB64 = crc32cToBase64(crc);
   try {
     // validation false: GCS checks the crc32c of the metadata against the bytes itself, and the client would hash them again.
     await file.save(() => chunks.values(), {
@@ -225,12 +226,6 @@ async function uploadPart(file: File, chunks: Buffer[], size: number): Promise<s
     if (Number(md.size) === size && md.crc32c === crc32cB64) return md.generation;
     throw err;
   }
-}
-
-function base64Be(crc: number): string {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32BE(crc >>> 0, 0);
-  return out.toString('base64');
 }
 
 const pad = (n: number): string => String(n).padStart(5, '0');

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { BlobgateError } from '../../errors.js';
+import { crc32cToBase64 } from './crc32c.js';
 import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 
 /**
@@ -79,9 +80,8 @@ export class GcsSessionError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message);
     this.name = 'GcsSessionError';
   }
 }
@@ -158,7 +158,7 @@ export class SessionUpload {
       const last = lease;
       lease = undefined;
       const object = await this.dispatch(last, filled, this.offset + filled);
-      const crc = crc32cBase64(this.crc);
+      const crc = crc32cToBase64(this.crc);
       if (!object || object.size !== this.offset || object.crc32c !== crc) {
         throw new BlobgateError('storage_error', 'The GCS store finalized an upload whose size or CRC32C differs from the bytes sent; nothing was stored.');
       }
@@ -303,7 +303,7 @@ export class SessionUpload {
       'content-length': String(length),
       'content-range': length === 0 ? `bytes */${total ?? '*'}` : `bytes ${from}-${end - 1}/${total ?? '*'}`,
     };
-    if (total !== undefined) headers['x-goog-hash'] = `crc32c=${crc32cBase64(this.crc)}`;
+    if (total !== undefined) headers['x-goog-hash'] = `crc32c=${crc32cToBase64(this.crc)}`;
     // In slices of at most WRITE_SLICE: undici restarts its headers timeout at every write the socket holds
     // back, so the timeout means "no progress", not "the whole chunk within it" (a large chunk on a slow link).
     return this.call(headers, length === 0 ? undefined : Readable.from(slices(body, WRITE_SLICE), { objectMode: false }));
@@ -362,7 +362,6 @@ function sliceParts(parts: Buffer[], skip: number): Buffer[] {
   return out;
 }
 
-
 type Answer =
   | { kind: 'final'; object: SessionObject }
   | { kind: 'incomplete'; persisted: number }
@@ -372,20 +371,13 @@ type Answer =
 /** `Range: bytes=0-N` → N + 1; none → 0. */
 function persistedOf(range: string | string[] | undefined): number {
   const v = Array.isArray(range) ? range[0] : range;
-  const m = v === undefined ? null : /^bytes=0-(\d+)$/.exec(v.trim());
   if (v === undefined) return 0;
-  if (!m) throw new GcsSessionError(`The GCS session answered an unreadable Range header.`);
+  const m = /^bytes=0-(\d+)$/.exec(v.trim());
+  if (!m) throw new GcsSessionError('The GCS session answered an unreadable Range header.');
   return Number(m[1]) + 1;
 }
 
 /** The client's backoff (client.ts GcsRetryTiming): multiplier^(n-1) s plus up to 1 s jitter, at most maxDelay s. */
 function backoffMs(r: SessionRetry, failures: number): number {
   return Math.min(r.multiplier ** (failures - 1) + Math.random(), r.maxDelay) * 1000;
-}
-
-/** A CRC32C as GCS writes it: base64 of its 4 big-endian bytes. */
-export function crc32cBase64(value: number): string {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt32BE(value >>> 0, 0);
-  return out.toString('base64');
 }

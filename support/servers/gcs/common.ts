@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { crc32cUpdate } from './crc32c.js';
+import { crc32cToBase64, crc32cUpdate } from './crc32c.js';
 import type { FaultPlan } from '../faults.js';
 import type { GcsOperation } from './operations.js';
 
@@ -136,9 +136,7 @@ export class IncrementalHashes {
   }
 
   digest(): { md5: string; crc32c: string } {
-    const crc = Buffer.allocUnsafe(4);
-    crc.writeUInt32BE(this.crc >>> 0, 0);
-    return { md5: this.md5.copy().digest('base64'), crc32c: crc.toString('base64') };
+    return { md5: this.md5.copy().digest('base64'), crc32c: crc32cToBase64(this.crc) };
   }
 }
 
