@@ -17,6 +17,8 @@ export interface Context {
   gateway: Gateway;
   peers: Peers;
   log(line: string): void;
+  /** With --cpu-prof: where each timed transfer's profile of the servers' process goes (throughput.ts). */
+  serversProfileDir?: string;
   /** Stops blobgate and starts a fresh process configured with `store` (beside local); `gateway` is replaced. */
   restartGateway(store: StoreName): Promise<void>;
 }
@@ -94,10 +96,12 @@ export function checkPersist(r: PersistResult, size: number): string | undefined
 }
 
 /** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after. */
-export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string): Promise<Transfer> {
+export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
+  await bracket.start();
   const { value: m, cpu } = await cpuDuring(ctx, ctx.gateway.pid, () =>
     measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name)),
   );
+  await bracket.stop();
   const r = m.value;
   let error = checkPersist(r, size);
   if (!error && r.blobRef) {
@@ -114,16 +118,29 @@ function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; start
 }
 
 /** One peer transfer; verified and deleted after. */
-export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string): Promise<Transfer> {
+export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
+  await bracket.start();
   const { value: run, cpu } = await cpuDuring(ctx, peer === 'sdk' ? ctx.peers.sdk.pid : undefined, () => ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size));
+  await bracket.stop();
   let error = run.error;
   if (run.ok) error = run.sizeOnly ? await verifySize(run.target, size) : await verifyStored(ctx, store, run.target, size);
   await ctx.stores.remove(store, run.target).catch(() => undefined);
   return { ok: run.ok && error === undefined, seconds: run.seconds, ...(run.peakRss === undefined ? {} : { peakRss: run.peakRss }), ...(cpu ? { cpu } : {}), ...(error ? { error } : {}) };
 }
 
-export function transfer(ctx: Context, tool: ToolName, store: StoreName, size: number, name: string): Promise<Transfer> {
-  return tool === 'blobgate' ? blobgateTransfer(ctx, store, size, name) : peerTransfer(ctx, tool, store, size, name);
+/**
+ * Runs `start` just before the timed part of a transfer and `stop` just
+ * after it, before the read-back (e.g. a CPU profile of the servers).
+ */
+export interface Bracket {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const NO_BRACKET: Bracket = { start: async () => undefined, stop: async () => undefined };
+
+export function transfer(ctx: Context, tool: ToolName, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
+  return tool === 'blobgate' ? blobgateTransfer(ctx, store, size, name, bracket) : peerTransfer(ctx, tool, store, size, name, bracket);
 }
 
 /** `sync`: writes back dirty pages between local transfers, so no run pays for the previous one's writeback. */

@@ -23,7 +23,9 @@
  *            the in-memory servers and several more minutes).
  *   --only=throughput,concurrency,small  runs only those scenarios (default: all).
  *   --cpu-prof  runs blobgate with `node --cpu-prof`, one profile per
- *            gateway process (one per store's series) in DIR/profiles/.
+ *            gateway process (one per store's series) in DIR/profiles/, and
+ *            profiles the S3/GCS test servers' process during each timed
+ *            transfer (DIR/profiles/servers.STORE.SIZE.TOOL.RUN.cpuprofile).
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -99,6 +101,7 @@ process.once('SIGINT', () => {
 
 async function main(): Promise<void> {
   await mkdir(workDir, { recursive: true });
+  if (cpuProf) await mkdir(join(outDir, 'profiles'), { recursive: true });
   log(`bench (${quick ? 'quick' : full ? 'full' : 'default'}): stores ${stores.join(', ')}; sizes ${plan.sizes.map((s) => `${sizeLabel(s.size)}×${s.runs}`).join(', ')}`);
   for (const { size } of [...plan.sizes, { size: plan.concurrency.size }, { size: MiB }, { size: plan.small.size }]) expectedSha256(size);
 
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
   const peers = await startPeers(st, workDir);
   cleanup.push(() => peers.stop());
   const ctx: Context = {
+    ...(cpuProf ? { serversProfileDir: join(outDir, 'profiles') } : {}),
     upstream,
     stores: st,
     gateway,

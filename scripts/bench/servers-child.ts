@@ -6,7 +6,10 @@
  * bucket `bench`. A process of their own, so that their memory (both keep
  * objects in memory) and CPU are never counted as blobgate's or the driver's.
  * Reports `{ready, s3, gcs}` over IPC; stops on `{stop: true}` or when the
- * parent goes away.
+ * parent goes away. With `--cpu-prof` the bench asks for one CPU profile of
+ * this process per timed transfer (`{id, profile: 'start'}`, then
+ * `{id, profile: 'stop', file}`, through node:inspector), so the servers'
+ * CPU can be read per tool, not only summed.
  *
  * One repair for objects of 2 GiB and more (the 4 GiB runs of --full): both
  * servers hash a whole object with one `Hash.update(buffer)` (fauxqs: the MD5
@@ -16,6 +19,8 @@
  * the same digest — so large objects can be stored at all.
  */
 import crypto from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 import { startGcsServer } from '../../support/servers/gcs/server.js';
 
@@ -41,8 +46,30 @@ const stop = async (): Promise<void> => {
   await Promise.allSettled([s3.stop(), gcs.stop()]);
   process.exit(0);
 };
+let inspector: Session | undefined;
+async function profile(m: { profile: 'start' | 'stop'; file?: string }): Promise<void> {
+  if (m.profile === 'start') {
+    inspector ??= new Session();
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+    return;
+  }
+  if (!inspector) throw new Error('no profile was started');
+  const { profile: taken } = await inspector.post('Profiler.stop');
+  inspector.disconnect();
+  if (m.file) await writeFile(m.file, JSON.stringify(taken));
+}
+
 process.on('message', (m: unknown) => {
-  if ((m as { stop?: boolean } | null)?.stop) void stop();
+  const msg = m as { stop?: boolean; id?: number; profile?: 'start' | 'stop'; file?: string } | null;
+  if (msg?.stop) void stop();
+  else if (msg?.profile) {
+    profile({ profile: msg.profile, ...(msg.file === undefined ? {} : { file: msg.file }) }).then(
+      () => process.send?.({ id: msg.id }),
+      (err: unknown) => process.send?.({ id: msg.id, error: String(err) }),
+    );
+  }
 });
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());

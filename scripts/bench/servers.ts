@@ -43,6 +43,10 @@ export interface Stores {
   serviceAccountFile: string;
   serviceAccount: GcsServiceAccountKey;
   serversPid: number;
+  /** Starts a CPU profile of the servers' process (one at a time). */
+  profileServers(): Promise<void>;
+  /** Stops it and writes it to `file` (a .cpuprofile, for Chrome DevTools or `--cpu-prof` tooling). */
+  saveServersProfile(file: string): Promise<void>;
   s3: S3Client;
   gcs: Storage;
   /** sha256 and size of an object (S3/GCS key, or a local file path). */
@@ -91,6 +95,12 @@ export async function startStores(workDir: string): Promise<Stores> {
     serviceAccountFile,
     serviceAccount,
     serversPid: servers.pid,
+    profileServers: async () => {
+      await servers.call({ profile: 'start' });
+    },
+    saveServersProfile: async (file) => {
+      await servers.call({ profile: 'stop', file });
+    },
     s3,
     gcs,
     async readBack(store, key) {

@@ -7,7 +7,8 @@
  * store's peaks do not carry what the previous store's transfers left in
  * the heap.
  */
-import { type Context, type ToolName, type Transfer, syncDisk, transfer, uniqueName } from './context.js';
+import { join } from 'node:path';
+import { type Bracket, type Context, type ToolName, type Transfer, syncDisk, transfer, uniqueName } from './context.js';
 import type { StoreName } from './servers.js';
 import { mibPerS, sizeLabel } from './measure.js';
 
@@ -56,7 +57,10 @@ export async function runThroughput(ctx: Context, plan: ThroughputPlan): Promise
         const order = run % 2 === 0 ? tools : [tools[0]!, ...tools.slice(1).reverse()];
         for (const tool of order) {
           if (store === 'local') await syncDisk();
-          const t = await transfer(ctx, tool, store, size, uniqueName(`${store}-${tool}`));
+          const dir = store === 'local' ? undefined : ctx.serversProfileDir;
+          const file = `servers.${store}.${sizeLabel(size).replace(' ', '')}.${tool}.${run + 1}.cpuprofile`;
+          const bracket: Bracket | undefined = dir === undefined ? undefined : { start: () => ctx.stores.profileServers(), stop: () => ctx.stores.saveServersProfile(join(dir, file)) };
+          const t = await transfer(ctx, tool, store, size, uniqueName(`${store}-${tool}`), bracket);
           const sample: TransferSample = { store, size, tool, run, ...t, mibPerS: t.ok ? mibPerS(size, t.seconds) : 0 };
           samples.push(sample);
           const rss = t.peakRss === undefined ? '' : `, peak RSS ${(t.peakRss / 1048576).toFixed(0)} MiB`;
