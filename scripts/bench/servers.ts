@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildGcsStorage, type GcsServiceAccountKey } from '../../src/storage/gcs/client.js';
 import { buildS3Client } from '../../src/storage/s3/client.js';
-import { startTsChild, type TsChild } from './proc.js';
+import { cleanEnv, startTsChild, type TsChild } from './proc.js';
 
 export type StoreName = 'local' | 's3' | 'gcs';
 export const STORES: StoreName[] = ['local', 's3', 'gcs'];
@@ -67,8 +67,22 @@ async function hashStream(stream: Readable | AsyncIterable<Uint8Array>): Promise
   return { sha256: h.digest('hex'), size };
 }
 
+/**
+ * glibc settings for the servers' process: keep freed memory instead of
+ * returning it to the kernel. The servers copy every request body into a
+ * fresh Buffer (fastify's body parser, fauxqs's part store); by default
+ * glibc maps each multi-MiB Buffer anew and unmaps it when freed, so each
+ * part faults its pages in again, and on this VM (free-page reporting hands
+ * freed pages to the host) a re-touched page costs a host fault:
+ * 4 GiB of 8 MiB `Buffer.concat` took 2.7 s of CPU, 1.1 s with these.
+ * Harness only: the tools run with the environment they ship with.
+ * BENCH_SERVERS_MALLOC=0 turns it off.
+ */
+const SERVERS_ALLOCATOR: Record<string, string> =
+  process.env.BENCH_SERVERS_MALLOC === '0' ? {} : { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024 * 1024) };
+
 export async function startStores(workDir: string): Promise<Stores> {
-  const servers: TsChild & { ready: Record<string, unknown> } = await startTsChild('./servers-child.ts', [BUCKET]);
+  const servers: TsChild & { ready: Record<string, unknown> } = await startTsChild('./servers-child.ts', [BUCKET], cleanEnv(SERVERS_ALLOCATOR));
   const s3Endpoint = String(servers.ready.s3);
   const gcsUrl = String(servers.ready.gcs);
   const localDir = join(workDir, 'peers');

@@ -1,7 +1,7 @@
 /**
  * Scenarios 1–3: single transfers upstream → store, per store and size,
- * blobgate and its peers in alternating runs (blobgate, peer, peer,
- * blobgate, …). Each blobgate run also records blobgate's peak RSS (VmHWM
+ * blobgate and its peers in rotating rounds (blobgate, rclone, sdk; rclone,
+ * sdk, blobgate; …). Each blobgate run also records blobgate's peak RSS (VmHWM
  * reset just before the transfer), which scenario 3 (memory against size)
  * is computed from. blobgate is restarted before each store's series, so a
  * store's peaks do not carry what the previous store's transfers left in
@@ -47,14 +47,16 @@ export async function runThroughput(ctx: Context, plan: ThroughputPlan): Promise
     for (const { size, runs } of plan.sizes) {
       if (size >= SIZE_WARMUP_FROM) {
         // A first transfer of a new size costs every process more (the GCS server's first 1 GiB in memory:
-        // 10.3 s of its CPU against 5.5 for the next), and blobgate goes first in every round: one untimed
-        // transfer by a peer, so the series measures the tools, not whoever touches the memory first.
+        // 10.3 s of its CPU against 5.5 for the next): one untimed transfer by a peer, so the series
+        // measures the tools, not whoever touches the memory first.
         const w = await transfer(ctx, 'sdk', store, size, uniqueName(`warmup-${store}-sdk`));
         if (!w.ok) ctx.log(`  warm-up sdk ${sizeLabel(size)} → ${store} failed: ${w.error}`);
       }
       for (let run = 0; run < runs; run++) {
-        // Alternate the order too, so that no tool always follows the same one.
-        const order = run % 2 === 0 ? tools : [tools[0]!, ...tools.slice(1).reverse()];
+        // Rotate the order, so that no tool goes first in every round: the first transfer after the
+        // previous size's (or run's) objects were deleted paid the servers' re-touch of freed memory
+        // (S3 1 GiB, blobgate first: 12.3 s of the servers' CPU, 5.6 s one round later).
+        const order = [...tools.slice(run % tools.length), ...tools.slice(0, run % tools.length)];
         for (const tool of order) {
           if (store === 'local') await syncDisk();
           const dir = store === 'local' ? undefined : ctx.serversProfileDir;
