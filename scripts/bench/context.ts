@@ -97,11 +97,9 @@ export function checkPersist(r: PersistResult, size: number): string | undefined
 
 /** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after. */
 export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
-  await bracket.start();
-  const { value: m, cpu } = await cpuDuring(ctx, ctx.gateway.pid, () =>
-    measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name)),
+  const { value: m, cpu } = await bracketed(bracket, () =>
+    cpuDuring(ctx, ctx.gateway.pid, () => measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name))),
   );
-  await bracket.stop();
   const r = m.value;
   let error = checkPersist(r, size);
   if (!error && r.blobRef) {
@@ -119,9 +117,9 @@ function mem(before?: ProcMemory, after?: ProcMemory): { peakRss?: number; start
 
 /** One peer transfer; verified and deleted after. */
 export async function peerTransfer(ctx: Context, peer: PeerName, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
-  await bracket.start();
-  const { value: run, cpu } = await cpuDuring(ctx, peer === 'sdk' ? ctx.peers.sdk.pid : undefined, () => ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size));
-  await bracket.stop();
+  const { value: run, cpu } = await bracketed(bracket, () =>
+    cpuDuring(ctx, peer === 'sdk' ? ctx.peers.sdk.pid : undefined, () => ctx.peers.run(peer, store, ctx.upstream.bytesUrl(size, name), name, size)),
+  );
   let error = run.error;
   if (run.ok) error = run.sizeOnly ? await verifySize(run.target, size) : await verifyStored(ctx, store, run.target, size);
   await ctx.stores.remove(store, run.target).catch(() => undefined);
@@ -138,6 +136,15 @@ export interface Bracket {
 }
 
 const NO_BRACKET: Bracket = { start: async () => undefined, stop: async () => undefined };
+
+async function bracketed<T>(bracket: Bracket, fn: () => Promise<T>): Promise<T> {
+  await bracket.start();
+  try {
+    return await fn();
+  } finally {
+    await bracket.stop();
+  }
+}
 
 export function transfer(ctx: Context, tool: ToolName, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
   return tool === 'blobgate' ? blobgateTransfer(ctx, store, size, name, bracket) : peerTransfer(ctx, tool, store, size, name, bracket);

@@ -71,10 +71,11 @@ async function hashStream(stream: Readable | AsyncIterable<Uint8Array>): Promise
  * glibc settings for the servers' process: keep freed memory instead of
  * returning it to the kernel. The servers copy every request body into a
  * fresh Buffer (fastify's body parser, fauxqs's part store); by default
- * glibc maps each multi-MiB Buffer anew and unmaps it when freed, so each
- * part faults its pages in again, and on this VM (free-page reporting hands
- * freed pages to the host) a re-touched page costs a host fault:
- * 4 GiB of 8 MiB `Buffer.concat` took 2.7 s of CPU, 1.1 s with these.
+ * glibc hands memory back as those Buffers are freed (unmapping large
+ * blocks, trimming the heap's top), so the next parts fault their pages in
+ * again, and on a VM that reports freed pages to its host (as the bench
+ * machine's kernel does) a re-touched page costs a host fault: 4 GiB of
+ * 8 MiB `Buffer.concat` in a bare Node took 2.7 s of CPU, 1.1 s with these.
  * Harness only: the tools run with the environment they ship with.
  * BENCH_SERVERS_MALLOC=0 turns it off.
  */
