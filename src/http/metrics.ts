@@ -27,8 +27,8 @@ export class Metrics implements TransferObserver {
   readonly transfers: Counter<'kind' | 'outcome' | 'tier' | 'store'>;
   readonly persistedBytes: Counter<'tier' | 'store'>;
   readonly transferSize: Histogram<'kind' | 'tier' | 'store'>;
-  readonly progressBytes: Counter<'kind' | 'store'>;
-  readonly transferBytes: Gauge<'kind' | 'store'>;
+  /** What blobgate_transfer_progress_bytes_total and blobgate_transfer_bytes report (see ProgressTally). */
+  private readonly progress = new ProgressTally();
   readonly servedBytes: Counter<'store'>;
   readonly upstreamSeconds: Histogram<'status' | 'outcome'>;
   readonly storeSeconds: Histogram<'store' | 'outcome'>;
@@ -50,13 +50,21 @@ export class Metrics implements TransferObserver {
       buckets: SIZE_BUCKETS,
       registers,
     });
-    this.progressBytes = new Counter({
+    const progress = this.progress;
+    new Counter({
       name: 'blobgate_transfer_progress_bytes_total',
       help: 'Bytes streamed into stores as they flow, committed or not (its rate is the write throughput, also while a transfer runs).',
       labelNames: ['kind', 'store'],
       registers,
+      collect() {
+        this.reset();
+        for (const row of progress.rows()) this.inc(row.labels, row.total);
+      },
     });
-    this.transferBytes = new Gauge({ name: 'blobgate_transfer_bytes', help: 'Bytes moved so far by the transfers writing now.', labelNames: ['kind', 'store'], registers });
+    new Gauge({ name: 'blobgate_transfer_bytes', help: 'Bytes moved so far by the transfers writing now.', labelNames: ['kind', 'store'], registers, collect() {
+      this.reset();
+      for (const row of progress.rows()) this.set(row.labels, row.live);
+    } });
     this.servedBytes = new Counter({ name: 'blobgate_served_bytes_total', help: 'Bytes of stored objects sent to clients by content and signed reads.', labelNames: ['store'], registers });
     this.upstreamSeconds = new Histogram({
       name: 'blobgate_upstream_response_seconds',
@@ -106,25 +114,25 @@ export class Metrics implements TransferObserver {
    * request's facts).
    */
   transferObserver(kind: TransferKind, onStore?: (store: string) => void): TransferObserver {
-    let current: { store: string; moved: number } | undefined;
+    let current: { row: ProgressRow; moved: number } | undefined;
     return {
       upstreamStarted: () => this.upstreamStarted(),
       storeWriteStarted: (store) => {
         onStore?.(store);
-        const write = { store, moved: 0 };
+        const write = { row: this.progress.row(kind, store), moved: 0 };
         current = write;
         const end = this.storeWriteStarted(store);
         return (outcome) => {
           end(outcome);
           if (current === write) current = undefined;
-          this.transferBytes.dec({ kind, store }, write.moved);
+          write.row.live -= write.moved;
         };
       },
       bytesMoved: (n) => {
         if (!current) return;
         current.moved += n;
-        this.transferBytes.inc({ kind, store: current.store }, n);
-        this.progressBytes.inc({ kind, store: current.store }, n);
+        current.row.live += n;
+        current.row.total += n;
       },
     };
   }
@@ -137,23 +145,23 @@ export class Metrics implements TransferObserver {
    * reads (the upload routes pipe it), so it never starts the flow itself.
    */
   uploadProgress(body: Readable): { placed(store: string): void; end(): void } {
-    const moved = new Map<string, number>();
-    let store: string | undefined;
+    const moved = new Map<ProgressRow, number>();
+    let row: ProgressRow | undefined;
     const onData = (chunk: Buffer): void => {
-      if (store === undefined) return;
-      moved.set(store, (moved.get(store) ?? 0) + chunk.length);
-      this.transferBytes.inc({ kind: 'upload', store }, chunk.length);
-      this.progressBytes.inc({ kind: 'upload', store }, chunk.length);
+      if (row === undefined) return;
+      moved.set(row, (moved.get(row) ?? 0) + chunk.length);
+      row.live += chunk.length;
+      row.total += chunk.length;
     };
     return {
       placed: (to) => {
-        if (store === undefined) body.on('data', onData);
-        store = to;
+        if (row === undefined) body.on('data', onData);
+        row = this.progress.row('upload', to);
       },
       end: () => {
         body.off('data', onData);
-        store = undefined;
-        for (const [s, n] of moved) this.transferBytes.dec({ kind: 'upload', store: s }, n);
+        row = undefined;
+        for (const [r, n] of moved) r.live -= n;
         moved.clear();
       },
     };
@@ -172,6 +180,38 @@ export class Metrics implements TransferObserver {
 }
 
 export type TransferKind = 'step' | 'upload';
+
+/** One (kind, store)'s transfer progress: `live` bytes of the writes running now, `total` bytes ever moved. */
+interface ProgressRow {
+  readonly labels: { kind: TransferKind; store: string };
+  live: number;
+  total: number;
+}
+
+/**
+ * Transfer progress, added up in plain numbers as each chunk flows and
+ * handed to prom-client only when /metrics is scraped: a prom-client inc
+ * hashes its labels, and two per chunk were ~0.2 s of CPU per GiB moved
+ * (the bench's profile, README "Benchmarks"). A row per (kind, store) seen;
+ * both sets are small and fixed by the config.
+ */
+class ProgressTally {
+  private readonly byKey = new Map<string, ProgressRow>();
+
+  row(kind: TransferKind, store: string): ProgressRow {
+    const key = `${kind}\0${store}`;
+    let row = this.byKey.get(key);
+    if (!row) {
+      row = { labels: { kind, store }, live: 0, total: 0 };
+      this.byKey.set(key, row);
+    }
+    return row;
+  }
+
+  rows(): IterableIterator<ProgressRow> {
+    return this.byKey.values();
+  }
+}
 
 /** Transfer sizes: 1 KiB to 4 GiB (the default ephemeral cap), a factor of 4 apart. */
 const SIZE_BUCKETS = Array.from({ length: 12 }, (_, i) => 1024 * 4 ** i);
