@@ -19,6 +19,8 @@ export interface PersistBodyRequest {
   storage?: StorageScope;
   searchIndex?: SearchIndex;
   signal: AbortSignal;
+  /** Told each chunk's size as the store counts it (WriteRequest.progress). */
+  progress?: (bytes: number) => void;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function persistBody(req: PersistBodyRequest): Promise<StoredObject
         ...(sidecar ? { searchIndexId: sidecar.writeId } : searchIndex ? { searchIndex } : {}),
       },
       signal: req.signal,
+      ...(req.progress ? { progress: req.progress } : {}),
     });
   } catch (err) {
     await sidecar?.discard();

@@ -1,4 +1,4 @@
-import { pipeline, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Config } from '../config/types.js';
 import { BlobgateError } from '../errors.js';
 import { finishPlacement, planPlacement, type PersistSpec, type PlacementPlan, type SlotBinding } from '../persist/placement.js';
@@ -182,7 +182,8 @@ async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persis
   const stored = await persistUnderCap(cap, {
     driver,
     key: placement.key,
-    body: deps.observer?.bytesMoved ? countedBody(fetched.body, deps.observer.bytesMoved.bind(deps.observer)) : fetched.body,
+    body: fetched.body,
+    ...(deps.observer?.bytesMoved ? { progress: deps.observer.bytesMoved.bind(deps.observer) } : {}),
     ...(res.decodedLength !== undefined ? { announcedBytes: res.decodedLength } : {}),
     tier: placement.tier,
     ...(tier.ttlSeconds !== undefined ? { ttlSeconds: tier.ttlSeconds } : {}),
@@ -197,23 +198,6 @@ async function persistResponse(opts: AttemptOptions, plan: PlacementPlan, persis
   storeDone?.('ok');
   const described = { ...decodedHeaders(headers), 'content-type': placement.contentType, 'content-length': String(stored.meta.size) };
   return { ...toResourceRef(workspace, placement.store, driver, stored), status: res.status, headers: described, 'upstream-headers': headers };
-}
-
-/**
- * The body as the store reads it, each chunk's size told to `moved` (the
- * observer's progress). One pipeline owns both streams from birth: the
- * counter destroyed (the driver gave up) destroys the body and the body
- * destroyed (the attempt ended) destroys the counter, and its error is
- * reported by whoever reads the counter, never left unhandled.
- */
-function countedBody(body: Readable, moved: (n: number) => void): Readable {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      moved(chunk.length);
-      done(null, chunk);
-    },
-  });
-  return pipeline(body, counter, () => undefined);
 }
 
 /** A restart that cannot happen (no attempts left) reports what the upstream did. */

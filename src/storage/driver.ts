@@ -108,6 +108,8 @@ export interface WriteRequest {
   meta: ObjectMetaInit;
   /** Aborting fails the write with `aborted` (or the signal's reason if it is a BlobgateError). */
   signal: AbortSignal;
+  /** Told the size of each chunk of the body as the driver counts it (within the cap), for progress reports. */
+  progress?: (bytes: number) => void;
 }
 
 /** Inclusive byte range resolved against an object's size. */

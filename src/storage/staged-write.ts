@@ -160,7 +160,7 @@ class StagedWrite {
     private readonly backend: StagedWriteBackend,
     private readonly req: WriteRequest,
   ) {
-    this.meter = new ByteMeter(req.maxBytes);
+    this.meter = new ByteMeter(req.maxBytes, req.progress);
     this.watched = watchBody(req.body, this.meter);
     this.trigger = stopTrigger(req.signal, this.meter);
     this.piped = pipeline(req.body, this.meter, { signal: req.signal });

@@ -151,7 +151,7 @@ export class LocalDriver implements StorageDriver {
     const tmpMeta = join(this.dir('tmp'), `${dataId}.meta`);
     const dataPath = this.dataPath(dataId);
     const metaPath = this.path('meta', req.key);
-    const meter = new ByteMeter(req.maxBytes);
+    const meter = new ByteMeter(req.maxBytes, req.progress);
     // Durable before it is renamed: a small body is written with O_DSYNC (each write returns once on disk,
     // no fsync round trip of its own); a large one with flush (one fsync before close, Node >= 20.10),
     // since O_DSYNC would make every write of it wait for the disk (see above).
