@@ -147,6 +147,8 @@ export interface PutOptions {
   maxBytes?: number;
   meta?: ObjectMetaInit;
   signal?: AbortSignal;
+  /** Passed on as the write's progress (WriteRequest.progress). */
+  progress?: (bytes: number) => void;
   /** What the key must then hold (recorded for the list and delete checks); default: what the driver says it stored. */
   want?: { size: number; sha256: string };
 }
@@ -154,7 +156,14 @@ export interface PutOptions {
 /** A write under the check's signal, recorded in `attempted`, and on success in `written`. */
 export async function put(ctx: ConformanceContext, key: string, body: Readable, opts: PutOptions = {}): Promise<StoredObject> {
   ctx.attempted.add(key);
-  const stored = await ctx.driver.write({ key, body, maxBytes: opts.maxBytes ?? 1 << 30, meta: opts.meta ?? checkMeta(), signal: opts.signal ?? ctx.signal });
+  const stored = await ctx.driver.write({
+    key,
+    body,
+    maxBytes: opts.maxBytes ?? 1 << 30,
+    meta: opts.meta ?? checkMeta(),
+    signal: opts.signal ?? ctx.signal,
+    ...(opts.progress ? { progress: opts.progress } : {}),
+  });
   ctx.written.set(key, opts.want ?? { size: stored.meta.size, sha256: stored.meta.sha256 });
   return stored;
 }

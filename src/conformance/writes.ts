@@ -59,9 +59,11 @@ export const writeParts: ConformanceCheck = {
     const size = 3 * ctx.unit + 7;
     // Streamed with no announced size (like a chunked upstream): never buffered whole.
     const source = patternSource(size);
-    const stored = await put(ctx, key, source.body, { maxBytes: size });
+    let told = 0; // the write's progress (what transfer metrics and job progress show)
+    const stored = await put(ctx, key, source.body, { maxBytes: size, progress: (n) => void (told += n) });
     const sha256 = source.sha256();
     expect(stored.meta.size === size, `stored size ${stored.meta.size}, expected ${size}`);
+    expect(told === size, `the write's progress told ${told} bytes, expected ${size}`);
     expect(stored.meta.sha256 === sha256, `stored sha256 ${short(stored.meta.sha256)}…, expected ${short(sha256)}…`);
     const back = await digestStream((await ctx.driver.read(key)).body);
     expect(back.size === size && back.sha256 === sha256, `read back ${back.size} bytes with sha256 ${short(back.sha256)}…, expected ${size} bytes with ${short(sha256)}…`);
@@ -107,7 +109,9 @@ export const exactCap: ConformanceCheck = {
     const ok = await put(ctx, `${ctx.prefix}cap/exact`, patternStream(cap), { maxBytes: cap });
     expect(ok.meta.size === cap, `a body of exactly maxBytes stored as ${ok.meta.size} bytes`);
     const key = `${ctx.prefix}cap/over`;
-    await expectError(put(ctx, key, patternStream(cap + 1), { maxBytes: cap }), 'cap_exceeded', `a ${cap + 1}-byte body with maxBytes ${cap}`, ctx.prefix);
+    let told = 0;
+    await expectError(put(ctx, key, patternStream(cap + 1), { maxBytes: cap, progress: (n) => void (told += n) }), 'cap_exceeded', `a ${cap + 1}-byte body with maxBytes ${cap}`, ctx.prefix);
+    expect(told <= cap, `the refused write's progress told ${told} bytes, more than maxBytes ${cap}`);
     await expectNothingAt(ctx, key);
     return `${cap} bytes with maxBytes ${cap} stored; one more refused (cap_exceeded), nothing left`;
   },

@@ -192,8 +192,8 @@ interface ProgressRow {
  * Transfer progress, added up in plain numbers as each chunk flows and
  * handed to prom-client only when /metrics is scraped: a prom-client inc
  * hashes its labels, and two per chunk were ~0.2 s of CPU per GiB moved
- * (the bench's profile, README "Benchmarks"). A row per (kind, store) seen;
- * both sets are small and fixed by the config.
+ * (the bench's profile, README "Benchmarks"). A row per (kind, store) seen:
+ * kinds are fixed in code, stores by the config, so the rows are few.
  */
 class ProgressTally {
   private readonly byKey = new Map<string, ProgressRow>();
