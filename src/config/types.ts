@@ -51,7 +51,7 @@ export interface Config {
     uploadFiles: number;
     uploadFields: number;
     uploadFieldBytes: number;
-    /** Bytes of part buffers all transfers together may hold (src/storage/buffer-budget.ts; S3 multipart writes, GCS resumable chunks). */
+    /** Bytes of part buffers all transfers together may hold (src/storage/buffer-budget.ts; S3 multipart parts, GCS resumable chunks and composite parts). */
     bufferBytes: number;
     transfers: number;
     transferQueue: number;

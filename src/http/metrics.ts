@@ -232,7 +232,7 @@ function bufferMetrics(registry: Registry, read: () => BufferCounts | undefined)
   const registers = [registry];
   new Gauge({
     name: 'blobgate_buffer_bytes',
-    help: 'Transfer buffers (S3 parts, GCS resumable chunks) by state: in_use by transfers, idle kept for reuse, limit the budget (limits.buffer-bytes).',
+    help: 'Transfer buffers (S3 parts, GCS chunks and parts) by state: in_use by transfers, idle kept for reuse, limit the budget (limits.buffer-bytes).',
     labelNames: ['state'],
     registers,
     collect() {

@@ -2,8 +2,9 @@ import { BlobgateError } from '../errors.js';
 
 /**
  * The process-wide budget of transfer buffers (config `limits.buffer-bytes`,
- * README "Memory"): the part buffers of every S3 multipart write and the chunk buffers of every GCS resumable upload come from
- * here, so what all transfers together hold in part buffers stays under one
+ * README "Memory"): the part buffers of every S3 multipart write, the chunk
+ * buffers of every GCS resumable upload and the parts of every GCS parallel
+ * composite upload come from here, so what all transfers together hold in part buffers stays under one
  * number however many run at once.
  *
  * - A buffer is taken with `acquire(size, signal)` and given back with

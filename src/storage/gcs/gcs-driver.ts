@@ -42,7 +42,7 @@ export interface GcsDriverOptions {
   parallelParts?: number;
   /** Owns failed cleanups (the registry builds one per store from config). The driver closes it. Default: one with default settings. */
   janitor?: Janitor;
-  /** The process's budget of transfer buffers (limits.buffer-bytes; the registry passes one shared by every store), which the resumable path's chunks come from. Default: one of this driver's own. */
+  /** The process's budget of transfer buffers (limits.buffer-bytes; the registry passes one shared by every store), which the resumable path's chunks and the composite upload's parts come from. Default: one of this driver's own. */
   buffers?: BufferBudget;
 }
 

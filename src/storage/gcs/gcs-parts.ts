@@ -1,6 +1,7 @@
 import type { Bucket, File } from '@google-cloud/storage';
 import { crc32c } from '@node-rs/crc32';
 import type { Readable } from 'node:stream';
+import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 import type { ObjectMeta } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import type { StagedUpload } from '../staged-write.js';
@@ -46,8 +47,14 @@ import { bounded, removeObject } from './gcs-staging.js';
  * request); the compose pins every source by generation, and the composite's
  * size is checked against the body's.
  *
- * Memory: at most `parallel` parts in flight plus the one being filled,
- * (parallel + 1) × partSize, each released once GCS acknowledged it.
+ * Memory: each part is one buffer of the process's buffer budget
+ * (buffer-budget.ts, `limits.buffer-bytes`, shared with S3's parts and the
+ * resumable path's chunks), filled by copying the body's chunks and given
+ * back once its request settled (the client's retries included): at most
+ * `parallel` parts in flight plus the one being filled, (parallel + 1) ×
+ * partSize per transfer, and what all transfers hold stays within the
+ * budget. Waiting for a buffer stops reading the body (backpressure); the
+ * wait ends when a part comes back or the upload is stopped.
  *
  * Retries: every part request carries `ifGenerationMatch: 0` (the name is
  * fresh), so a retry after a lost answer meets its own part with a 412; it
@@ -62,7 +69,8 @@ export class GcsPartsUpload implements StagedUpload {
   /** Requests not settled yet (part uploads, intermediate composes). */
   private readonly pending = new Set<Promise<unknown>>();
   private failure: { err: unknown } | undefined;
-  private stopped = false;
+  /** Aborted by stop(): ends a wait for a part buffer. */
+  private readonly stopper = new AbortController();
   /** Bytes handed to part uploads. */
   private bytes = 0;
 
@@ -72,27 +80,39 @@ export class GcsPartsUpload implements StagedUpload {
     readonly name: string,
     private readonly partSize: number,
     private readonly parallel: number,
+    /** Where part buffers come from (shared by every transfer of the process). */
+    private readonly budget: BufferBudget,
   ) {}
 
   /** Reads `source` into parts and uploads them, `parallel` at a time; resolves once every part is stored. */
   async send(source: Readable): Promise<void> {
-    let chunks: Buffer[] = [];
-    let size = 0;
-    for await (const data of source as AsyncIterable<Buffer>) {
-      let rest = data;
-      while (rest.length > 0) {
-        const take = Math.min(rest.length, this.partSize - size);
-        chunks.push(take === rest.length ? rest : rest.subarray(0, take));
-        size += take;
-        rest = rest.subarray(take);
-        if (size === this.partSize) {
-          await this.startPart(chunks, size);
-          chunks = [];
-          size = 0;
+    let lease: BufferLease | undefined;
+    let filled = 0;
+    try {
+      for await (const data of source as AsyncIterable<Buffer>) {
+        let off = 0;
+        while (off < data.length) {
+          // A first buffer goes ahead of other transfers' next ones (buffer-budget.ts): no transfer starves.
+          lease ??= await this.budget.acquire(this.partSize, this.stopper.signal, this.parts.length === 0);
+          const n = data.copy(lease.buffer, filled, off);
+          off += n;
+          filled += n;
+          if (filled === this.partSize) {
+            const full = lease;
+            lease = undefined;
+            filled = 0;
+            await this.startPart(full, this.partSize);
+          }
         }
       }
+      if (filled > 0 || this.parts.length === 0) {
+        const last = lease;
+        lease = undefined;
+        await this.startPart(last, filled);
+      }
+    } finally {
+      lease?.release(); // a failure while this one was being filled: nothing reads it
     }
-    if (size > 0 || this.parts.length === 0) await this.startPart(chunks, size);
     await Promise.all(this.pending);
     this.throwIfFailed();
   }
@@ -120,7 +140,7 @@ export class GcsPartsUpload implements StagedUpload {
 
   /** Stops at once: no part or compose is started any more. Requests in flight finish (a simple upload cannot be cancelled), and settle() waits for them. */
   stop(): void {
-    this.stopped = true;
+    if (!this.stopper.signal.aborted) this.stopper.abort();
   }
 
   /**
@@ -152,18 +172,29 @@ export class GcsPartsUpload implements StagedUpload {
     if (!this.creating.has(name)) this.live.delete(name);
   }
 
-  /** Waits for a free slot, then starts the upload of one part (it runs on; send() waits for all at the end). */
-  private async startPart(chunks: Buffer[], size: number): Promise<void> {
-    while (this.pending.size >= this.parallel) await Promise.race(this.pending);
-    this.throwIfFailed();
-    this.throwIfStopped();
+  /**
+   * Waits for a free slot, then starts the upload of one part (it runs on;
+   * send() waits for all at the end). The part's buffer is this upload's
+   * from here: given back once its request settled, or at once if none starts.
+   * Undefined only for an empty body (one empty part).
+   */
+  private async startPart(lease: BufferLease | undefined, size: number): Promise<void> {
+    try {
+      while (this.pending.size >= this.parallel) await Promise.race(this.pending);
+      this.throwIfFailed();
+      this.throwIfStopped();
+    } catch (err) {
+      lease?.release();
+      throw err;
+    }
     const index = this.parts.length;
     const source: ComposeSource = { name: `${this.name}/part-${pad(index)}`, generation: undefined };
     this.parts.push(source);
     this.live.add(source.name);
     this.creating.add(source.name);
     this.bytes += size;
-    const upload = uploadPart(this.bucket.file(source.name), chunks, size).then(
+    const data = lease ? lease.buffer.subarray(0, size) : Buffer.alloc(0);
+    const upload = uploadPart(this.bucket.file(source.name), data, size).then(
       (generation) => {
         source.generation = generation;
         this.creating.delete(source.name);
@@ -172,6 +203,10 @@ export class GcsPartsUpload implements StagedUpload {
         this.creating.delete(source.name);
         throw err;
       },
+    );
+    void upload.then(
+      () => lease?.release(),
+      () => lease?.release(), // the request settled: nothing reads the buffer any more
     );
     this.track(upload).catch((err: unknown) => {
       this.failure ??= { err };
@@ -191,7 +226,7 @@ export class GcsPartsUpload implements StagedUpload {
   }
 
   private throwIfStopped(): void {
-    if (this.stopped) throw new Error('blobgate stopped the GCS upload');
+    if (this.stopper.signal.aborted) throw new Error('blobgate stopped the GCS upload');
   }
 }
 
@@ -206,13 +241,11 @@ const FRESH = Object.freeze({ ifGenerationMatch: 0 });
  * it: the source is an iterable it can read again, as in gcs-write.ts
  * putWhole). Resolves with the part's generation.
  */
-async function uploadPart(file: File, chunks: Buffer[], size: number): Promise<string | number | undefined> {
-  let crc = 0;
-  for (const c of chunks) crc = crc32c(c, crc);
-  const crc32cB64 = crc32cToBase64(crc);
+async function uploadPart(file: File, data: Buffer, size: number): Promise<string | number | undefined> {
+  const crc32cB64 = crc32cToBase64(crc32c(data));
   try {
     // validation false: GCS checks the crc32c of the metadata against the bytes itself, and the client would hash them again.
-    await file.save(() => chunks.values(), {
+    await file.save(() => [data].values(), {
       resumable: false,
       validation: false,
       metadata: { contentType: 'application/octet-stream', crc32c: crc32cB64 },

@@ -140,7 +140,7 @@ function partsBackend(t: GcsWriteTarget, req: WriteRequest, file: File, partSize
     janitor: t.janitor,
     live: () => liveObject(file),
     putWhole: (chunks, meta, commit) => putWhole(file, chunks, meta, commit),
-    stage: () => (parts = new GcsPartsUpload(t.bucket, t.stagingName, partSize, t.parallelParts)),
+    stage: () => (parts = new GcsPartsUpload(t.bucket, t.stagingName, partSize, t.parallelParts, t.sessions.budget)),
     async publish(meta, commit) {
       if (!parts) throw new Error('publish before stage');
       await parts.publish(file, meta, commit);
@@ -170,8 +170,8 @@ export const MAX_GROWN_PART_SIZE = 64 * 1024 * 1024;
  * resumable path: in the benchmark against the project's GCS server on two
  * cores, 4 parts were slower than one resumable upload (1 GiB: 0.62x rclone
  * against 0.78x before) and held more memory (32 concurrent 64 MiB persists:
- * 824 MiB peak RSS against 627 MiB), and parts do not yet draw on
- * limits.buffer-bytes. Parts pay where a chunk's round trip to the store,
+ * 824 MiB peak RSS against 627 MiB, before parts drew on limits.buffer-bytes).
+ * Parts pay where a chunk's round trip to the store,
  * not CPU, bounds the upload (real GCS); an operator opts in with
  * `parallel-parts: 4` (README "GCS").
  */

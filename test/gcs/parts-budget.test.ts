@@ -1,0 +1,100 @@
+// Parallel composite uploads take their part buffers from the process's buffer budget
+// (limits.buffer-bytes, src/storage/buffer-budget.ts) like S3's parts and the resumable
+// path's chunks: with a budget smaller than the parts allowed in flight, the writer waits for
+// a buffer (backpressure) instead of holding more; every buffer comes back after success and
+// after a failure; two transfers on one small budget both finish.
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import { BufferBudget, type BufferLease } from '../../src/storage/buffer-budget.js';
+import type { ObjectMetaInit } from '../../src/storage/driver.js';
+import { patternSha256, patternStream } from '../helpers/bytes.js';
+import { CHUNK, FAST_RETRIES, gatedSource, startGcs, until } from './harness.js';
+
+const gcs = await startGcs(t, 'bg-test', { retryTiming: FAST_RETRIES });
+const META: ObjectMetaInit = { contentType: 'application/octet-stream', tier: 'ephemeral', createdAt: '2026-12-03T09:00:00.000Z' };
+const MAX = 256 * 1024 * 1024; // parts of CHUNK (256 MiB / 1024 components = 256 KiB)
+const key = (name: string): string => `workspaces/ws-pb/${randomUUID()}/${name}`;
+const signal = new AbortController().signal;
+
+/** A budget that also records the most bytes it ever had handed out. */
+function watchedBudget(limit: number): { budget: BufferBudget; peak(): number } {
+  const budget = new BufferBudget(limit);
+  let peak = 0;
+  const acquire = budget.acquire.bind(budget);
+  budget.acquire = async (...args: Parameters<BufferBudget['acquire']>): Promise<BufferLease> => {
+    const lease = await acquire(...args);
+    peak = Math.max(peak, budget.counts().inUse);
+    return lease;
+  };
+  return { budget, peak: () => peak };
+}
+
+t.test('a budget of two parts: two in flight, the writer waits for a third, then all come back', async (t) => {
+  const { budget, peak } = watchedBudget(2 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  const k = key('two.bin');
+  const size = 6 * CHUNK + 99;
+  const held = gcs.server.hold('single-upload');
+  const write = driver.write({ key: k, body: patternStream(size, { chunkSize: 65_536 }), maxBytes: MAX, meta: META, signal });
+  await until(() => held.waiting === 2 && budget.counts().waiting === 1, 'two parts in flight and the writer waiting for a buffer');
+  t.equal(budget.counts().inUse, 2 * CHUNK, 'both part buffers are in the budget');
+  held.release();
+  const stored = await write;
+  t.equal(stored.meta.sha256, patternSha256(size));
+  t.equal(peak(), 2 * CHUNK, 'never more than the budget');
+  t.equal(budget.counts().inUse, 0, 'every part buffer given back');
+  t.same(gcs.leftovers(), []);
+});
+
+t.test('two transfers on a budget of three parts both finish, within it', async (t) => {
+  const { budget, peak } = watchedBudget(3 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  const sizes = [9 * CHUNK + 1, 7 * CHUNK + 5];
+  const stored = await Promise.all(sizes.map((size, i) => driver.write({ key: key(`both-${i}.bin`), body: patternStream(size, { seed: i }), maxBytes: MAX, meta: META, signal })));
+  t.same(stored.map((s) => s.meta.sha256), sizes.map((size, i) => patternSha256(size, i)));
+  t.ok(peak() <= 3 * CHUNK, `at most the budget in use (peak ${peak()})`);
+  t.equal(budget.counts().inUse, 0);
+  t.same(gcs.leftovers(), []);
+});
+
+t.test('aborted while parts are in flight: the parts settle, every buffer comes back, nothing is left', async (t) => {
+  const { budget } = watchedBudget(2 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  const k = key('aborted.bin');
+  const src = gatedSource(4 * CHUNK);
+  const held = gcs.server.hold('single-upload');
+  const controller = new AbortController();
+  const write = driver.write({ key: k, body: src.body, maxBytes: MAX, meta: META, signal: controller.signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await until(() => held.waiting === 2 && budget.counts().waiting === 1, 'two parts in flight and the writer waiting for a buffer');
+  controller.abort();
+  held.release();
+  t.match(await write, { code: 'aborted' });
+  await until(() => budget.counts().inUse === 0, 'every part buffer given back');
+  await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
+  t.equal(budget.counts().waiting, 0, 'no wait left behind');
+});
+
+t.test('a source error while a part is being filled: that buffer comes back too', async (t) => {
+  const { budget } = watchedBudget(4 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  const src = gatedSource(CHUNK + 1000); // one part sent, the next one 1000 bytes filled
+  const held = gcs.server.hold('single-upload');
+  const write = driver.write({ key: key('source-error.bin'), body: src.body, maxBytes: MAX, meta: META, signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await src.drained;
+  await until(() => held.waiting === 1 && budget.counts().inUse === 2 * CHUNK, 'one part in flight, the next being filled');
+  src.fail(new Error('upstream broke'));
+  held.release();
+  t.ok(await write, 'the write failed');
+  await until(() => budget.counts().inUse === 0, 'every part buffer given back');
+  await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
+});
