@@ -54,6 +54,7 @@ t.test('two transfers on a budget of three parts both finish, within it', async 
   const sizes = [9 * CHUNK + 1, 7 * CHUNK + 5];
   const stored = await Promise.all(sizes.map((size, i) => driver.write({ key: key(`both-${i}.bin`), body: patternStream(size, { seed: i }), maxBytes: MAX, meta: META, signal })));
   t.same(stored.map((s) => s.meta.sha256), sizes.map((size, i) => patternSha256(size, i)));
+  t.ok(peak() > 0, 'the parts came from the budget');
   t.ok(peak() <= 3 * CHUNK, `at most the budget in use (peak ${peak()})`);
   t.equal(budget.counts().inUse, 0);
   t.same(gcs.leftovers(), []);
