@@ -99,3 +99,26 @@ t.test('a source error while a part is being filled: that buffer comes back too'
   await until(() => budget.counts().inUse === 0, 'every part buffer given back');
   await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
 });
+
+t.test('parts failing past their retries stop the upload: the write rejects with their storage_error and holds no buffer', async (t) => {
+  const { budget } = watchedBudget(2 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  t.teardown(() => gcs.server.clearFaults());
+  // Two parts, then 1000 bytes of a third and a source that says nothing more:
+  // only the parts' failure can end this write.
+  const src = gatedSource(2 * CHUNK + 1000);
+  gcs.server.fail('single-upload', 503, { times: 100 });
+  let settled = false;
+  const write = driver.write({ key: key('parts-fail.bin'), body: src.body, maxBytes: MAX, meta: META, signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  void write.finally(() => (settled = true));
+  await until(() => settled, 'the write settled once its parts had failed');
+  t.match(await write, { code: 'storage_error' }, "the parts' error, not the source's");
+  t.equal(budget.counts().inUse, 0, 'every part buffer given back');
+  t.equal(budget.counts().waiting, 0, 'no wait left behind');
+  t.ok(src.body.destroyed, 'the source was let go');
+  await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
+});

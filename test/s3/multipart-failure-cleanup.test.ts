@@ -90,6 +90,30 @@ function endless(after: number, at: () => void): Readable {
   });
 }
 
+/** `p`'s value, or a failure after `ms` (bounds a wait that a defect would make endless). */
+async function settledWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Pattern bytes up to `size`, then a source that neither ends nor fails (a stalled upstream). */
+function silentAfter(size: number): Readable {
+  let produced = 0;
+  return new Readable({
+    read() {
+      if (produced >= size) return;
+      const n = Math.min(256 * 1024, size - produced);
+      this.push(patternChunk(produced, n));
+      produced += n;
+    },
+  });
+}
+
 t.test('the leftover check is not vacuous: an upload in progress is listed', async (t) => {
   const key = `${PREFIX}${STAGING_DIR}sanity`;
   const { UploadId } = await inspect.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
@@ -152,6 +176,24 @@ t.test('S3 refuses a part: storage_error with the SDK error as cause, nothing le
   const err = await driver.write({ key, body: patternStream(24 * MiB), maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
   t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } });
   t.notMatch((err as Error).message, /NoSuchUpload|does not exist/, 'no backend text in the message');
+  assertMultipartStarted(t, from, key);
+  await assertQuiet(t);
+  await assertNothingLeft(t, key);
+});
+
+t.test('S3 refuses a part while the source is silent: the write rejects at once with storage_error, nothing left', async (t) => {
+  const key = 'workspaces/ws-1/part-refused-stalled/big.bin';
+  const from = sent.length;
+  fault = (req, command) => {
+    if (command === 'UploadPart' && req.query.partNumber === '2') req.query.uploadId = 'no-such-upload';
+  };
+  t.teardown(() => (fault = undefined));
+  // Two parts and a little more, then nothing: only the refused part can end this write.
+  const body = silentAfter(2 * MIN_PART_SIZE + 1000);
+  const write = driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
+  const err = await settledWithin(write, 10_000, 'the write to settle once its part was refused');
+  t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } }, "the part's error, not a stop or the body's");
+  t.ok(body.destroyed, 'the body was destroyed');
   assertMultipartStarted(t, from, key);
   await assertQuiet(t);
   await assertNothingLeft(t, key);

@@ -5,6 +5,7 @@ import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 import type { ObjectMeta } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
 import type { StagedUpload } from '../staged-write.js';
+import { nextRead } from '../stoppable-read.js';
 import { type ComposeSource, compose, mapLimit, reduceSources } from './gcs-compose.js';
 import { crc32cToBase64 } from './crc32c.js';
 import { gcsStatus } from './gcs-errors.js';
@@ -88,8 +89,13 @@ export class GcsPartsUpload implements StagedUpload {
   async send(source: Readable): Promise<void> {
     let lease: BufferLease | undefined;
     let filled = 0;
+    const reads = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     try {
-      for await (const data of source as AsyncIterable<Buffer>) {
+      for (;;) {
+        // A failed part stops the upload: that ends this read too, however long the source keeps silent.
+        const read = await nextRead(reads, this.stopper.signal, () => (this.failure ? this.failure.err : stoppedError()));
+        if (read.done) break;
+        const data = read.value;
         let off = 0;
         while (off < data.length) {
           // A first buffer goes ahead of other transfers' next ones (buffer-budget.ts): no transfer starves.
@@ -110,11 +116,15 @@ export class GcsPartsUpload implements StagedUpload {
         lease = undefined;
         await this.startPart(last, filled);
       }
+      await Promise.all(this.pending);
+      this.throwIfFailed();
+    } catch (err) {
+      // A failed part stopped the upload and destroyed the body: its error, not the body's, is what happened.
+      throw this.failure ? this.failure.err : err;
     } finally {
+      if (this.stopper.signal.aborted) void reads.return?.()?.catch(() => undefined);
       lease?.release(); // a failure while this one was being filled: nothing reads it
     }
-    await Promise.all(this.pending);
-    this.throwIfFailed();
   }
 
   /**
@@ -138,7 +148,11 @@ export class GcsPartsUpload implements StagedUpload {
     await commit(() => compose(file, sources, { contentType: meta.contentType, metadata: encodeMeta(meta) }));
   }
 
-  /** Stops at once: no part or compose is started any more. Requests in flight finish (a simple upload cannot be cancelled), and settle() waits for them. */
+  /**
+   * Stops at once: no part or compose is started any more, and a wait for a
+   * part buffer or for the body's next bytes ends. Requests in flight finish (a simple
+   * upload cannot be cancelled), and settle() waits for them.
+   */
   stop(): void {
     if (!this.stopper.signal.aborted) this.stopper.abort();
   }
@@ -208,9 +222,7 @@ export class GcsPartsUpload implements StagedUpload {
       () => lease?.release(),
       () => lease?.release(), // the request settled: nothing reads the buffer any more
     );
-    this.track(upload).catch((err: unknown) => {
-      this.failure ??= { err };
-    });
+    this.track(upload).catch((err: unknown) => this.fail(err));
   }
 
   /** Keeps `p` in `pending` until it settles. */
@@ -221,13 +233,23 @@ export class GcsPartsUpload implements StagedUpload {
     return p;
   }
 
+  /** A part failed: the first failure is what send() rejects with; everything else stops (a writer waiting for a buffer or the body included). */
+  private fail(err: unknown): void {
+    this.failure ??= { err };
+    this.stop();
+  }
+
   private throwIfFailed(): void {
     if (this.failure) throw this.failure.err;
   }
 
   private throwIfStopped(): void {
-    if (this.stopper.signal.aborted) throw new Error('blobgate stopped the GCS upload');
+    if (this.stopper.signal.aborted) throw stoppedError();
   }
+}
+
+function stoppedError(): Error {
+  return new Error('blobgate stopped the GCS upload');
 }
 
 /** Deletes in flight at once, for the parts after a publish or a failure. */

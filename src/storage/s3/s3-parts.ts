@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
 import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 import type { StagedUpload } from '../staged-write.js';
+import { nextRead } from '../stoppable-read.js';
 import { abortUpload } from './staging.js';
 import { bareEtag, multipartEtag } from './s3-digests.js';
 
@@ -91,8 +92,13 @@ export class S3PartUpload implements StagedUpload {
     if (head) this.dispatch(head, t.partSize);
     let lease: BufferLease | undefined;
     let filled = 0;
+    const reads = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (;;) {
+        // A failed part stops the upload: that ends this read too, however long the body keeps silent.
+        const read = await nextRead(reads, this.stopper.signal, () => this.stoppedError());
+        if (read.done) break;
+        const chunk = read.value;
         let off = 0;
         while (off < chunk.length) {
           lease ??= await t.budget.acquire(t.partSize, this.stopper.signal);
@@ -119,6 +125,7 @@ export class S3PartUpload implements StagedUpload {
       // A failed part destroyed the body: its error, not the body's, is what happened.
       throw this.failure ? this.failure.err : err;
     } finally {
+      if (this.stopper.signal.aborted) void reads.return?.()?.catch(() => undefined);
       lease?.release();
     }
   }
@@ -199,7 +206,11 @@ export class S3PartUpload implements StagedUpload {
   }
 
   private throwIfStopped(): void {
-    if (this.failure) throw this.failure.err;
-    if (this.stopper.signal.aborted) throw new BlobgateError('aborted', 'The upload was stopped; nothing was stored.');
+    if (this.stopper.signal.aborted) throw this.stoppedError();
+  }
+
+  /** What a stopped upload rejects with: the failed part's error, else the stop. */
+  private stoppedError(): unknown {
+    return this.failure ? this.failure.err : new BlobgateError('aborted', 'The upload was stopped; nothing was stored.');
   }
 }
