@@ -2,7 +2,9 @@
 // (limits.buffer-bytes, src/storage/buffer-budget.ts) like S3's parts and the resumable
 // path's chunks: with a budget smaller than the parts allowed in flight, the writer waits for
 // a buffer (backpressure) instead of holding more; every buffer comes back after success and
-// after a failure; two transfers on one small budget both finish.
+// after a failure (an abort while waiting for a buffer or for a slot, a part failing past its
+// retries, a source error); two transfers on one small budget both finish; a budget smaller
+// than one part still lets a write through, one part at a time.
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { BufferBudget, type BufferLease } from '../../src/storage/buffer-budget.js';
@@ -74,6 +76,9 @@ t.test('aborted while parts are in flight: the parts settle, every buffer comes 
   );
   await until(() => held.waiting === 2 && budget.counts().waiting === 1, 'two parts in flight and the writer waiting for a buffer');
   controller.abort();
+  // The parts are still held: only the stop can end the writer's wait.
+  await until(() => budget.counts().waiting === 0, 'the abort ended the wait for a buffer');
+  t.equal(budget.counts().inUse, 2 * CHUNK, 'the buffers of the parts in flight stay taken until their requests settle');
   held.release();
   t.match(await write, { code: 'aborted' });
   await until(() => budget.counts().inUse === 0, 'every part buffer given back');
@@ -121,4 +126,41 @@ t.test('parts failing past their retries stop the upload: the write rejects with
   t.equal(budget.counts().waiting, 0, 'no wait left behind');
   t.ok(src.body.destroyed, 'the source was let go');
   await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
+});
+
+t.test('a budget smaller than one part: one part at a time, and the write still finishes', async (t) => {
+  const { budget, peak } = watchedBudget(CHUNK / 2);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 3, buffers: budget });
+  t.teardown(() => driver.close());
+  const size = 3 * CHUNK + 7;
+  const held = gcs.server.hold('single-upload');
+  const write = driver.write({ key: key('tiny-budget.bin'), body: patternStream(size, { seed: 4 }), maxBytes: MAX, meta: META, signal });
+  await until(() => held.waiting === 1 && budget.counts().waiting === 1, 'one part in flight and the writer waiting for a buffer');
+  held.release();
+  const stored = await write;
+  t.equal(stored.meta.sha256, patternSha256(size, 4));
+  t.equal(peak(), CHUNK, 'one part buffer at a time (a buffer larger than the budget is granted only when none is in use)');
+  t.equal(budget.counts().inUse, 0);
+  t.same(gcs.leftovers(), []);
+});
+
+t.test('aborted while waiting for a free slot: the filled part is given back, nothing is left', async (t) => {
+  const { budget } = watchedBudget(8 * CHUNK);
+  const driver = gcs.driver({ prefix: 'env-pb', parallelParts: 2, buffers: budget });
+  t.teardown(() => driver.close());
+  const src = gatedSource(4 * CHUNK);
+  const held = gcs.server.hold('single-upload');
+  const controller = new AbortController();
+  const write = driver.write({ key: key('slot-wait.bin'), body: src.body, maxBytes: MAX, meta: META, signal: controller.signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  // Two parts in flight (all slots), a third filled and waiting for a slot.
+  await until(() => held.waiting === 2 && budget.counts().inUse === 3 * CHUNK, 'two parts in flight and a third one filled');
+  controller.abort();
+  held.release();
+  t.match(await write, { code: 'aborted' });
+  await until(() => budget.counts().inUse === 0, 'every part buffer given back, the one that waited for a slot included');
+  await until(() => gcs.leftovers().length === 0, 'no part left once the cleanup ran');
+  t.equal(budget.counts().waiting, 0);
 });
