@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectMeta, StoredObject, WriteRequest } from './driver.js';
 import type { Janitor } from './janitor.js';
@@ -65,8 +64,13 @@ export interface StagedUpload {
   readonly name: string;
   /** When present, runs before the body is sent (GCS: creates the resumable session and its record). */
   open?(): Promise<void>;
-  /** Uploads `body` to the staging name; resolves once the staging object is complete. */
-  send(body: Readable): Promise<void>;
+  /**
+   * Uploads `body` to the staging name; resolves once the staging object is
+   * complete. The body's chunks come straight from the meter (no stream in
+   * between: one stage less per chunk); a stopped upload ends its wait for
+   * the next one itself (stoppable-read.ts) and returns the iterator.
+   */
+  send(body: AsyncIterable<Buffer>): Promise<void>;
   /** Stops at once: no further requests, those in flight cancelled where that is safe. Called more than once. */
   stop(): void;
   /**
@@ -192,7 +196,7 @@ class StagedWrite {
       await this.wait(upload.open());
       this.throwIfAborted();
     }
-    await this.wait(upload.send(Readable.from(feed(head, this.bytes), { objectMode: false })));
+    await this.wait(upload.send(feed(head, this.bytes)));
     await this.piped;
     this.throwIfAborted();
     const meta = this.finalMeta();

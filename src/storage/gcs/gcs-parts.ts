@@ -1,6 +1,5 @@
 import type { Bucket, File } from '@google-cloud/storage';
 import { crc32c } from '@node-rs/crc32';
-import type { Readable } from 'node:stream';
 import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 import type { ObjectMeta } from '../driver.js';
 import { encodeMeta } from '../meta-codec.js';
@@ -86,10 +85,10 @@ export class GcsPartsUpload implements StagedUpload {
   ) {}
 
   /** Reads `source` into parts and uploads them, `parallel` at a time; resolves once every part is stored. */
-  async send(source: Readable): Promise<void> {
+  async send(source: AsyncIterable<Buffer>): Promise<void> {
     let lease: BufferLease | undefined;
     let filled = 0;
-    const reads = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const reads = source[Symbol.asyncIterator]();
     try {
       for (;;) {
         // A failed part stops the upload: that ends this read too, however long the source keeps silent.

@@ -1,5 +1,4 @@
 import type { Bucket, File, FileMetadata, Storage } from '@google-cloud/storage';
-import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BufferBudget } from '../buffer-budget.js';
 import type { StagedUpload } from '../staged-write.js';
@@ -48,7 +47,6 @@ export class GcsStagedUpload implements StagedUpload {
   private opening: Promise<void> | undefined;
   private session: string | undefined;
   private upload: SessionUpload | undefined;
-  private source: Readable | undefined;
   private stopped = false;
 
   constructor(
@@ -83,21 +81,19 @@ export class GcsStagedUpload implements StagedUpload {
    * Streams `source` into the session in `chunkSize` requests; resolves when
    * GCS finalized the staging object with the body's size and crc32c.
    */
-  async send(source: Readable): Promise<void> {
+  async send(source: AsyncIterable<Buffer>): Promise<void> {
     if (this.session === undefined) throw new Error('GcsStagedUpload.send() before open()');
-    this.source = source;
     const { chunkSize, budget, dispatcher } = this.plane;
     const upload = new SessionUpload({ uri: this.session, chunkSize, budget, dispatcher, retry: sessionRetry(this.storage) });
     this.upload = upload;
     if (this.stopped) upload.stop();
-    await upload.send(source as AsyncIterable<Buffer>);
+    await upload.send(source);
   }
 
-  /** Stops at once: aborts the chunk request in flight and destroys the body. */
+  /** Stops at once: aborts the chunk request in flight and ends the wait for the body (the write destroys it). */
   stop(): void {
     this.stopped = true;
     this.upload?.stop();
-    this.source?.destroy();
   }
 
   /**

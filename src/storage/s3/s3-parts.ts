@@ -1,5 +1,4 @@
 import { type CompletedPart, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
 import { BlobgateError } from '../../errors.js';
 import type { BufferBudget, BufferLease } from '../buffer-budget.js';
 import type { StagedUpload } from '../staged-write.js';
@@ -57,7 +56,6 @@ export class S3PartUpload implements StagedUpload {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopper = new AbortController();
   private failure: { err: unknown } | undefined;
-  private body: Readable | undefined;
   private creating: Promise<unknown> | undefined;
   private readonly cleanups: Array<() => Promise<void>> = [];
 
@@ -75,8 +73,7 @@ export class S3PartUpload implements StagedUpload {
     return md5s.every((m) => /^[0-9a-f]{32}$/.test(m)) ? multipartEtag(md5s.map((m) => Buffer.from(m, 'hex'))) : undefined;
   }
 
-  async send(body: Readable): Promise<void> {
-    this.body = body;
+  async send(body: AsyncIterable<Buffer>): Promise<void> {
     const { t } = this;
     this.throwIfStopped();
     const checksums = (await t.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
@@ -92,7 +89,7 @@ export class S3PartUpload implements StagedUpload {
     if (head) this.dispatch(head, t.partSize);
     let lease: BufferLease | undefined;
     let filled = 0;
-    const reads = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const reads = body[Symbol.asyncIterator]();
     try {
       for (;;) {
         // A failed part stops the upload: that ends this read too, however long the body keeps silent.
@@ -122,7 +119,7 @@ export class S3PartUpload implements StagedUpload {
       while (this.inFlight.size > 0) await Promise.race(this.inFlight);
       this.throwIfStopped();
     } catch (err) {
-      // A failed part destroyed the body: its error, not the body's, is what happened.
+      // A failed part stopped the upload: its error, not what the stop made of a wait, is what happened.
       throw this.failure ? this.failure.err : err;
     } finally {
       if (this.stopper.signal.aborted) void reads.return?.()?.catch(() => undefined);
@@ -140,7 +137,6 @@ export class S3PartUpload implements StagedUpload {
 
   stop(): void {
     if (!this.stopper.signal.aborted) this.stopper.abort();
-    this.body?.destroy();
     this.head?.release();
     this.head = undefined;
   }
