@@ -121,7 +121,8 @@ t.test('parts failing past their retries stop the upload: the write rejects with
   );
   void write.finally(() => (settled = true));
   await until(() => settled, 'the write settled once its parts had failed');
-  t.match(await write, { code: 'storage_error' }, "the parts' error, not the source's");
+  // The cause tells the part's own error from the upload's stop (both would be a storage_error).
+  t.match(await write, { code: 'storage_error', cause: { code: 503 } }, "the failed part's error, not the stop's");
   t.equal(budget.counts().inUse, 0, 'every part buffer given back');
   t.equal(budget.counts().waiting, 0, 'no wait left behind');
   t.ok(src.body.destroyed, 'the source was let go');
