@@ -2,9 +2,9 @@
  * The source's next bytes, or `stopped()` the moment `signal` aborts: a
  * failed request of an upload ends the write at once, not at the source's
  * next bytes (which may be long in coming — a stalled upstream). Destroying
- * the source is not enough for that: the body a staged write hands on is a
- * Readable.from over the meter (staged-write.ts), and its destroy waits for
- * the read in progress.
+ * or returning the source is not enough for that: the body a staged write
+ * hands on is an async generator over the meter (stream-head.ts `feed`), and
+ * a return() waits for the read in progress.
  *
  * Not a Promise.race against one promise that lives as long as the upload:
  * each race leaves a reaction on it holding what the read resolved with, so

@@ -118,7 +118,7 @@ export class GcsPartsUpload implements StagedUpload {
       await Promise.all(this.pending);
       this.throwIfFailed();
     } catch (err) {
-      // A failed part stopped the upload and destroyed the body: its error, not the body's, is what happened.
+      // A failed part stopped the upload: its error, not what the stop made of a wait, is what happened.
       throw this.failure ? this.failure.err : err;
     } finally {
       if (this.stopper.signal.aborted) void reads.return?.()?.catch(() => undefined);
