@@ -11,8 +11,9 @@
  * every byte read would stay reachable until the upload ended (seen: 1.2 GiB
  * RSS for a 1 GiB body). One listener per read, removed when it settles.
  *
- * A read left behind by a stop settles later, unobserved (the caller's
- * cleanup destroys the source); whoever stops returns the iterator.
+ * A read left behind by a stop settles later (the caller's cleanup destroys
+ * the source): its result is dropped, its rejection handled here. Whoever
+ * stops returns the iterator.
  */
 export function nextRead<T>(reads: AsyncIterator<T>, signal: AbortSignal, stopped: () => unknown): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(stopped());

@@ -6,6 +6,7 @@ import { S3Driver } from '../../src/storage/s3/s3-driver.js';
 import { MIN_PART_SIZE } from '../../src/storage/s3/s3-write.js';
 import { STAGING_DIR } from '../../src/storage/s3/staging.js';
 import { patternChunk, patternStream } from '../helpers/bytes.js';
+import { until } from '../helpers/until.js';
 import { listedKeys, listedUploads, onWire, recordRequests, testClient } from '../../support/servers/s3/clients.js';
 import { startS3Server } from '../../support/servers/s3/fauxqs.js';
 
@@ -88,17 +89,6 @@ function endless(after: number, at: () => void): Readable {
       produced += 256 * 1024;
     },
   });
-}
-
-/** `p`'s value, or a failure after `ms` (bounds a wait that a defect would make endless). */
-async function settledWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Pattern bytes up to `size`, then a source that neither ends nor fails (a stalled upstream). */
@@ -190,8 +180,11 @@ t.test('S3 refuses a part while the source is silent: the write rejects at once 
   t.teardown(() => (fault = undefined));
   // Two parts and a little more, then nothing: only the refused part can end this write.
   const body = silentAfter(2 * MIN_PART_SIZE + 1000);
+  let settled = false;
   const write = driver.write({ key, body, maxBytes: 1 << 30, meta: META, signal: new AbortController().signal }).catch((e: unknown) => e);
-  const err = await settledWithin(write, 10_000, 'the write to settle once its part was refused');
+  void write.finally(() => (settled = true));
+  await until('the write to settle once its part was refused', () => settled);
+  const err = await write;
   t.match(err, { code: 'storage_error', cause: { name: 'NoSuchUpload' } }, "the part's error, not a stop or the body's");
   t.ok(body.destroyed, 'the body was destroyed');
   assertMultipartStarted(t, from, key);
