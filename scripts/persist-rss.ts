@@ -5,7 +5,7 @@
  *   upload         a raw PUT upload of `bytes` into the retained tier
  *   body-from-ref  a stored blob of `bytes` (in `tier`) sent upstream as a request body
  * Starts a deterministic upstream on 127.0.0.1 and the built gateway
- * (dist/main.js) as a child process on the embedded local store, persists one
+ * (dist/main.js, with the flags `npm start` gives it) as a child process on the embedded local store, persists one
  * response of the given size, verifies its sha256, and prints the child's idle
  * RSS, peak RSS (VmHWM from /proc) and throughput. Linux only (reads /proc).
  */
@@ -16,6 +16,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
 
 const size = Number(process.argv[2] ?? 1024 ** 3);
 const tier = process.argv[3] ?? 'ephemeral';
@@ -77,7 +78,7 @@ const upstreamPort = (upstream.address() as AddressInfo).port;
 const dataDir = await mkdtemp(join(tmpdir(), 'bg-rss-'));
 const port = await freePort();
 const token = 'measure-rss-token-0123456789';
-const child = spawn(process.execPath, ['dist/main.js'], {
+const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'dist/main.js'], {
   env: { PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: String(port), BLOBGATE_TOKEN: token, BLOBGATE_LOG_LEVEL: 'warn', BLOBGATE_UPSTREAM_ALLOW: '127.0.0.1' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });

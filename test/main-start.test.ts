@@ -3,12 +3,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
-/** Starts `src/main.ts` the way `npm start` runs dist/main.js, with no config, on port 0. */
+/** Starts `src/main.ts` the way `npm start` runs dist/main.js (its node flags too), with no config, on port 0. */
 async function startMain(dataDir: string): Promise<{ output: () => string; exit: Promise<number | null>; kill: (sig: NodeJS.Signals) => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', join(root, 'src/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: '0', BLOBGATE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +51,7 @@ t.test('with no configuration, main prints a dev token and a curl example, serve
 });
 
 t.test('an invalid configuration exits 2 and lists every problem', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', join(root, 'src/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH, BLOBGATE_PORT: 'nope', BLOBGATE_SIGNING_SECRET: 'short' },
     stdio: ['ignore', 'pipe', 'pipe'],

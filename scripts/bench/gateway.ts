@@ -1,14 +1,16 @@
 /**
- * blobgate under test: the built gateway (`node dist/main.js`, run
- * `npm run build` first) as a child process, configured by a JSON file with
- * the store under test beside `local` (which holds the retained tier; the store
- * under test backs the ephemeral tier) — `local` (a
- * directory on the same disk as the peers' files), `s3` (the fauxqs endpoint,
- * path style, credentials by `env:` references) or `gcs` (the test server's
- * api-endpoint, service-account key by a `file:` reference), as a deployment
- * on that store would be configured: the gateway loads only the SDK of a
- * configured store, so its RSS is that of such a deployment. A persist chooses its store through a slot binding
- * (`slots: {x: {root: 'bench', connection: <store>}}`) into the ephemeral tier.
+ * blobgate under test: the built gateway (`node dist/main.js` with the flags
+ * `npm start` gives it, src/node-flags.ts; run `npm run build` first) as a
+ * child process, configured by a JSON file with the store under test beside
+ * `local` (which holds the retained tier; the store under test backs the
+ * ephemeral tier) — `local` (a directory on the same disk as the peers'
+ * files), `s3` (the fauxqs endpoint, path style, credentials by `env:`
+ * references) or `gcs` (the test server's api-endpoint, service-account key
+ * by a `file:` reference), as a deployment on that store would be
+ * configured: the gateway loads only the SDK of a configured store, so its
+ * RSS is that of such a deployment. A persist chooses its store through a
+ * slot binding (`slots: {x: {root: 'bench', connection: <store>}}`) into the
+ * ephemeral tier.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
 import { cleanEnv } from './proc.js';
 import { BUCKET, GCS_CHUNK_SIZE, GCS_PARALLEL_PARTS, S3_CREDENTIALS, S3_PART_SIZE, S3_QUEUE_SIZE, S3_REGION, type StoreName, type Stores } from './servers.js';
 import { sleep } from './measure.js';
@@ -113,7 +116,10 @@ export async function startGateway(stores: Stores, workDir: string, store: Store
     BENCH_S3_KEY: S3_CREDENTIALS.accessKeyId,
     BENCH_S3_SECRET: S3_CREDENTIALS.secretAccessKey,
   });
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // The flags `npm start` gives the gateway, then BENCH_GATEWAY_NODE_ARGS (an A/B of runtime flags: V8 takes
+  // the last value of a flag given twice, so `--max-semi-space-size=16` measures V8's default young generation).
+  const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...extra, ...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let up = false;

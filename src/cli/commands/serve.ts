@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { GATEWAY_NODE_FLAGS } from '../../node-flags.js';
 import { positiveIntOrZero } from './common.js';
 
 interface ServeOptions {
@@ -38,10 +39,10 @@ export function registerServe(program: Command): void {
     });
 }
 
-/** node arguments that start the gateway from wherever this file runs. */
+/** node arguments that start the gateway from wherever this file runs, with the flags `npm start` gives it. */
 export function gatewayEntry(moduleUrl: string = import.meta.url): string[] {
-  if (moduleUrl.endsWith('.ts')) return ['--import', tsxLoader(), fileURLToPath(new URL('../../main.ts', moduleUrl))];
-  return [fileURLToPath(new URL('../../main.js', moduleUrl))];
+  if (moduleUrl.endsWith('.ts')) return [...GATEWAY_NODE_FLAGS, '--import', tsxLoader(), fileURLToPath(new URL('../../main.ts', moduleUrl))];
+  return [...GATEWAY_NODE_FLAGS, fileURLToPath(new URL('../../main.js', moduleUrl))];
 }
 
 /** tsx as this process resolves it, so the child finds it whatever its cwd. */

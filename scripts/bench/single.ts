@@ -1,0 +1,73 @@
+/**
+ * blobgate alone, one store, one size, a few persists in a row: peak RSS and
+ * CPU per transfer, for an A/B of a runtime setting where the full bench's
+ * peers and rounds only add noise. Run `npm run build` first.
+ *
+ *   node --import tsx scripts/bench/single.ts [--store=s3] [--size=1073741824] [--runs=3]
+ *
+ * The gateway runs as in the bench (gateway.ts: the flags `npm start` gives
+ * it, then BENCH_GATEWAY_NODE_ARGS, so `BENCH_GATEWAY_NODE_ARGS=--max-semi-space-size=16`
+ * measures V8's default young generation; BENCH_BLOBGATE_ENTRY another build).
+ * After one untimed 1 MiB persist, each run is the bench's verified blobgate
+ * transfer (sha256 of the answer and of the bytes read back, peak RSS reset
+ * before it). One line per run: seconds, peak and starting RSS, CPU seconds
+ * of the gateway and of the test servers.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { blobgateTransfer, type Context } from './context.js';
+import { startGateway } from './gateway.js';
+import { MiB, sizeLabel } from './measure.js';
+import { killAll } from './proc.js';
+import { STORES, type StoreName, startStores } from './servers.js';
+import { startUpstream } from './upstream.js';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+for (const a of args) {
+  if (!/^--(store=(local|s3|gcs)|size=\d+|runs=\d+)$/.test(a)) {
+    process.stderr.write(`single: unknown argument ${a}\nusage: node --import tsx scripts/bench/single.ts [--store=${STORES.join('|')}] [--size=BYTES] [--runs=N]\n`);
+    process.exit(2);
+  }
+}
+const store = (option('store') ?? 's3') as StoreName;
+const size = Number(option('size') ?? 1024 * MiB);
+const runs = Number(option('runs') ?? 3);
+const workDir = resolve('bench/tmp', `single-${process.pid}`);
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  await mkdir(workDir, { recursive: true });
+  const upstream = await startUpstream();
+  const st = await startStores(workDir);
+  const gateway = await startGateway(st, workDir, store);
+  const ctx: Context = { upstream, stores: st, gateway, peers: undefined as never, log, restartGateway: () => Promise.reject(new Error('not used')) };
+  let failed = false;
+  try {
+    const warm = await blobgateTransfer(ctx, store, MiB, 'single-warmup.bin');
+    if (!warm.ok) throw new Error(`warm-up failed: ${warm.error}`);
+    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node args: ${process.env.BENCH_GATEWAY_NODE_ARGS ?? '(npm start\'s)'}`);
+    for (let run = 1; run <= runs; run++) {
+      const t = await blobgateTransfer(ctx, store, size, `single-${run}.bin`);
+      if (!t.ok) failed = true;
+      const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / MiB).toFixed(1));
+      log(
+        `  run ${run}: ${t.ok ? 'ok' : `FAILED (${t.error})`} ${t.seconds.toFixed(2)} s, peak RSS ${mb(t.peakRss)} MiB (start ${mb(t.startRss)}), ` +
+          `CPU gateway ${t.cpu?.tool.toFixed(2) ?? '?'} s, servers ${t.cpu?.servers.toFixed(2) ?? '?'} s`,
+      );
+    }
+  } finally {
+    await gateway.stop();
+    await st.stop();
+    await upstream.stop();
+    killAll();
+    await rm(workDir, { recursive: true, force: true });
+  }
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`single: ${err instanceof Error ? err.message : String(err)}\n`);
+  killAll();
+  process.exit(1);
+});
