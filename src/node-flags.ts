@@ -1,26 +1,28 @@
 /**
- * The node flags the gateway runs with, wherever it is started: `npm start`
- * (package.json), the container (the Dockerfile's CMD), `blobgate serve`
- * (src/cli/commands/serve.ts), the bench and `npm run measure:rss`.
- * package.json and the Dockerfile cannot import this, so
- * test/node-flags.test.ts holds them to it. V8 reads these when the process
- * starts (`v8.setFlagsFromString` after start leaves the heap as it is), so
- * they have to be on the command line.
+ * The node flags the gateway runs with wherever this repository starts it:
+ * `npm start` (package.json), the container (the Dockerfile's CMD),
+ * `blobgate serve` (src/cli/commands/serve.ts), the bench, `npm run
+ * measure:rss` and the tests that run it as a child process. package.json
+ * and the Dockerfile cannot import this, so test/node-flags.test.ts holds
+ * them to it. V8 reads these when the process starts
+ * (`v8.setFlagsFromString` after start leaves the heap as it is), so they
+ * have to be on the command line.
  *
- * `--max-semi-space-size=2` (MiB; V8's default on 64-bit Node 20 is 16):
- * a young generation of 2 × 2 MiB instead of up to 2 × 16. A body streams
- * through the gateway as 16–64 KiB socket buffers that die within a chunk or
- * two, and their memory is given back only when the young generation is
- * scavenged. At 16 MiB, 1 GiB through an S3 persist took ~47 scavenges, so
- * ~20 MiB of dead socket buffers piled up between two of them, and the
- * allocator handed those pages back to the kernel and faulted them in again.
- * At 2 MiB the same transfer takes ~140 cheap scavenges: ~40 MiB less peak
- * RSS on every large S3 and GCS transfer, and about a fifth less gateway CPU
- * on S3's (the README's Benchmarks section has the figures and commands). The cost: 1 KiB persists at concurrency 16 keep a few percent
- * less of the direct write's rate, as more of a busy request's objects
- * survive a scavenge and are promoted.
- * Weighed and left: 4 and 8 MiB kept most of the peak (175–209 MiB at 1 GiB);
- * 1 MiB measured no better than 2; glibc's MALLOC_TRIM_THRESHOLD_ /
+ * `--max-semi-space-size=2` (MiB): young-generation semi-spaces of 2 MiB,
+ * where V8 picks 16 on a host with more than 2 GiB of memory. A body
+ * streams through the gateway as 16–64 KiB socket buffers that die within a
+ * chunk or two, and their memory is given back only when the young
+ * generation is scavenged. At 16 MiB, 1 GiB through an S3 persist took ~47
+ * scavenges, so ~20 MiB of dead socket buffers piled up between two of
+ * them, and the allocator handed those pages back to the kernel and faulted
+ * them in again. At 2 MiB the same transfer takes ~140 cheap scavenges: at
+ * 1 GiB ~40 MiB less peak RSS per S3 or GCS transfer, and about a fifth less
+ * gateway CPU on S3's (the README's Benchmarks section has the figures and
+ * the commands). The cost: 1 KiB persists at concurrency 16 keep a few
+ * percent less of the direct write's rate, as more of a busy request's
+ * objects survive a scavenge and are promoted.
+ * Weighed and left: 4 and 8 MiB kept most of the peak (175–209 MiB at
+ * 1 GiB); 1 MiB measured no better than 2; glibc's MALLOC_TRIM_THRESHOLD_ /
  * MALLOC_MMAP_THRESHOLD_ (no pages handed back) cost +43 MiB of peak.
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];

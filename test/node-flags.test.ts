@@ -9,29 +9,52 @@ import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
 const root = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
 
+/** What the image runs: the last CMD of the last stage (Docker keeps only that one), in exec form. */
+function imageCommand(dockerfile: string): { cmd: unknown; entrypoint: boolean } {
+  const lastStage = dockerfile.split(/^FROM\s/im).at(-1) ?? '';
+  const cmds = [...lastStage.matchAll(/^CMD\s+(.*)$/gim)].map((m) => m[1]!.trim());
+  const last = cmds.at(-1);
+  let cmd: unknown;
+  try {
+    cmd = last === undefined ? undefined : JSON.parse(last);
+  } catch {
+    cmd = last; // shell form: not an array, so the comparison below fails and shows it
+  }
+  return { cmd, entrypoint: /^ENTRYPOINT\s/im.test(lastStage) };
+}
+
 t.test('npm start, the container and blobgate serve start the gateway with the same node flags', async (t) => {
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   t.equal(pkg.scripts.start, ['node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'].join(' '), 'package.json start');
 
-  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
-  const cmd = /^CMD (\[.*\])\s*$/m.exec(dockerfile)?.[1];
-  t.ok(cmd, 'the Dockerfile has an exec-form CMD');
-  t.same(JSON.parse(cmd ?? '[]'), ['node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'], 'Dockerfile CMD');
+  const image = imageCommand(await readFile(join(root, 'Dockerfile'), 'utf8'));
+  t.same(image.cmd, ['node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'], "the image's CMD");
+  t.notOk(image.entrypoint, 'no ENTRYPOINT puts anything before the CMD');
 
   for (const url of ['file:///app/dist/cli/commands/serve.js', 'file:///app/src/cli/commands/serve.ts']) {
     t.same(gatewayEntry(url).slice(0, GATEWAY_NODE_FLAGS.length), GATEWAY_NODE_FLAGS, `blobgate serve from ${url.split('/app/')[1]}`);
   }
 });
 
-t.test('this node takes the flags, and they bound the young generation to 2 × 2 MiB', async (t) => {
-  // Allocation enough for V8 to grow an unbounded young generation to its 2 × 16 MiB default.
+t.test('the Dockerfile check reads the command the image runs', async (t) => {
+  t.same(imageCommand('FROM a AS build\nCMD ["x"]\nFROM b\n  CMD node -e 1\nCMD ["node", "y.js"]\n').cmd, ['node', 'y.js'], 'the last stage, an indented HEALTHCHECK CMD skipped');
+  t.same(imageCommand('FROM b\nCMD ["node", "a.js"]\ncmd ["node", "b.js"]\n').cmd, ['node', 'b.js'], 'the last CMD wins, in any case');
+  t.equal(imageCommand('FROM b\nCMD node dist/main.js\n').cmd, 'node dist/main.js', 'a shell-form CMD is not taken for an exec-form one');
+  t.ok(imageCommand('FROM b\nENTRYPOINT ["node"]\nCMD ["dist/main.js"]\n').entrypoint);
+});
+
+t.test('this node takes the flags, and they bound the young generation to 2 MiB semi-spaces', async (t) => {
+  // Allocation enough for V8 to grow a young generation of 16 MiB semi-spaces to its full size.
   const probe = `
     let keep = [];
     for (let i = 0; i < 3e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 20000) keep = []; }
     const ns = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
     console.log(ns.space_size);`;
-  const bounded = Number((await run(process.execPath, [...GATEWAY_NODE_FLAGS, '-e', probe])).stdout);
-  const unbounded = Number((await run(process.execPath, ['-e', probe])).stdout);
+  // No NODE_OPTIONS of the caller's: the two runs differ only by the flags under test.
+  const env = { PATH: process.env.PATH };
+  const newSpace = async (flags: readonly string[]): Promise<number> => Number((await run(process.execPath, [...flags, '-e', probe], { env })).stdout);
+  const bounded = await newSpace(GATEWAY_NODE_FLAGS);
+  const large = await newSpace(['--max-semi-space-size=16']);
   t.ok(bounded > 0 && bounded <= 4 * 1024 * 1024, `new space with the flags: ${bounded} bytes`);
-  t.ok(unbounded > bounded, `without them the same allocation grows it further (${unbounded} bytes): the probe can tell`);
+  t.ok(large > bounded, `with 16 MiB semi-spaces the same allocation grows it further (${large} bytes): the probe can tell`);
 });

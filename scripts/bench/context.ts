@@ -50,7 +50,7 @@ export interface TransferCpu {
 }
 
 /** Runs `fn` and measures the CPU each process spent meanwhile; `toolPid` undefined: the tool is a child this process reaps. */
-async function cpuDuring<T>(ctx: Context, toolPid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu?: TransferCpu }> {
+async function cpuDuring<T>(ctx: Pick<Context, 'stores'>, toolPid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu?: TransferCpu }> {
   const snap = async (): Promise<{ tool: number; servers: number; self: number } | undefined> => {
     try {
       const [self, servers, tool] = await Promise.all([procCpu('self'), procCpu(ctx.stores.serversPid), toolPid === undefined ? undefined : procCpu(toolPid)]);
@@ -71,7 +71,7 @@ let counter = 0;
 export const uniqueName = (prefix: string): string => `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}.bin`;
 
 /** Reads the stored bytes back through the store's own client and checks them against the upstream's sha256. */
-async function verifyStored(ctx: Context, store: StoreName, target: string, size: number): Promise<string | undefined> {
+async function verifyStored(ctx: Pick<Context, 'stores'>, store: StoreName, target: string, size: number): Promise<string | undefined> {
   try {
     const got = await ctx.stores.readBack(store, target);
     if (got.size !== size || got.sha256 !== expectedSha256(size)) return `read back ${got.size} bytes, sha256 ${got.sha256.slice(0, 12)}…: not the upstream's bytes`;
@@ -95,8 +95,8 @@ export function checkPersist(r: PersistResult, size: number): string | undefined
   return undefined;
 }
 
-/** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after. */
-export async function blobgateTransfer(ctx: Context, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
+/** One blobgate persist of `size` bytes into `store`, peak RSS reset before it; verified and deleted after (needs no peers: single.ts). */
+export async function blobgateTransfer(ctx: Pick<Context, 'upstream' | 'stores' | 'gateway'>, store: StoreName, size: number, name: string, bracket: Bracket = NO_BRACKET): Promise<Transfer> {
   const { value: m, cpu } = await bracketed(bracket, () =>
     cpuDuring(ctx, ctx.gateway.pid, () => measured(ctx.gateway.pid, () => ctx.gateway.persist(store, ctx.upstream.bytesUrl(size, name), `t/${name.replace(/\.bin$/, '')}`, name))),
   );

@@ -98,6 +98,14 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number, s
   };
 }
 
+/**
+ * The flags `npm start` gives the gateway, then BENCH_GATEWAY_NODE_ARGS (an A/B of runtime flags: V8 takes
+ * the last value of a flag given twice, so `--max-semi-space-size=16` measures V8's default young generation).
+ */
+export function gatewayNodeFlags(): string[] {
+  return [...GATEWAY_NODE_FLAGS, ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
+}
+
 export async function startGateway(stores: Stores, workDir: string, store: StoreName, nodeArgs: string[] = []): Promise<Gateway> {
   // BENCH_BLOBGATE_ENTRY: a build of one's own (tsc -p tsconfig.build.json --outDir …), so a shared tree's dist/ may change meanwhile.
   const entry = process.env.BENCH_BLOBGATE_ENTRY ?? 'dist/main.js';
@@ -116,10 +124,7 @@ export async function startGateway(stores: Stores, workDir: string, store: Store
     BENCH_S3_KEY: S3_CREDENTIALS.accessKeyId,
     BENCH_S3_SECRET: S3_CREDENTIALS.secretAccessKey,
   });
-  // The flags `npm start` gives the gateway, then BENCH_GATEWAY_NODE_ARGS (an A/B of runtime flags: V8 takes
-  // the last value of a flag given twice, so `--max-semi-space-size=16` measures V8's default young generation).
-  const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...extra, ...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...gatewayNodeFlags(), ...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let up = false;

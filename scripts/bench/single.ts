@@ -15,8 +15,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { blobgateTransfer, type Context } from './context.js';
-import { startGateway } from './gateway.js';
+import { blobgateTransfer } from './context.js';
+import { gatewayNodeFlags, startGateway } from './gateway.js';
 import { MiB, sizeLabel } from './measure.js';
 import { killAll } from './proc.js';
 import { STORES, type StoreName, startStores } from './servers.js';
@@ -41,12 +41,12 @@ async function main(): Promise<void> {
   const upstream = await startUpstream();
   const st = await startStores(workDir);
   const gateway = await startGateway(st, workDir, store);
-  const ctx: Context = { upstream, stores: st, gateway, peers: undefined as never, log, restartGateway: () => Promise.reject(new Error('not used')) };
+  const ctx = { upstream, stores: st, gateway };
   let failed = false;
   try {
     const warm = await blobgateTransfer(ctx, store, MiB, 'single-warmup.bin');
     if (!warm.ok) throw new Error(`warm-up failed: ${warm.error}`);
-    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node args: ${process.env.BENCH_GATEWAY_NODE_ARGS ?? '(npm start\'s)'}`);
+    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node flags: ${gatewayNodeFlags().join(' ')}`);
     for (let run = 1; run <= runs; run++) {
       const t = await blobgateTransfer(ctx, store, size, `single-${run}.bin`);
       if (!t.ok) failed = true;

@@ -33,6 +33,7 @@ const RANK: Record<string, number> = {
   storage: 2,
   config: 1,
   'errors.ts': 0,
+  'node-flags.ts': 0,
 };
 
 /**

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
 import { baseEnv, cliArgv, cliTsxArgv, root, runCli } from './_cli.js';
 
 interface Served {
@@ -41,6 +42,10 @@ t.test('serve runs the gateway (dev token) and stops it gracefully on SIGINT', a
   t.teardown(() => s.child.kill('SIGTERM'));
   const token = (await readFile(join(dataDir, 'dev-token'), 'utf8')).trim();
   t.ok(s.output().includes(token), 'prints the dev token like npm start');
+  // The gateway is the CLI's one child (Linux /proc), started with npm start's node flags.
+  const [gatewayPid] = (await readFile(`/proc/${s.child.pid}/task/${s.child.pid}/children`, 'utf8')).trim().split(/\s+/);
+  const gatewayArgv = (await readFile(`/proc/${gatewayPid}/cmdline`, 'utf8')).split('\0');
+  t.same(gatewayArgv.slice(1, 1 + GATEWAY_NODE_FLAGS.length), GATEWAY_NODE_FLAGS, `the gateway's command line: ${gatewayArgv.join(' ')}`);
   t.equal((await fetch(`${s.base}/healthz`)).status, 200);
   const ls = await runCli(['ls', 'ws-demo'], { env: { BLOBGATE_URL: s.base, BLOBGATE_TOKEN: token } });
   t.equal(ls.code, 0, ls.stderr);

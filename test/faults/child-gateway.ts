@@ -1,8 +1,10 @@
-// The real gateway (src/main.ts, compiled once per content: test/helpers/built-src.ts) as a child process, for tests that kill it.
+// The real gateway (src/main.ts, compiled once per content: test/helpers/built-src.ts) as a child process with the node flags
+// `npm start` gives it, for tests that kill it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
 import { builtGateway } from '../helpers/built-src.js';
 import { TOKEN_ALL } from '../helpers/gateway.js';
 
@@ -32,7 +34,7 @@ export async function startChildGateway(dir: string, config: Record<string, unkn
   const port = await freePort();
   const configPath = join(dir, `config-${port}.json`);
   await writeFile(configPath, JSON.stringify({ tokens: [{ token: TOKEN_ALL, workspaces: ['ws-1', 'ws-2'] }], upstream: { allow: ['127.0.0.1'] }, ...config }));
-  const child: ChildProcess = spawn(process.execPath, [builtGateway], {
+  const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, builtGateway], {
     cwd: root,
     env: { PATH: process.env.PATH, BLOBGATE_CONFIG: configPath, BLOBGATE_DATA_DIR: join(dir, 'data'), BLOBGATE_PORT: String(port), BLOBGATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

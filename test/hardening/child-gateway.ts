@@ -4,12 +4,14 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
 import { builtGateway } from '../helpers/built-src.js';
 
 /**
- * blobgate as a child process (src/main.ts, configured by a BLOBGATE_CONFIG
- * file), so a crash is seen as the child exiting and its descriptors and
- * memory are its own (/proc/<pid>). It runs src/ compiled once per content
+ * blobgate as a child process (src/main.ts with the node flags `npm start`
+ * gives it, configured by a BLOBGATE_CONFIG file), so a crash is seen as
+ * the child exiting and its descriptors and memory are its own
+ * (/proc/<pid>). It runs src/ compiled once per content
  * (test/helpers/built-src.ts), never a dist/ that may be older than the
  * source under test.
  */
@@ -31,7 +33,7 @@ export async function startChildGateway(config: Record<string, unknown>): Promis
   const dataDir = await mkdtemp(join(tmpdir(), 'bg-hostile-'));
   const configFile = join(dataDir, 'config.json');
   await writeFile(configFile, JSON.stringify({ ...config, host: '127.0.0.1', port: 0, 'data-dir': join(dataDir, 'data'), 'log-level': 'info' }));
-  const child: ChildProcess = spawn(process.execPath, [builtGateway], {
+  const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, builtGateway], {
     cwd: root,
     env: { PATH: process.env.PATH, BLOBGATE_CONFIG: configFile },
     stdio: ['ignore', 'pipe', 'pipe'],
