@@ -21,7 +21,7 @@
  * the commands). The cost: 1 KiB persists at concurrency 16 keep a few
  * percent less of the direct write's rate, as more of a busy request's
  * objects survive a scavenge and are promoted.
- * Weighed and left: 4 and 8 MiB kept most of the peak (175–209 MiB at
+ * Weighed and left: 4 and 8 MiB kept most of the peak (174–209 MiB at
  * 1 GiB); 1 MiB measured no better than 2; glibc's MALLOC_TRIM_THRESHOLD_ /
  * MALLOC_MMAP_THRESHOLD_ (no pages handed back) cost +43 MiB of peak.
  */
