@@ -5,9 +5,10 @@
  *   upload         a raw PUT upload of `bytes` into the retained tier
  *   body-from-ref  a stored blob of `bytes` (in `tier`) sent upstream as a request body
  * Starts a deterministic upstream on 127.0.0.1 and the built gateway
- * (dist/main.js, with the flags `npm start` gives it) as a child process on the embedded local store, persists one
- * response of the given size, verifies its sha256, and prints the child's idle
- * RSS, peak RSS (VmHWM from /proc) and throughput. Linux only (reads /proc).
+ * (dist/main.js, with the flags `npm start` gives it) as a child process on
+ * the embedded local store, persists one response of the given size,
+ * verifies its sha256, and prints the child's idle RSS, peak RSS (VmHWM from
+ * /proc) and throughput. Linux only (reads /proc).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

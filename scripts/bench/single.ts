@@ -6,8 +6,9 @@
  *   node --import tsx scripts/bench/single.ts [--store=s3] [--size=1073741824] [--runs=3]
  *
  * The gateway runs as in the bench (gateway.ts: the flags `npm start` gives
- * it, then BENCH_GATEWAY_NODE_ARGS, so `BENCH_GATEWAY_NODE_ARGS=--max-semi-space-size=16`
- * measures V8's default young generation; BENCH_BLOBGATE_ENTRY another build).
+ * it, then BENCH_GATEWAY_NODE_ARGS, so
+ * `BENCH_GATEWAY_NODE_ARGS=--max-semi-space-size=16` measures V8's default
+ * young generation; BENCH_BLOBGATE_ENTRY another build).
  * After one untimed 1 MiB persist, each run is the bench's verified blobgate
  * transfer (sha256 of the answer and of the bytes read back, peak RSS reset
  * before it). One line per run: seconds, peak and starting RSS, CPU seconds
