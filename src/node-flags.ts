@@ -18,10 +18,10 @@
  * (keeping them, below, cut the CPU as well). At 2 MiB the same transfer
  * takes ~140 cheap scavenges: at 1 GiB ~40 MiB less peak RSS per S3 or GCS
  * transfer, and about a fifth less gateway CPU on S3's (the README's
- * Benchmarks section has the figures and the commands). The cost: 1 KiB persists at concurrency 16 keep about a
- * tenth less of the direct write's rate (0.17–0.21 of it against
- * 0.21–0.23), as more of a busy request's objects survive a scavenge and
- * are promoted.
+ * Benchmarks section has the figures and the commands). The cost: 1 KiB
+ * persists at concurrency 16 keep about a tenth less of the direct write's
+ * rate (0.17–0.21 of it against 0.21–0.23), as more of a busy request's
+ * objects survive a scavenge and are promoted.
  * Weighed and left: 4 and 8 MiB kept most of the peak (174–209 MiB at
  * 1 GiB); 1 MiB measured no better than 2; glibc's MALLOC_TRIM_THRESHOLD_ /
  * MALLOC_MMAP_THRESHOLD_ (no pages handed back) cost +43 MiB of peak.
