@@ -62,6 +62,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * BENCH_S3_CHECKSUM_MODE: the gateway's S3 `checksum-mode` (an A/B of the SDK's CRC32 on uploads;
+ * blobgate only, the SDK peer keeps the SDK's default). Read when a bench script loads, so a typo
+ * stops it before the first series rather than at the S3 gateway's start.
+ */
+export const BENCH_S3_CHECKSUM_MODE = ((): 'when-supported' | 'when-required' | undefined => {
+  const v = process.env.BENCH_S3_CHECKSUM_MODE;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'when-supported' || v === 'when-required') return v;
+  throw new Error(`BENCH_S3_CHECKSUM_MODE must be when-supported or when-required, not ${JSON.stringify(v)}`);
+})();
+
 export function gatewayConfig(stores: Stores, localRoot: string, port: number, store: StoreName): Record<string, unknown> {
   const clouds: Record<string, unknown> = {
     s3: {
@@ -72,6 +84,7 @@ export function gatewayConfig(stores: Stores, localRoot: string, port: number, s
       'force-path-style': true,
       'part-size': S3_PART_SIZE,
       'queue-size': S3_QUEUE_SIZE,
+      ...(BENCH_S3_CHECKSUM_MODE === undefined ? {} : { 'checksum-mode': BENCH_S3_CHECKSUM_MODE }),
       credentials: { 'access-key-id': 'env:BENCH_S3_KEY', 'secret-access-key': 'env:BENCH_S3_SECRET' },
     },
     gcs: {

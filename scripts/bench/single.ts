@@ -17,7 +17,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { blobgateTransfer } from './context.js';
-import { gatewayNodeFlags, startGateway } from './gateway.js';
+import { BENCH_S3_CHECKSUM_MODE, gatewayNodeFlags, startGateway } from './gateway.js';
 import { MiB, sizeLabel } from './measure.js';
 import { killAll } from './proc.js';
 import { STORES, type StoreName, startStores } from './servers.js';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   try {
     const warm = await blobgateTransfer(ctx, store, MiB, 'single-warmup.bin');
     if (!warm.ok) throw new Error(`warm-up failed: ${warm.error}`);
-    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node flags: ${gatewayNodeFlags().join(' ')}`);
+    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node flags: ${gatewayNodeFlags().join(' ')}${BENCH_S3_CHECKSUM_MODE === undefined ? '' : `, S3 checksum-mode ${BENCH_S3_CHECKSUM_MODE}`}`);
     for (let run = 1; run <= runs; run++) {
       const t = await blobgateTransfer(ctx, store, size, `single-${run}.bin`);
       if (!t.ok) failed = true;
