@@ -55,8 +55,15 @@ async function download(client: ReturnType<typeof clientFor>, uri: string, outpu
     });
     dest = createWriteStream(path.file);
   }
+  // Which side failed first: pipeline() destroys every stream with the first error, so after a
+  // dropped connection the file's stream emits the connection's error too, and that is no write error.
+  let failedFirst: 'read' | 'write' | undefined;
   let writeError: Error | undefined;
-  dest.once('error', (err: Error) => (writeError ??= err));
+  res.body.once('error', () => (failedFirst ??= 'read'));
+  dest.once('error', (err: Error) => {
+    failedFirst ??= 'write';
+    writeError ??= err;
+  });
 
   const progress = Progress.create(path ? basename(path.file) : 'stdout', total);
   try {
@@ -66,7 +73,7 @@ async function download(client: ReturnType<typeof clientFor>, uri: string, outpu
     progress?.abort();
     if (path?.removable) await unlink(path.file).catch(() => undefined);
     if (signal.aborted) throw new CliError('interrupted', `download interrupted${path ? `; removed the partial ${path.file}` : ''}.`, undefined, 130);
-    if (writeError) {
+    if (writeError && failedFirst === 'write') {
       if ((writeError as NodeJS.ErrnoException).code === 'EPIPE') return; // stdout reader went away (| head): not an error
       throw new CliError('io_error', `cannot write ${path?.file ?? 'stdout'}: ${writeError.message}`);
     }
