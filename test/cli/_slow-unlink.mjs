@@ -1,6 +1,6 @@
 // Preloaded into a CLI child (NODE_OPTIONS=--import) by test/cli/get-failure.test.ts: a slow
-// disk, as seen by `get`'s cleanup. Each unlink waits until the file's stream has certainly
-// finished closing, which is when a write stream destroyed by pipeline() emits its error.
+// disk, as seen by `get`'s cleanup. Each unlink waits 500 ms, long enough for the file's stream
+// to finish closing, which is when a write stream destroyed by pipeline() emits its error.
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 

@@ -3,7 +3,6 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { startGateway, TOKEN_ALL, type Gateway } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -93,7 +92,7 @@ t.test('a connection lost mid-transfer is reported as such while the cleanup is 
   const { gw, uri, work } = await setup(t);
   const relay = await startRelay(gw.url, 1024 * 1024, 'drop');
   t.teardown(() => relay.close());
-  const slowUnlink = pathToFileURL(fileURLToPath(new URL('./_slow-unlink.mjs', import.meta.url))).href;
+  const slowUnlink = new URL('./_slow-unlink.mjs', import.meta.url).href;
   const res = await runCli(['get', uri], { env: { BLOBGATE_URL: relay.url, BLOBGATE_TOKEN: TOKEN_ALL, NODE_OPTIONS: `--import=${slowUnlink}` }, cwd: work });
   t.equal(res.code, 1);
   t.match(res.stderr, new RegExp(`^error: unreachable: the connection to ${relay.url} broke mid-transfer \\(.+\\)\\.\\n$`));
