@@ -25,4 +25,4 @@ EXPOSE 8787
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.BLOBGATE_PORT||8787)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Node flags: src/node-flags.ts (test/node-flags.test.ts keeps them equal).
-CMD ["node", "--max-semi-space-size=2", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--no-concurrent-array-buffer-sweeping", "dist/main.js"]

@@ -25,5 +25,18 @@
  * Weighed and left: 4 and 8 MiB kept most of the peak (174–209 MiB at
  * 1 GiB); 1 MiB measured no better than 2; glibc's MALLOC_TRIM_THRESHOLD_ /
  * MALLOC_MMAP_THRESHOLD_ (no pages handed back) cost +43 MiB of peak.
+ *
+ * `--no-concurrent-array-buffer-sweeping`: after each of those scavenges V8
+ * frees the dead buffers' memory on its own worker threads by default. Per
+ * thread (/proc/PID/task/TID/stat) the gateway's main thread spent the same
+ * 3.4–3.7 s per GiB of an S3 persist in the bench's series as alone, while
+ * V8's four workers went from ~0.2 to ~0.65 s each; freeing on the main
+ * thread, right after the scavenge, cut the gateway's CPU per GiB from
+ * 7.1 to 4.9 and 6.3 to 4.7 s in two alternating pairs, at the same peak
+ * RSS (158 against 160–165 MiB at 1 GiB).
+ * Weighed and left: `--single-threaded-gc` (every GC task on the main
+ * thread) cut as much but raised the peak at 1 GiB by 15–25 MiB;
+ * `--no-concurrent-marking` alone cut ~2 s too, with 14 MiB more peak;
+ * `--no-parallel-scavenge` changed nothing measurable.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-concurrent-array-buffer-sweeping'];
