@@ -37,6 +37,8 @@
  * Weighed and left: `--single-threaded-gc` (every GC task on the main
  * thread) cut as much but raised the peak at 1 GiB by 15–25 MiB;
  * `--no-concurrent-marking` alone cut ~2 s too, with 14 MiB more peak;
- * `--no-parallel-scavenge` changed nothing measurable.
+ * `--no-parallel-scavenge` changed nothing measurable. This one is a V8
+ * flag, not a Node option: a Node whose V8 drops it refuses to start with it
+ * ("bad option"), and test/node-flags.test.ts fails first on that Node.
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-concurrent-array-buffer-sweeping'];
