@@ -20,7 +20,8 @@ export interface Cell {
   seconds: Summary;
   peakRssMiB?: Summary;
   /** Median CPU seconds per GiB moved, by process (context.ts TransferCpu); absent when not measured. */
-  cpuPerGiB?: { tool: number; servers: number; upstream: number };
+  /** toolMain: the tool's main thread, when every run measured it (the gateway, the SDK worker). */
+  cpuPerGiB?: { tool: number; toolMain?: number; servers: number; upstream: number };
   /** blobgate's median throughput ÷ this tool's (undefined for blobgate itself). */
   ratio?: number;
 }
@@ -71,7 +72,16 @@ export function analyse(samples: TransferSample[], concurrency: ConcurrencyResul
       mibPerS: summarize(ok.map((s) => s.mibPerS)),
       seconds: summarize(ok.map((s) => s.seconds)),
       ...(rss.length ? { peakRssMiB: summarize(rss.map((v) => v / MiB)) } : {}),
-      ...(cpu.length ? { cpuPerGiB: { tool: perGiB((c) => c.tool), servers: perGiB((c) => c.servers), upstream: perGiB((c) => c.upstream) } } : {}),
+      ...(cpu.length
+        ? {
+            cpuPerGiB: {
+              tool: perGiB((c) => c.tool),
+              ...(cpu.every((s) => s.cpu!.toolMain !== undefined) ? { toolMain: perGiB((c) => c.toolMain!) } : {}),
+              servers: perGiB((c) => c.servers),
+              upstream: perGiB((c) => c.upstream),
+            },
+          }
+        : {}),
     });
   }
   for (const c of cells) {

@@ -9,7 +9,7 @@ import type { Gateway, PersistResult } from './gateway.js';
 import type { PeerName, PeerRun, Peers } from './peers.js';
 import type { StoreName, Stores } from './servers.js';
 import { expectedSha256, type Upstream } from './upstream.js';
-import { measured, procCpu, type ProcMemory } from './measure.js';
+import { measured, procCpu, type ProcMemory, threadCpu } from './measure.js';
 
 export interface Context {
   upstream: Upstream;
@@ -42,19 +42,24 @@ export interface Transfer {
  * (S3 proxy + fauxqs + GCS server, one Node thread) and this process (the
  * upstream serving the body, plus the harness). On two cores these compete,
  * so a tool that spends less CPU per byte leaves more to the servers.
+ * `toolMain`: of `tool`, the main thread's (the JavaScript; the rest is V8's
+ * GC and compiler threads and libuv's pool), for a tool with a pid of its
+ * own (the gateway, the SDK worker).
  */
 export interface TransferCpu {
   tool: number;
+  toolMain?: number;
   servers: number;
   upstream: number;
 }
 
 /** Runs `fn` and measures the CPU each process spent meanwhile; `toolPid` undefined: the tool is a child this process reaps. */
 async function cpuDuring<T>(ctx: Pick<Context, 'stores'>, toolPid: number | undefined, fn: () => Promise<T>): Promise<{ value: T; cpu?: TransferCpu }> {
-  const snap = async (): Promise<{ tool: number; servers: number; self: number } | undefined> => {
+  const snap = async (): Promise<{ tool: number; toolMain?: number; servers: number; self: number } | undefined> => {
     try {
-      const [self, servers, tool] = await Promise.all([procCpu('self'), procCpu(ctx.stores.serversPid), toolPid === undefined ? undefined : procCpu(toolPid)]);
-      return { tool: tool ? tool.own : self.children, servers: servers.own, self: self.own };
+      const [self, servers, tool] = await Promise.all([procCpu('self'), procCpu(ctx.stores.serversPid), toolPid === undefined ? undefined : threadCpu(toolPid)]);
+      if (!tool) return { tool: self.children, servers: servers.own, self: self.own };
+      return { tool: tool.main + tool.others, toolMain: tool.main, servers: servers.own, self: self.own };
     } catch {
       return undefined; // not Linux, or a process gone: the transfer is still measured, without CPU
     }
@@ -63,7 +68,8 @@ async function cpuDuring<T>(ctx: Pick<Context, 'stores'>, toolPid: number | unde
   const value = await fn();
   const after = await snap();
   if (!before || !after) return { value };
-  return { value, cpu: { tool: after.tool - before.tool, servers: after.servers - before.servers, upstream: after.self - before.self } };
+  const toolMain = after.toolMain !== undefined && before.toolMain !== undefined ? { toolMain: after.toolMain - before.toolMain } : {};
+  return { value, cpu: { tool: after.tool - before.tool, ...toolMain, servers: after.servers - before.servers, upstream: after.self - before.self } };
 }
 
 let counter = 0;

@@ -30,12 +30,29 @@ export interface ProcCpu {
 /** Linux reports /proc times in clock ticks, USER_HZ, which is 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
-export async function procCpu(pid: number | 'self'): Promise<ProcCpu> {
+export async function procCpu(pid: number | 'self' | `${number}/task/${number}`): Promise<ProcCpu> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces and parentheses): state is field 3, utime 14 … cstime 17.
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const tick = (i: number): number => Number(f[i - 3]) / TICKS_PER_SECOND;
   return { own: tick(14) + tick(15), children: tick(16) + tick(17) };
+}
+
+/**
+ * The CPU seconds of a process's main thread (the thread whose id is the
+ * pid: for Node, the JavaScript thread) and of all its other threads (V8's
+ * GC and compiler workers, libuv's pool), exited ones included: the process's
+ * own time from /proc/PID/stat less the main thread's from
+ * /proc/PID/task/PID/stat.
+ */
+export interface ThreadCpu {
+  main: number;
+  others: number;
+}
+
+export async function threadCpu(pid: number): Promise<ThreadCpu> {
+  const [all, main] = await Promise.all([procCpu(pid), procCpu(`${pid}/task/${pid}`)]);
+  return { main: main.own, others: all.own - main.own };
 }
 
 /** Resets the peak (VmHWM) to the current RSS: writing "5" to clear_refs (Linux ≥ 4.0). */

@@ -72,13 +72,15 @@ export function markdown(r: Results): string {
     out.push(
       'CPU seconds per GiB moved (median over the runs), by process, from /proc/PID/stat around the timed part: the tool (blobgate: the gateway; sdk: the SDK worker; ' +
         'curl, tee-sync, dd-fsync, rclone: the command and its children), the test servers (S3 SigV4 proxy, fauxqs and the GCS server share one Node process, so one core) ' +
-        'and the bench process (the upstream serving the body). On two cores these compete: per byte, CPU the tool spends is CPU the servers or the upstream cannot have.',
+        'and the bench process (the upstream serving the body). On two cores these compete: per byte, CPU the tool spends is CPU the servers or the upstream cannot have. ' +
+        'Of the tool\'s, main thread: its JavaScript thread (/proc/PID/task/PID/stat); other threads: the rest of the process (V8\'s GC and compiler workers, libuv\'s pool), for the tools with a process of their own (blobgate, sdk).',
       '',
     );
-    out.push('| store | size | tool | tool s/GiB | servers s/GiB | upstream s/GiB | all s/GiB |', '|---|---|---|---|---|---|---|');
+    out.push('| store | size | tool | tool s/GiB | main thread | other threads | servers s/GiB | upstream s/GiB | all s/GiB |', '|---|---|---|---|---|---|---|---|---|');
     for (const c of cpuCells) {
       const u = c.cpuPerGiB!;
-      out.push(`| ${c.store} | ${sizeLabel(c.size)} | ${c.tool} | **${f(u.tool, 2)}** | ${f(u.servers, 2)} | ${f(u.upstream, 2)} | ${f(u.tool + u.servers + u.upstream, 2)} |`);
+      const threads = u.toolMain === undefined ? '— | —' : `${f(u.toolMain, 2)} | ${f(u.tool - u.toolMain, 2)}`;
+      out.push(`| ${c.store} | ${sizeLabel(c.size)} | ${c.tool} | **${f(u.tool, 2)}** | ${threads} | ${f(u.servers, 2)} | ${f(u.upstream, 2)} | ${f(u.tool + u.servers + u.upstream, 2)} |`);
     }
     out.push('');
   }

@@ -12,7 +12,7 @@
  * After one untimed 1 MiB persist, each run is the bench's verified blobgate
  * transfer (sha256 of the answer and of the bytes read back, peak RSS reset
  * before it). One line per run: seconds, peak and starting RSS, CPU seconds
- * of the gateway and of the test servers.
+ * of the gateway (and of its main thread) and of the test servers.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / MiB).toFixed(1));
       log(
         `  run ${run}: ${t.ok ? 'ok' : `FAILED (${t.error})`} ${t.seconds.toFixed(2)} s, peak RSS ${mb(t.peakRss)} MiB (start ${mb(t.startRss)}), ` +
-          `CPU gateway ${t.cpu?.tool.toFixed(2) ?? '?'} s, servers ${t.cpu?.servers.toFixed(2) ?? '?'} s`,
+          `CPU gateway ${t.cpu?.tool.toFixed(2) ?? '?'} s (main thread ${t.cpu?.toolMain?.toFixed(2) ?? '?'}), servers ${t.cpu?.servers.toFixed(2) ?? '?'} s`,
       );
     }
   } finally {
