@@ -10,7 +10,9 @@ RUN npm run build
 
 # Runtime stage: production dependencies and the compiled code only, as a non-root user.
 FROM node:22-bookworm-slim
+# MALLOC_ARENA_MAX: src/node-flags.ts (GATEWAY_ENV).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=1 \
     BLOBGATE_HOST=0.0.0.0 \
     BLOBGATE_PORT=8787 \
     BLOBGATE_DATA_DIR=/data

@@ -17,7 +17,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
+import { GATEWAY_NODE_FLAGS, gatewayEnv } from '../src/node-flags.js';
 
 const size = Number(process.argv[2] ?? 1024 ** 3);
 const tier = process.argv[3] ?? 'ephemeral';
@@ -80,7 +80,7 @@ const dataDir = await mkdtemp(join(tmpdir(), 'bg-rss-'));
 const port = await freePort();
 const token = 'measure-rss-token-0123456789';
 const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, 'dist/main.js'], {
-  env: { PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: String(port), BLOBGATE_TOKEN: token, BLOBGATE_LOG_LEVEL: 'warn', BLOBGATE_UPSTREAM_ALLOW: '127.0.0.1' },
+  env: gatewayEnv({ PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: String(port), BLOBGATE_TOKEN: token, BLOBGATE_LOG_LEVEL: 'warn', BLOBGATE_UPSTREAM_ALLOW: '127.0.0.1' }),
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const base = `http://127.0.0.1:${port}`;

@@ -3,15 +3,15 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
+import { GATEWAY_NODE_FLAGS, gatewayEnv } from '../src/node-flags.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
-/** Starts `src/main.ts` the way `npm start` runs dist/main.js (its node flags too), with no config, on port 0. */
+/** Starts `src/main.ts` the way `npm start` runs dist/main.js (its node flags and environment too), with no config, on port 0. */
 async function startMain(dataDir: string): Promise<{ output: () => string; exit: Promise<number | null>; kill: (sig: NodeJS.Signals) => void }> {
   const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', join(root, 'src/main.ts')], {
     cwd: root,
-    env: { PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: '0', BLOBGATE_LOG_LEVEL: 'warn' },
+    env: gatewayEnv({ PATH: process.env.PATH, BLOBGATE_DATA_DIR: dataDir, BLOBGATE_PORT: '0', BLOBGATE_LOG_LEVEL: 'warn' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { gatewayEntry } from '../src/cli/commands/serve.js';
-import { GATEWAY_NODE_FLAGS } from '../src/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS, gatewayEnv } from '../src/node-flags.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -23,17 +23,45 @@ function imageCommand(dockerfile: string): { cmd: unknown; entrypoint: boolean }
   return { cmd, entrypoint: /^ENTRYPOINT\s/im.test(lastStage) };
 }
 
-t.test('npm start, the container and blobgate serve start the gateway with the same node flags', async (t) => {
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  t.equal(pkg.scripts.start, ['node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'].join(' '), 'package.json start');
+/** The variables the image's last stage sets with ENV (either form, continued lines joined). */
+function imageEnv(dockerfile: string): Record<string, string> {
+  const lastStage = (dockerfile.split(/^FROM\s/im).at(-1) ?? '').replace(/\\\n/g, ' ');
+  const env: Record<string, string> = {};
+  for (const m of lastStage.matchAll(/^ENV\s+(.*)$/gim)) {
+    const words = m[1]!.trim().split(/\s+/);
+    if (words[0]!.includes('=')) for (const w of words) env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    else env[words[0]!] = words.slice(1).join(' ');
+  }
+  return env;
+}
 
-  const image = imageCommand(await readFile(join(root, 'Dockerfile'), 'utf8'));
+t.test('npm start, the container and blobgate serve start the gateway with the same node flags and environment', async (t) => {
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  // The caller's own value of a variable wins (sh's ${NAME:-default}).
+  const envWords = Object.entries(GATEWAY_ENV).map(([k, v]) => `${k}=\${${k}:-${v}}`);
+  t.equal(pkg.scripts.start, [...envWords, 'node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'].join(' '), 'package.json start');
+  t.ok(Object.keys(GATEWAY_ENV).length > 0);
+
+  const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+  const env = imageEnv(dockerfile);
+  for (const [k, v] of Object.entries(GATEWAY_ENV)) t.equal(env[k], v, `the image's ENV ${k}`);
+
+  const image = imageCommand(dockerfile);
   t.same(image.cmd, ['node', ...GATEWAY_NODE_FLAGS, 'dist/main.js'], "the image's CMD");
   t.notOk(image.entrypoint, 'no ENTRYPOINT puts anything before the CMD');
 
   for (const url of ['file:///app/dist/cli/commands/serve.js', 'file:///app/src/cli/commands/serve.ts']) {
     t.same(gatewayEntry(url).slice(0, GATEWAY_NODE_FLAGS.length), GATEWAY_NODE_FLAGS, `blobgate serve from ${url.split('/app/')[1]}`);
   }
+});
+
+t.test('gatewayEnv adds the variables a caller has not set, and keeps those it has', async (t) => {
+  t.same(gatewayEnv({ PATH: '/bin' }), { ...GATEWAY_ENV, PATH: '/bin' });
+  t.same(gatewayEnv({ MALLOC_ARENA_MAX: '4' }).MALLOC_ARENA_MAX, '4');
+});
+
+t.test('the Dockerfile check reads the environment the image sets', async (t) => {
+  t.same(imageEnv('FROM a\nENV A=1\nFROM b\nENV B=2 \\\n    C=3\nENV D 4 5\n'), { B: '2', C: '3', D: '4 5' }, 'the last stage, continued lines, the legacy form');
 });
 
 t.test('the Dockerfile check reads the command the image runs', async (t) => {

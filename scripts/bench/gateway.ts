@@ -18,7 +18,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS, gatewayEnv } from '../../src/node-flags.js';
 import { cleanEnv } from './proc.js';
 import { BUCKET, GCS_CHUNK_SIZE, GCS_PARALLEL_PARTS, S3_CREDENTIALS, S3_PART_SIZE, S3_QUEUE_SIZE, S3_REGION, type StoreName, type Stores } from './servers.js';
 import { sleep } from './measure.js';
@@ -119,6 +119,11 @@ export function gatewayNodeFlags(): string[] {
   return [...GATEWAY_NODE_FLAGS, ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
+/** The environment variables of GATEWAY_ENV as the gateway gets them (this process's own value of one wins, for an A/B), as `NAME=value` words. */
+export function gatewayEnvWords(): string[] {
+  return Object.keys(GATEWAY_ENV).map((k) => `${k}=${gatewayEnv(process.env)[k] ?? ''}`);
+}
+
 export async function startGateway(stores: Stores, workDir: string, store: StoreName, nodeArgs: string[] = []): Promise<Gateway> {
   // BENCH_BLOBGATE_ENTRY: a build of one's own (tsc -p tsconfig.build.json --outDir …), so a shared tree's dist/ may change meanwhile.
   const entry = process.env.BENCH_BLOBGATE_ENTRY ?? 'dist/main.js';
@@ -130,13 +135,13 @@ export async function startGateway(stores: Stores, workDir: string, store: Store
   const port = await freePort();
   const configFile = join(workDir, 'blobgate.json');
   await writeFile(configFile, JSON.stringify(gatewayConfig(stores, localRoot, port, store), null, 2));
-  const env = cleanEnv({
+  const env = gatewayEnv(cleanEnv({
     BLOBGATE_CONFIG: configFile,
     BLOBGATE_DATA_DIR: dataDir,
     BLOBGATE_SIGNING_SECRET: 'bench-signing-secret-0123456789abcdef',
     BENCH_S3_KEY: S3_CREDENTIALS.accessKeyId,
     BENCH_S3_SECRET: S3_CREDENTIALS.secretAccessKey,
-  });
+  }));
   const child: ChildProcess = spawn(process.execPath, [...gatewayNodeFlags(), ...nodeArgs, entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { analyse } from './analysis.js';
 import { runConcurrency, type ConcurrencyResult } from './concurrency.js';
 import type { Context } from './context.js';
-import { BENCH_S3_CHECKSUM_MODE, gatewayNodeFlags, startGateway } from './gateway.js';
+import { BENCH_S3_CHECKSUM_MODE, gatewayEnvWords, gatewayNodeFlags, startGateway } from './gateway.js';
 import { GiB, MiB, sizeLabel } from './measure.js';
 import { startPeers } from './peers.js';
 import { killAll } from './proc.js';
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       'S3 (blobgate, rclone, sdk)': `${S3_PART_SIZE / MiB} MiB parts, ${S3_QUEUE_SIZE} in parallel, one PutObject up to one part (rclone: --s3-chunk-size/--s3-upload-cutoff ${S3_PART_SIZE / MiB}M, --s3-upload-concurrency ${S3_QUEUE_SIZE}); fauxqs 1.9.2 in memory${BENCH_S3_CHECKSUM_MODE === undefined ? '' : `; blobgate's checksum-mode: ${BENCH_S3_CHECKSUM_MODE} (BENCH_S3_CHECKSUM_MODE; the sdk peer keeps the SDK's default)`}`,
       'GCS (blobgate, rclone, sdk)': `${GCS_CHUNK_SIZE / MiB} MiB chunks (rclone 1.60's fixed chunk size; blobgate's default is 8 MiB); one request up to one chunk; rclone and sdk: one resumable upload, one chunk at a time; blobgate: ${GCS_PARALLEL_PARTS > 1 ? `a parallel composite upload, ${GCS_PARALLEL_PARTS} parts of one chunk in flight, published by a compose` : 'one resumable upload (parallel-parts 1), published by a rewrite'}; the project's GCS test server, in memory`,
       local: 'blobgate writes a temp file, fsyncs it and renames it (durable); sdk = undici piped into fs.createWriteStream with fsync (the same call, nothing else); curl -o and rclone do not fsync; tee-sync = `curl URL | tee FILE | sha256sum` then `sync FILE` (the same work with the usual tools); dd-fsync = `dd if=/dev/zero of=FILE bs=1M conv=fsync` of the same size (the disk\'s limit: no network, no hash). `sync` runs before each local transfer, untimed.',
-      'blobgate process': 'restarted before each store\'s series, configured with that store beside local (as a deployment on that store would be: only a configured store\'s SDK is loaded), one warm-up transfer per tool first; its peak RSS is VmHWM, reset before each transfer; node flags: ' + gatewayNodeFlags().join(' '),
+      'blobgate process': 'restarted before each store\'s series, configured with that store beside local (as a deployment on that store would be: only a configured store\'s SDK is loaded), one warm-up transfer per tool first; its peak RSS is VmHWM, reset before each transfer; node flags: ' + gatewayNodeFlags().join(' ') + '; environment: ' + gatewayEnvWords().join(' '),
       'timing': 'blobgate: the HTTP step request until its answer; curl, tee-sync, dd-fsync, rclone: process start to exit; sdk: the IPC request to the worker until its answer',
       'test-server repairs (support/servers/s3/fauxqs.ts, scripts/bench/servers-child.ts)':
         'fauxqs gets CompleteMultipartUpload bodies in one canonical element order with entities decoded (Go clients: without it rclone\'s multipart uploads failed or silently lost parts); ' +

@@ -3,7 +3,7 @@
  * CPU per transfer, for an A/B of a runtime setting where the full bench's
  * peers and rounds only add noise. Run `npm run build` first.
  *
- *   node --import tsx scripts/bench/single.ts [--store=s3] [--size=1073741824] [--runs=3]
+ *   node --import tsx scripts/bench/single.ts [--store=s3] [--size=1073741824] [--runs=3] [--idle=SECONDS]
  *
  * The gateway runs as in the bench (gateway.ts: the flags `npm start` gives
  * it, then BENCH_GATEWAY_NODE_ARGS, so
@@ -13,12 +13,15 @@
  * transfer (sha256 of the answer and of the bytes read back, peak RSS reset
  * before it). One line per run: seconds, peak and starting RSS, CPU seconds
  * of the gateway (and of its main thread) and of the test servers.
+ * `--idle`: the gateway idles that long before each run, as it does in the
+ * bench's series while the peers run (long enough, the buffer budget drops
+ * its kept buffers, and the next run allocates them again).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { blobgateTransfer } from './context.js';
-import { BENCH_S3_CHECKSUM_MODE, gatewayNodeFlags, startGateway } from './gateway.js';
-import { MiB, sizeLabel } from './measure.js';
+import { BENCH_S3_CHECKSUM_MODE, gatewayEnvWords, gatewayNodeFlags, startGateway } from './gateway.js';
+import { MiB, sizeLabel, sleep } from './measure.js';
 import { killAll } from './proc.js';
 import { STORES, type StoreName, startStores } from './servers.js';
 import { startUpstream } from './upstream.js';
@@ -26,14 +29,15 @@ import { startUpstream } from './upstream.js';
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 for (const a of args) {
-  if (!/^--(store=(local|s3|gcs)|size=\d+|runs=\d+)$/.test(a)) {
-    process.stderr.write(`single: unknown argument ${a}\nusage: node --import tsx scripts/bench/single.ts [--store=${STORES.join('|')}] [--size=BYTES] [--runs=N]\n`);
+  if (!/^--(store=(local|s3|gcs)|size=\d+|runs=\d+|idle=\d+)$/.test(a)) {
+    process.stderr.write(`single: unknown argument ${a}\nusage: node --import tsx scripts/bench/single.ts [--store=${STORES.join('|')}] [--size=BYTES] [--runs=N] [--idle=SECONDS]\n`);
     process.exit(2);
   }
 }
 const store = (option('store') ?? 's3') as StoreName;
 const size = Number(option('size') ?? 1024 * MiB);
 const runs = Number(option('runs') ?? 3);
+const idleSeconds = Number(option('idle') ?? 0);
 const workDir = resolve('bench/tmp', `single-${process.pid}`);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -47,8 +51,9 @@ async function main(): Promise<void> {
   try {
     const warm = await blobgateTransfer(ctx, store, MiB, 'single-warmup.bin');
     if (!warm.ok) throw new Error(`warm-up failed: ${warm.error}`);
-    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}, node flags: ${gatewayNodeFlags().join(' ')}${BENCH_S3_CHECKSUM_MODE === undefined ? '' : `, S3 checksum-mode ${BENCH_S3_CHECKSUM_MODE}`}`);
+    log(`blobgate → ${store}, ${sizeLabel(size)} × ${runs}${idleSeconds > 0 ? `, ${idleSeconds} s idle before each` : ''}, node flags: ${gatewayNodeFlags().join(' ')}, ${gatewayEnvWords().join(' ')}${BENCH_S3_CHECKSUM_MODE === undefined ? '' : `, S3 checksum-mode ${BENCH_S3_CHECKSUM_MODE}`}`);
     for (let run = 1; run <= runs; run++) {
+      if (idleSeconds > 0) await sleep(idleSeconds * 1000);
       const t = await blobgateTransfer(ctx, store, size, `single-${run}.bin`);
       if (!t.ok) failed = true;
       const mb = (b: number | undefined): string => (b === undefined ? '?' : (b / MiB).toFixed(1));

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
+import { GATEWAY_ENV, GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
 import { baseEnv, cliArgv, cliTsxArgv, root, runCli } from './_cli.js';
 
 interface Served {
@@ -46,6 +46,8 @@ t.test('serve runs the gateway (dev token) and stops it gracefully on SIGINT', a
   const [gatewayPid] = (await readFile(`/proc/${s.child.pid}/task/${s.child.pid}/children`, 'utf8')).trim().split(/\s+/);
   const gatewayArgv = (await readFile(`/proc/${gatewayPid}/cmdline`, 'utf8')).split('\0');
   t.same(gatewayArgv.slice(1, 1 + GATEWAY_NODE_FLAGS.length), GATEWAY_NODE_FLAGS, `the gateway's command line: ${gatewayArgv.join(' ')}`);
+  const gatewayEnviron = (await readFile(`/proc/${gatewayPid}/environ`, 'utf8')).split('\0');
+  for (const [k, v] of Object.entries(GATEWAY_ENV)) t.ok(gatewayEnviron.includes(`${k}=${v}`), `the gateway's environment has ${k}=${v}`);
   t.equal((await fetch(`${s.base}/healthz`)).status, 200);
   const ls = await runCli(['ls', 'ws-demo'], { env: { BLOBGATE_URL: s.base, BLOBGATE_TOKEN: token } });
   t.equal(ls.code, 0, ls.stderr);

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
+import { GATEWAY_NODE_FLAGS, gatewayEnv } from '../../src/node-flags.js';
 import { builtGateway } from '../helpers/built-src.js';
 import { TOKEN_ALL } from '../helpers/gateway.js';
 
@@ -36,7 +36,7 @@ export async function startChildGateway(dir: string, config: Record<string, unkn
   await writeFile(configPath, JSON.stringify({ tokens: [{ token: TOKEN_ALL, workspaces: ['ws-1', 'ws-2'] }], upstream: { allow: ['127.0.0.1'] }, ...config }));
   const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, builtGateway], {
     cwd: root,
-    env: { PATH: process.env.PATH, BLOBGATE_CONFIG: configPath, BLOBGATE_DATA_DIR: join(dir, 'data'), BLOBGATE_PORT: String(port), BLOBGATE_LOG_LEVEL: 'info', ...env },
+    env: gatewayEnv({ PATH: process.env.PATH, BLOBGATE_CONFIG: configPath, BLOBGATE_DATA_DIR: join(dir, 'data'), BLOBGATE_PORT: String(port), BLOBGATE_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

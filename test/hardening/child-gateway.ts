@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GATEWAY_NODE_FLAGS } from '../../src/node-flags.js';
+import { GATEWAY_NODE_FLAGS, gatewayEnv } from '../../src/node-flags.js';
 import { builtGateway } from '../helpers/built-src.js';
 
 /**
@@ -35,7 +35,7 @@ export async function startChildGateway(config: Record<string, unknown>): Promis
   await writeFile(configFile, JSON.stringify({ ...config, host: '127.0.0.1', port: 0, 'data-dir': join(dataDir, 'data'), 'log-level': 'info' }));
   const child: ChildProcess = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, builtGateway], {
     cwd: root,
-    env: { PATH: process.env.PATH, BLOBGATE_CONFIG: configFile },
+    env: gatewayEnv({ PATH: process.env.PATH, BLOBGATE_CONFIG: configFile }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

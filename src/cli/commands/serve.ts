@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { GATEWAY_NODE_FLAGS } from '../../node-flags.js';
+import { GATEWAY_NODE_FLAGS, gatewayEnv } from '../../node-flags.js';
 import { positiveIntOrZero } from './common.js';
 
 interface ServeOptions {
@@ -35,7 +35,7 @@ export function registerServe(program: Command): void {
       if (opts.dataDir !== undefined) env.BLOBGATE_DATA_DIR = opts.dataDir;
       // --token is the token clients use; for the server it is the all-workspaces token (BLOBGATE_TOKEN).
       if (token !== undefined) env.BLOBGATE_TOKEN = token;
-      process.exitCode = await runGateway(gatewayEntry(), env);
+      process.exitCode = await runGateway(gatewayEntry(), gatewayEnv(env));
     });
 }
 
