@@ -53,7 +53,7 @@ t.test('with no configuration, main prints a dev token and a curl example, serve
 t.test('an invalid configuration exits 2 and lists every problem', async (t) => {
   const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', join(root, 'src/main.ts')], {
     cwd: root,
-    env: { PATH: process.env.PATH, BLOBGATE_PORT: 'nope', BLOBGATE_SIGNING_SECRET: 'short' },
+    env: gatewayEnv({ PATH: process.env.PATH, BLOBGATE_PORT: 'nope', BLOBGATE_SIGNING_SECRET: 'short' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -52,7 +52,8 @@ export interface ThreadCpu {
 
 export async function threadCpu(pid: number): Promise<ThreadCpu> {
   const [all, main] = await Promise.all([procCpu(pid), procCpu(`${pid}/task/${pid}`)]);
-  return { main: main.own, others: all.own - main.own };
+  // The two reads are not one snapshot: a tick's skew must not make the others' time negative.
+  return { main: main.own, others: Math.max(0, all.own - main.own) };
 }
 
 /** Resets the peak (VmHWM) to the current RSS: writing "5" to clear_refs (Linux ≥ 4.0). */
