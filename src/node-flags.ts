@@ -50,18 +50,18 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2',
  * glibc reads it when the process starts, so it cannot be set from inside.
  *
  * `MALLOC_ARENA_MAX=1`: glibc's allocator keeps one heap (arena) for every
- * thread instead of up to eight per core. The gateway's buffers are
- * allocated and, with the flag above, freed on the main thread, but V8's
- * and libuv's threads allocate too, and memory freed into one arena is
- * reused only by the threads of that arena: with the default, RSS crept up
+ * thread instead of up to eight per core. With the default, RSS crept up
  * from persist to persist (a 1 GiB S3 persist after 8 s idle started at
- * 102, 154–156 and 169–179 MiB in a row, peaks 157–187) while V8's heap
- * stayed at ~25 MiB after each mark-compact. With one arena, S3 at 4 GiB
- * (`scripts/bench/single.ts --size=4294967296 --runs=2 --idle=8`, two
- * pairs alternating) peaked at 147–153 MiB against 160–175, at 1 GiB
- * 147–163 against 157–187, at the same CPU and time; 1 KiB persists at
+ * 102, 154–159 and 169–179 MiB in a row, peaks 157–187) while V8's heap
+ * stayed at ~25 MiB after each mark-compact: memory glibc kept after the
+ * frees, most likely spread over the arenas of the threads that allocate
+ * (the main thread, V8's and libuv's; not traced inside glibc). With one
+ * arena, S3 at 4 GiB (`scripts/bench/single.ts --size=4294967296 --runs=2
+ * --idle=8`, two pairs alternating) peaked at 147–153 MiB against 160–175,
+ * at 1 GiB 147–163 against 157–187, at the same CPU and time, and at
+ * 154 MiB (4 GiB) inside the bench's S3 series (run H); 1 KiB persists at
  * concurrency 16 measured the same (204 / 221 against 223 / 208 req/s).
- * The README's Benchmarks section has the commands.
+ * The README's Benchmarks section (round H) has the commands.
  * Weighed and left: MALLOC_ARENA_MAX=2 (no steady gain: 156–191 MiB at
  * 4 GiB), a fixed MALLOC_MMAP_THRESHOLD_ of 4 MiB (151–211 MiB at 1 GiB).
  */
