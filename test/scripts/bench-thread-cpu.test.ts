@@ -24,14 +24,19 @@ function spinner(where: 'main' | 'worker'): ChildProcess {
 
 async function spun(where: 'main' | 'worker'): Promise<{ main: number; others: number }> {
   const child = spinner(where);
+  const exited = once(child, 'exit');
   try {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    while (!out.includes('done')) out += (await once(child.stdout!, 'data'))[0] as string;
+    // "done", or the child's early end as a failure (not a wait until tap's timeout).
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => (out += d).includes('done') && resolve());
+      void exited.then(([code, signal]) => reject(new Error(`the spinner exited early (${String(code ?? signal)})`)));
+    });
     return await threadCpu(child.pid!);
   } finally {
     child.kill('SIGKILL');
-    await once(child, 'exit').catch(() => undefined);
+    await exited;
   }
 }
 
